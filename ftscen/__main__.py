@@ -1,0 +1,3 @@
+from ftscen.cli import main
+
+main()

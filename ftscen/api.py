@@ -1,0 +1,73 @@
+"""The pipeline wired end to end, for the CLI, the pytest plugin and library users.
+
+``check_file``: YAML file -> Scenario -> (per kernel version) image -> machine -> log ->
+verdicts -> :class:`~ftscen.report.ScenarioReport`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ftscen.errors import ScenarioInvalid, UsageError
+from ftscen.model import Scenario
+from ftscen.profile import KernelProfile, parse_version, profile_for
+from ftscen.report import ScenarioReport
+from ftscen.run import Budget, run_scenario
+from ftscen.verdicts import evaluate
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """The path as the user gave it (relative stays relative), with forward slashes."""
+    return Path(path).as_posix()
+
+
+def parse_kernels(text: str | None) -> list[str] | None:
+    """``--kernel 5.1,5.3`` -> ["5.1", "5.3"]; a bad version is a usage error."""
+    if text is None:
+        return None
+    versions = [v.strip() for v in text.split(",") if v.strip()]
+    for v in versions:
+        release = parse_version(v)
+        if release is None:
+            raise UsageError(f"--kernel: '{v}' is not a kernel version (e.g. 5.1, 5.3, 6.6)")
+        if release < (3, 5):
+            raise UsageError(f"--kernel: {v} predates breakpoint-based patching (3.5); "
+                             "ftscen models 3.5 and later")
+    if not versions:
+        raise UsageError("--kernel needs at least one version, e.g. --kernel 5.1,5.3")
+    return versions
+
+
+def load(path: str | os.PathLike[str]) -> Scenario:
+    from ftscen.scenario import load_scenario
+
+    return load_scenario(path)
+
+
+def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
+    return [profile_for(sc.kernel, v) for v in (versions or [None])]  # type: ignore[list-item]
+
+
+def check_scenario(sc: Scenario, profile: KernelProfile, shown: str,
+                   budget: Budget = Budget()) -> ScenarioReport:
+    result = run_scenario(sc, profile, budget)
+    outcome, verdicts = evaluate(result)
+    return ScenarioReport(result, outcome, tuple(verdicts), shown)
+
+
+def check_file(path: str | os.PathLike[str], versions: list[str] | None = None,
+               budget: Budget = Budget()) -> list[ScenarioReport]:
+    """Load, validate and run one scenario under each requested kernel version."""
+    sc = load(path)
+    shown = display_path(path)
+    reports = []
+    problems = []
+    for profile in profiles(sc, versions):
+        try:
+            reports.append(check_scenario(sc, profile, shown, budget))
+        except ScenarioInvalid as exc:
+            problems.extend(d for d in exc.diagnostics if d not in problems)
+    if problems:
+        raise ScenarioInvalid(problems)
+    return reports

@@ -1,0 +1,248 @@
+"""The validated scenario, named in the kernel's own words.
+
+Every value here is frozen and carries a :class:`Mark` (file, line, column, JSON path) so that
+later stages (the points check, the verdicts) can point back at what the user wrote.
+Stage: loaded document -> **Scenario** -> image -> machine -> log -> verdicts -> report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Union
+
+#: ``ftrace_ops`` flags a scenario may set (include/linux/ftrace.h, ``enum FTRACE_OPS_FL_*``).
+OPS_FLAGS: tuple[str, ...] = (
+    "SAVE_REGS",
+    "SAVE_REGS_IF_SUPPORTED",
+    "IPMODIFY",
+    "DYNAMIC",
+    "RECURSION",
+    "PERMANENT",
+)
+
+#: Return values a patcher step may be expected to give.
+ERRNOS: tuple[str, ...] = ("0", "EBUSY", "EINVAL", "ENODEV")
+
+#: How a CPU that hits a call site's int3 is handled (see ``profile.py``).
+INT3_MODES: tuple[str, ...] = ("skip", "emulate-call", "emulate-new")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a value stands in the scenario file (1-based line and column)."""
+
+    file: str
+    line: int
+    col: int
+    path: str = "$"
+
+    def at(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+NO_MARK = Mark("<scenario>", 0, 0, "$")
+
+
+@dataclass(frozen=True)
+class Function:
+    """A traceable (or ``notrace``) function of the modelled kernel."""
+
+    name: str
+    calls: tuple[str, ...] = ()
+    notrace: bool = False
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class FtraceOps:
+    """A ``struct ftrace_ops`` as the scenario defines it before registration.
+
+    ``filter_hash``/``notrace_hash`` hold the globs as written; the patcher expands them over
+    the function table (kernel/trace/ftrace.c ``ftrace_set_hash``).
+    """
+
+    name: str
+    flags: frozenset[str] = frozenset()
+    filter_hash: tuple[str, ...] = ()
+    notrace_hash: tuple[str, ...] = ()
+    redirect: tuple[tuple[str, str], ...] = ()
+    calls: tuple[str, ...] = ()
+    mark: Mark = NO_MARK
+
+    def has(self, flag: str) -> bool:
+        return flag in self.flags
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The ``kernel:`` block; ``int3`` None means 'from the era of ``version``'."""
+
+    version: str = "6.6"
+    dynamic_trampolines: bool = False
+    int3: str | None = None
+    cpus: int = 2
+    mark: Mark = NO_MARK
+
+
+# ---- timeline actions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Register:
+    ops: str
+
+
+@dataclass(frozen=True)
+class Unregister:
+    ops: str
+
+
+@dataclass(frozen=True)
+class SetFilter:
+    ops: str
+    globs: tuple[str, ...]
+    reset: bool = True
+
+
+@dataclass(frozen=True)
+class SetNotrace:
+    ops: str
+    globs: tuple[str, ...]
+    reset: bool = True
+
+
+@dataclass(frozen=True)
+class Sysctl:
+    ftrace_enabled: bool
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    cpu: int | None = None
+
+
+Action = Union[Register, Unregister, SetFilter, SetNotrace, Sysctl, Call]
+PatcherAction = Union[Register, Unregister, SetFilter, SetNotrace, Sysctl]
+
+
+@dataclass(frozen=True)
+class During:
+    """A call placed at a named point inside a patcher step's code modification."""
+
+    at: str
+    call: Call
+    id: str | None = None
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timeline entry: exactly one action plus optional id, expect and during."""
+
+    index: int
+    action: Action
+    id: str | None = None
+    expect: str | None = None
+    during: tuple[During, ...] = ()
+    mark: Mark = NO_MARK
+
+
+# ---- assertions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectCall:
+    """``- call: ID`` with ``ran`` and/or ``called`` (a set, or a mapping ops -> count)."""
+
+    call: str
+    ran: tuple[str, ...] | None = None
+    called: tuple[str, ...] | None = None
+    called_counts: tuple[tuple[str, int], ...] | None = None
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class ExpectCalled:
+    """``- called: {ops, func}`` over the whole run; ``count`` None = at least once."""
+
+    ops: str
+    func: str | None = None
+    count: int | None = None
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class ExpectNotCalled:
+    ops: str
+    func: str | None = None
+    mark: Mark = NO_MARK
+
+
+@dataclass(frozen=True)
+class ExpectSite:
+    """``- site: {func, is}``: the final text of a call site, ``nop`` or ``call SYMBOL``."""
+
+    func: str
+    is_: str
+    mark: Mark = NO_MARK
+
+
+Expectation = Union[ExpectCall, ExpectCalled, ExpectNotCalled, ExpectSite]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str
+    functions: tuple[Function, ...]
+    ops: tuple[FtraceOps, ...]
+    timeline: tuple[Step, ...]
+    expect: tuple[Expectation, ...] = ()
+    kernel: Kernel = field(default_factory=Kernel)
+    description: str = ""
+    xfail: str | None = None
+    source_sha256: str = ""
+
+    def function(self, name: str) -> Function:
+        return next(f for f in self.functions if f.name == name)
+
+    def ops_named(self, name: str) -> FtraceOps:
+        return next(o for o in self.ops if o.name == name)
+
+
+#: Symbols of the fixed runtime image; a scenario function may not take these names.
+RESERVED_SYMBOLS: frozenset[str] = frozenset(
+    {
+        "__fentry__",
+        "ftrace_caller",
+        "ftrace_call",
+        "ftrace_regs_caller",
+        "ftrace_regs_call",
+        "ftrace_graph_call",
+        "ftrace_stub",
+        "ftrace_ops_list_func",
+        "ftrace_ops_assist_func",
+        "ftrace_lookup_ip",
+    }
+)
+
+
+def is_reserved(name: str) -> bool:
+    """True for names the runtime image uses itself (including the ``caller_cpuN`` stubs)."""
+    return name in RESERVED_SYMBOLS or re.fullmatch(r"caller_cpu[0-9]+", name) is not None
+
+#: Documented limits on one scenario (FORMAT.md, "Limits"); beyond them validation fails.
+LIMITS: dict[str, int] = {
+    "file_bytes": 1 << 20,
+    "functions": 256,
+    "ops": 32,
+    "steps": 500,
+    "during_per_step": 32,
+    "calls_per_function": 16,
+    "calls_per_handler": 8,
+    "globs_per_list": 64,
+    "cpus": 8,
+    "expect": 500,
+}
