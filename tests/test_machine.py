@@ -1,0 +1,98 @@
+"""The Unicorn machine: calls, cache invalidation, int3 and faults as verdicts."""
+
+from __future__ import annotations
+
+from build import fn, scenario, steps
+
+from ftscen import layout as L
+from ftscen.image import build_image
+from ftscen.machine import Machine
+from ftscen.model import Call
+from ftscen.profile import profile_for
+
+
+def machine(policy=lambda ip: None, per_call=100_000, functions=None):
+    sc = scenario(functions or [fn("f", "g"), fn("g")], [], steps(Call("f")))
+    img = build_image(sc, profile_for(sc.kernel))
+    return img, Machine(img, 2, policy, per_call, 10_000_000)
+
+
+def ran(m):
+    return [e[1] for e in m.ring() if e[0] == L.EV_RAN]
+
+
+def test_a_call_runs_the_body_and_its_callees_and_returns():
+    img, m = machine()
+    assert m.run_call(1, img.functions["f"]) is None
+    assert ran(m) == [0, 1]
+
+
+def test_poke_invalidates_translated_code():
+    img, m = machine()
+    f = img.functions["f"]
+    assert m.run_call(1, f) is None
+    m.poke(f + 5, b"\xc3")  # ret right after the site: the body no longer runs
+    assert m.run_call(1, f) is None
+    assert ran(m) == [0, 1]
+
+
+def test_invalid_opcode_is_a_fault_with_the_cpu_and_pc():
+    img, m = machine()
+    m.poke(img.functions["g"], L.UD2)
+    fault = m.run_call(1, img.functions["f"])
+    assert fault is not None and fault.kind == "invalid-opcode" and fault.cpu == 1
+    assert img.symbols.label_for(fault.pc) == "g"
+
+
+def test_runaway_code_uses_up_the_budget_and_is_reported():
+    img, m = machine()
+    m.poke(img.functions["g"], b"\xeb\xfe")  # jmp $
+    fault = m.run_call(1, img.functions["f"])
+    assert fault is not None and fault.kind == "runaway"
+    assert "budget" in fault.detail
+
+
+def test_endless_recursion_overflows_the_stack_into_the_guard_page():
+    img, m = machine(functions=[fn("f", "f")], per_call=5_000_000)
+    fault = m.run_call(1, img.functions["f"])
+    assert fault is not None and fault.kind == "stack-overflow"
+
+
+def test_int3_nobody_claims_is_a_fault():
+    img, m = machine()
+    m.poke(img.sites["g"], b"\xcc")
+    fault = m.run_call(1, img.functions["f"])
+    assert fault is not None and fault.kind == "unhandled-int3"
+    assert fault.pc == img.sites["g"]
+
+
+def test_int3_emulated_call_pushes_site_plus_5_and_jumps():
+    hits = []
+
+    def policy(ip):
+        hits.append(ip)
+        return (L.INT3_CALL, img.symbols.addr("ftrace_stub"))
+
+    img, m = machine(policy)
+    m.poke(img.sites["g"], b"\xcc")
+    assert m.run_call(1, img.functions["f"]) is None
+    assert hits == [img.sites["g"]]
+    assert ran(m) == [0, 1]  # ftrace_stub returned to g+5 and g's body ran
+    int3 = [e for e in m.ring() if e[0] == L.EV_INT3]
+    assert int3 == [(L.EV_INT3, img.sites["g"], L.INT3_CALL, img.symbols.addr("ftrace_stub"),
+                     0, 0, 0, 0)]
+
+
+def test_int3_skip_resumes_after_the_site():
+    img, m = machine(lambda ip: (L.INT3_JMP, ip + 5))
+    m.poke(img.sites["f"], b"\xcc")
+    assert m.run_call(1, img.functions["f"]) is None
+    assert ran(m) == [0, 1]
+
+
+def test_write_to_text_from_emulated_code_is_a_fault():
+    img, m = machine()
+    # mov dword ptr [f], eax  -> text is read/execute only
+    m.poke(img.functions["g"], b"\xa3" + img.functions["f"].to_bytes(4, "little"))
+    fault = m.run_call(1, img.functions["f"])
+    assert fault is not None and fault.kind == "write-to-text"
