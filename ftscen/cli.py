@@ -143,7 +143,7 @@ def points(
 def main() -> None:
     """Console entry point: every error becomes an exit code, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns the exit code instead of raising
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except UsageError as exc:
@@ -160,7 +160,7 @@ def main() -> None:
     except Exception as exc:  # a bug: one line, no traceback
         sys.stderr.write(f"ftscen: internal error: {type(exc).__name__}: {exc}\n{_REPORT_HINT}")
         sys.exit(EXIT_INTERNAL)
-    sys.exit(EXIT_OK)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 _REPORT_HINT = ("ftscen: this is a bug in ftscen, not in your scenario; please report it with "

@@ -41,6 +41,16 @@ def _names(items: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join(items) + "]" if items else "[] (none)"
 
 
+def _diff(want: list[str], have: list[str], missing: str = "did not run",
+          extra: str = "ran instead") -> str:
+    parts = []
+    if [x for x in want if x not in have]:
+        parts.append(f"{missing}: {', '.join(x for x in want if x not in have)}")
+    if [x for x in have if x not in want]:
+        parts.append(f"{extra}: {', '.join(x for x in have if x not in want)}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def _call_events(result: RunResult, cid: str) -> list[Event]:
     return [e for e in result.events if e.call == cid]
 
@@ -55,14 +65,15 @@ def check_call(result: RunResult, exp: ExpectCall) -> list[Verdict]:
         ran = sorted({str(e.get("func")) for e in evs if e.kind == "ran"})
         want = sorted(set(exp.ran))
         out.append(Verdict(ran == want, f"call {exp.call}: ran {_names(want)}",
-                           f"bodies {_names(want)}", f"bodies {_names(ran)}",
+                           f"bodies {_names(want)}", f"bodies {_names(ran)}" + _diff(want, ran),
                            tuple(e for e in evs if e.kind in ("ran", "int3")), exp.mark))
     got = Counter(str(e.get("ops")) for e in evs if e.kind == "callback")
     if exp.called is not None:
         want = sorted(set(exp.called))
         have = sorted(got)
         out.append(Verdict(have == want, f"call {exp.call}: called {_names(want)}",
-                           f"handlers {_names(want)}", f"handlers {_names(have)}",
+                           f"handlers {_names(want)}", f"handlers {_names(have)}" +
+                           _diff(want, have, "not called", "called too"),
                            tuple(e for e in evs if e.kind in ("callback", "int3")), exp.mark))
     if exp.called_counts is not None:
         want_c = dict(exp.called_counts)
