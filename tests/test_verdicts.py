@@ -1,0 +1,95 @@
+"""Assertions against the callback log, and the scenario outcome."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from build import fn, ops, scenario, steps
+
+from ftscen.model import (Call, ExpectCall, ExpectCalled, ExpectNotCalled, ExpectSite, Register,
+                          Unregister)
+from ftscen.profile import profile_for
+from ftscen.run import run_scenario
+from ftscen.verdicts import Outcome, evaluate
+
+
+def outcome(sc):
+    return evaluate(run_scenario(sc, profile_for(sc.kernel)))
+
+
+BASE = scenario([fn("f", "g"), fn("g")], [ops("A", filter=("f",)), ops("B", filter=("g",))],
+                steps(Register("A"), Register("B"), (Call("f"), "c")))
+
+
+def with_expect(*exp, xfail=None):
+    return replace(BASE, expect=tuple(exp), xfail=xfail)
+
+
+def test_call_assertion_compares_bodies_and_handlers_as_sets():
+    out, vs = outcome(with_expect(ExpectCall("c", ran=("g", "f"), called=("B", "A"))))
+    assert out is Outcome.PASS and len(vs) == 2 and all(v.ok for v in vs)
+
+
+def test_call_assertion_fails_and_says_what_was_missing():
+    out, vs = outcome(with_expect(ExpectCall("c", called=("A",))))
+    assert out is Outcome.FAIL
+    assert "called too: B" in vs[0].actual
+
+
+def test_called_mapping_checks_exact_counts():
+    out, _ = outcome(with_expect(ExpectCall("c", called_counts=(("A", 1), ("B", 1)))))
+    assert out is Outcome.PASS
+    out, vs = outcome(with_expect(ExpectCall("c", called_counts=(("A", 2), ("B", 1)))))
+    assert out is Outcome.FAIL and "A: 1" in vs[0].actual
+
+
+def test_called_totals_count_callbacks_per_function():
+    assert outcome(with_expect(ExpectCalled("A", "f", 1), ExpectCalled("B")))[0] is Outcome.PASS
+    assert outcome(with_expect(ExpectCalled("A", "f", 2)))[0] is Outcome.FAIL
+    assert outcome(with_expect(ExpectCalled("A", "g")))[0] is Outcome.FAIL
+
+
+def test_not_called_holds_only_when_no_callback_matches():
+    assert outcome(with_expect(ExpectNotCalled("A", "g")))[0] is Outcome.PASS
+    assert outcome(with_expect(ExpectNotCalled("B")))[0] is Outcome.FAIL
+
+
+def test_site_assertion_reads_the_final_text():
+    assert outcome(with_expect(ExpectSite("f", "call  ftrace_caller")))[0] is Outcome.PASS
+    out, vs = outcome(with_expect(ExpectSite("f", "nop")))
+    assert out is Outcome.FAIL and vs[0].actual == "call ftrace_caller"
+
+
+def test_xfail_passes_when_an_assertion_fails_and_xpass_fails():
+    assert outcome(with_expect(ExpectSite("f", "nop"), xfail="known"))[0] is Outcome.XFAIL
+    assert outcome(with_expect(ExpectSite("f", "call ftrace_caller"),
+                               xfail="known"))[0] is Outcome.XPASS
+
+
+def test_an_error_nobody_expected_fails_the_run():
+    sc = replace(BASE, timeline=steps(Unregister("A")))
+    out, vs = outcome(sc)
+    assert out is Outcome.FAIL and vs[0].actual == "EBUSY"
+
+
+def test_an_expected_error_holds_and_a_missing_one_fails():
+    ok = replace(BASE, timeline=steps((Unregister("A"), None, "EBUSY")))
+    assert outcome(ok)[0] is Outcome.PASS
+    wrong = replace(BASE, timeline=steps((Register("A"), None, "EBUSY")))
+    out, vs = outcome(wrong)
+    assert out is Outcome.FAIL and vs[0].expected == "EBUSY" and vs[0].actual == "0"
+
+
+def test_a_fault_fails_the_run_and_names_cpu_step_and_call():
+    sc = scenario([fn("f", "f")], [], steps((Call("f", 1), "loop")))
+    out, vs = outcome(sc)
+    assert out is Outcome.FAIL
+    assert "stack-overflow on cpu1" in vs[0].actual and "call loop" in vs[0].actual
+
+
+def test_a_call_that_never_ran_fails_its_assertion():
+    sc = replace(scenario([fn("f", "f"), fn("g")], [], steps((Call("f"), "boom"),
+                                                          (Call("g"), "later"))),
+                 expect=(ExpectCall("later", ran=("g",)),))
+    out, vs = outcome(sc)
+    assert out is Outcome.FAIL and "never ran" in vs[-1].actual
