@@ -1,0 +1,56 @@
+"""Diagnostics render as text for people and JSON for programs, deterministically."""
+
+from __future__ import annotations
+
+import json
+
+from ftscen.diagnostics import did_you_mean, render_json, render_text, sort_diagnostics
+from ftscen.errors import Diagnostic
+
+UNKNOWN = Diagnostic("s.yaml", 14, 15, "unknown function 'do_irq' (did you mean 'do_IRQ'?)",
+                     "$.ops[0].filter[1]", "define it under `functions:`",
+                     "    filter: [f, do_irq]")
+EMPTY = Diagnostic("e.yaml", 0, 0, "the file is empty", hint="add something")
+
+
+def test_text_shows_the_header_the_source_line_a_caret_and_the_hint() -> None:
+    assert render_text([UNKNOWN]) == (
+        "s.yaml:14:15: error: unknown function 'do_irq' (did you mean 'do_IRQ'?) "
+        "[at $.ops[0].filter[1]]\n"
+        "  14 |     filter: [f, do_irq]\n"
+        "     |               ^\n"
+        "  hint: define it under `functions:`\n"
+        "\n"
+        "1 error\n"
+    )
+
+
+def test_a_file_level_problem_has_no_line_or_caret() -> None:
+    assert render_text([EMPTY]) == (
+        "e.yaml: error: the file is empty [at $]\n  hint: add something\n\n1 error\n")
+
+
+def test_the_caret_follows_tabs_in_the_source() -> None:
+    tabbed = Diagnostic("t.yaml", 1, 3, "m", source_line="\t\tx")
+    assert render_text([tabbed]).splitlines()[2] == "    | \t\t^"
+
+
+def test_the_count_is_plural_for_several_errors() -> None:
+    assert render_text([UNKNOWN, EMPTY]).endswith("\n\n2 errors\n")
+
+
+def test_json_holds_every_diagnostic_and_is_deterministic() -> None:
+    text = render_json([UNKNOWN, EMPTY])
+    assert text == render_json([UNKNOWN, EMPTY])
+    errors = json.loads(text)["errors"]
+    assert [e["line"] for e in errors] == [14, 0]
+    assert errors[0]["path"] == "$.ops[0].filter[1]" and errors[0]["hint"]
+
+
+def test_diagnostics_sort_best_first_without_duplicates() -> None:
+    assert sort_diagnostics([UNKNOWN, EMPTY, UNKNOWN]) == [EMPTY, UNKNOWN]
+
+
+def test_did_you_mean_ignores_case_and_stays_quiet_when_nothing_is_close() -> None:
+    assert did_you_mean("do_irq", ["do_IRQ", "schedule"]) == "do_IRQ"
+    assert did_you_mean("xyz", ["do_IRQ", "schedule"]) is None

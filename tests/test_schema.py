@@ -1,0 +1,233 @@
+"""The JSON Schema describes format v1, and its errors reach the user as plain sentences."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from ftscen.errors import Diagnostic
+from ftscen.loader import load_yaml
+from ftscen.model import ERRNOS, INT3_MODES, LIMITS, OPS_FLAGS
+from ftscen.schema import check_shape, scenario_schema
+
+REPO = Path(__file__).resolve().parents[1]
+HEAD = "ftscen: 1\nfunctions:\n  - name: f\n"
+
+
+def shape(text: str) -> list[Diagnostic]:
+    return check_shape(load_yaml(text.encode(), "t.yaml"))
+
+
+def one(text: str) -> Diagnostic:
+    found = shape(text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def subschemas(node: Any, path: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from subschemas(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from subschemas(value, f"{path}/{i}")
+
+
+# ---- the schema itself ---------------------------------------------------------------------
+
+
+def test_the_schema_is_valid_draft_2020_12() -> None:
+    Draft202012Validator.check_schema(scenario_schema())
+    assert scenario_schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_the_package_ships_the_schema_of_the_repository() -> None:
+    on_disk = json.loads((REPO / "schema" / "scenario.schema.json").read_text())
+    assert scenario_schema() == on_disk
+
+
+def test_every_property_has_a_description() -> None:
+    missing = [f"{path}/{name}" for path, node in subschemas(scenario_schema())
+               for name, prop in node.get("properties", {}).items()
+               if "description" not in prop]
+    assert missing == []
+
+
+def test_every_object_with_properties_is_closed() -> None:
+    open_ = [path for path, node in subschemas(scenario_schema())
+             if "properties" in node and node.get("additionalProperties") is not False]
+    assert open_ == []
+
+
+def test_the_enums_are_the_models_constants() -> None:
+    defs = scenario_schema()["$defs"]
+    assert tuple(defs["ops"]["properties"]["flags"]["items"]["enum"]) == OPS_FLAGS
+    assert tuple(defs["kernel"]["properties"]["int3"]["enum"]) == INT3_MODES
+    assert {str(v) for v in defs["errno"]["enum"]} == set(ERRNOS)
+    assert defs["kernel"]["properties"]["cpus"]["maximum"] == LIMITS["cpus"]
+
+
+def test_a_minimal_scenario_fits() -> None:
+    assert shape(HEAD + "timeline: []\n") == []
+
+
+# ---- what users see ------------------------------------------------------------------------
+
+
+def test_an_unknown_key_says_what_was_meant_and_what_is_allowed() -> None:
+    found = one(HEAD + "ops:\n  - name: A\n    fliter: [f]\ntimeline: []\n")
+    assert found.message == "unknown key 'fliter' in an ops (did you mean 'filter'?)"
+    assert found.hint == "an ops takes the keys: name, flags, filter, notrace, redirect, calls"
+    assert (found.line, found.col, found.path) == (6, 5, "$.ops[0].fliter")
+
+
+def test_a_key_from_another_kind_of_assertion_does_not_belong() -> None:
+    found = one(HEAD + "timeline: []\nexpect:\n  - {call: x, ran: f, count: 2}\n")
+    assert found.message == "'count' does not belong in a call assertion"
+
+
+def test_a_string_where_a_list_of_globs_belongs() -> None:
+    found = one(HEAD + "ops:\n  - name: A\n    filter: sched_*\ntimeline: []\n")
+    assert found.message == "expected a list of globs, got a string ('sched_*')"
+    assert found.hint == 'write a list: ["sched_*"]'
+
+
+def test_an_unquoted_version_is_read_as_a_number() -> None:
+    found = one(HEAD + "kernel: {version: 5.10}\ntimeline: []\n")
+    assert found.message == "expected a kernel version, got the number 5.10"
+    assert found.hint == 'YAML reads 5.10 as the number 5.1: quote it, "5.10"'
+
+
+def test_an_empty_value_is_null() -> None:
+    found = one(HEAD + "ops:\n  - name: A\n    notrace:\ntimeline: []\n")
+    assert found.message == "expected a list of globs, got nothing (null)"
+
+
+def test_an_enum_lists_the_allowed_values() -> None:
+    found = one(HEAD + "kernel: {int3: emulate}\ntimeline: []\n")
+    assert found.message == "'emulate' is not an int3 mode (did you mean 'emulate-new'?)"
+    assert found.hint == "expected one of: skip, emulate-call, emulate-new"
+
+
+def test_an_unknown_errno_lists_the_return_values() -> None:
+    found = one(HEAD + "ops: [{name: A}]\ntimeline:\n  - {register: A, expect: EBSY}\n")
+    assert found.message == "'EBSY' is not a return value (did you mean 'EBUSY'?)"
+    assert found.hint == "expected one of: 0, EBUSY, EINVAL, ENODEV"
+
+
+@pytest.mark.parametrize("value", ["0", "'0'", "EBUSY", "EINVAL", "ENODEV"])
+def test_every_documented_return_value_fits(value: str) -> None:
+    assert shape(HEAD + f"ops: [{{name: A}}]\ntimeline:\n  - {{register: A, expect: {value}}}\n") \
+        == []
+
+
+def test_a_step_with_two_actions_names_both() -> None:
+    found = one(HEAD + "ops: [{name: A}]\ntimeline:\n  - register: A\n    call: f\n")
+    assert found.message == "this step has several actions: 'register' and 'call'"
+    assert (found.line, found.col) == (7, 5)
+
+
+def test_a_step_without_action_lists_the_actions() -> None:
+    found = one(HEAD + "timeline:\n  - id: x\n")
+    assert found.message == "this step has no action"
+    assert found.hint == "add one of: register, unregister, set_filter, set_notrace, sysctl, call"
+
+
+def test_an_assertion_mixing_two_checks_names_both() -> None:
+    found = one(HEAD + "timeline: []\nexpect:\n  - {not_called: {ops: A}, site: {func: f, is: nop}}\n")
+    assert found.message == "this assertion mixes several checks: 'not_called' and 'site'"
+
+
+def test_a_call_assertion_needs_ran_or_called() -> None:
+    found = one(HEAD + "timeline: []\nexpect:\n  - call: x\n")
+    assert found.message == "a call assertion needs 'ran' or 'called'"
+
+
+def test_called_in_a_call_assertion_may_be_a_list_or_counts() -> None:
+    text = HEAD + "timeline: []\nexpect:\n  - {call: x, called: [A]}\n  - {call: x, called: {A: 2}}\n"
+    assert shape(text) == []
+
+
+def test_a_negative_count_is_out_of_range() -> None:
+    found = one(HEAD + "timeline: []\nexpect:\n  - {call: x, called: {A: -1}}\n")
+    assert found.message == "-1 is out of range: a count is at least 0"
+
+
+def test_an_unsupported_format_version_says_which_is_supported() -> None:
+    found = one("ftscen: 2\nfunctions: [{name: f}]\ntimeline: []\n")
+    assert found.message == "unsupported format version 2: this ftscen reads format version 1"
+    assert (found.line, found.col) == (1, 9)
+
+
+def test_true_is_not_format_version_1() -> None:
+    assert one("ftscen: true\nfunctions: [{name: f}]\ntimeline: []\n").path == "$.ftscen"
+
+
+def test_missing_keys_are_each_named_with_a_hint() -> None:
+    found = shape("name: x\n")
+    assert [f.message for f in found] == [
+        "a scenario needs the key 'ftscen'",
+        "a scenario needs the key 'functions'",
+        "a scenario needs the key 'timeline'",
+    ]
+    assert found[0].hint == "add `ftscen: 1` at the top of the file"
+
+
+def test_an_empty_function_table_is_refused() -> None:
+    assert one("ftscen: 1\nfunctions: []\ntimeline: []\n").message == "the function table is empty"
+
+
+def test_a_name_must_be_a_c_identifier() -> None:
+    found = one("ftscen: 1\nfunctions: [{name: do-irq}]\ntimeline: []\n")
+    assert found.message == "'do-irq' is not a function name"
+
+
+def test_a_redirect_key_must_be_a_function_name() -> None:
+    found = one(HEAD + "ops:\n  - name: A\n    redirect: {1f: f}\ntimeline: []\n")
+    assert (found.message, found.path) == ("'1f' is not a function name", "$.ops[0].redirect['1f']")
+    assert (found.line, found.col) == (6, 16)
+
+
+def test_a_point_must_have_the_shape_of_a_point() -> None:
+    found = one(HEAD + "ops: [{name: A}]\ntimeline:\n  - register: A\n    during:\n"
+                "      - {at: sites.int4, call: f}\n")
+    assert found.message == "'sites.int4' is not a point (did you mean 'sites.int3'?)"
+
+
+@pytest.mark.parametrize("point", ["start", "sites.int3", "sites.tail", "sites.done",
+                                   "ftrace_call.int3#2", "ftrace_regs_call.done",
+                                   "livepatch.tramp_call.tail"])
+def test_every_point_shape_fits(point: str) -> None:
+    text = HEAD + f"ops: [{{name: A}}]\ntimeline:\n  - register: A\n    during:\n" \
+                  f"      - {{at: '{point}', call: f}}\n"
+    assert shape(text) == []
+
+
+def test_a_site_state_is_nop_or_a_call() -> None:
+    found = one(HEAD + "timeline: []\nexpect:\n  - site: {func: f, is: jmp x}\n")
+    assert found.message == "'jmp x' is not a site state"
+
+
+def test_a_glob_is_one_word() -> None:
+    found = one(HEAD + "ops:\n  - name: A\n    filter: ['sched *']\ntimeline: []\n")
+    assert found.message == "'sched *' is not a glob"
+
+
+def test_a_flag_listed_twice_is_reported_at_the_second() -> None:
+    found = one(HEAD + "ops:\n  - name: A\n    flags: [DYNAMIC, DYNAMIC]\ntimeline: []\n")
+    assert (found.message, found.path) == ("'DYNAMIC' is listed twice", "$.ops[0].flags[1]")
+
+
+def test_a_wrong_type_hides_the_other_complaints_about_the_same_value() -> None:
+    found = one(HEAD + "timeline: []\nexpect:\n  - 5\n")
+    assert found.message == "expected an assertion, got the number 5"
+
+
+def test_an_empty_document_is_no_scenario() -> None:
+    assert one("~\n").message == "the file holds no scenario (its document is empty)"

@@ -1,0 +1,271 @@
+"""Each semantic check catches its mistake, says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftscen.errors import Diagnostic, ScenarioInvalid
+from ftscen.scenario import load_scenario
+from ftscen.validate import CHECKS, parse_kernel_version
+
+FUNCS = """ftscen: 1
+functions:
+  - name: do_IRQ
+  - name: schedule
+  - name: do_IRQ_v2
+    notrace: true
+"""
+
+
+def problems(text: str) -> list[Diagnostic]:
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario("t.yaml", text.encode())
+    return caught.value.diagnostics
+
+
+def one(text: str) -> Diagnostic:
+    found = problems(text)
+    assert len(found) == 1, [f.message for f in found]
+    return found[0]
+
+
+def test_the_checks_have_unique_names() -> None:
+    names = [name for name, _ in CHECKS]
+    assert len(names) == len(set(names))
+
+
+# ---- names ---------------------------------------------------------------------------------
+
+
+def test_a_duplicate_function_is_reported_at_its_second_definition() -> None:
+    found = one(FUNCS + "  - name: schedule\ntimeline: []\n")
+    assert found.message == "duplicate function 'schedule' (first on line 4)"
+    assert found.path == "$.functions[3].name"
+
+
+def test_a_duplicate_ops_is_reported() -> None:
+    found = one(FUNCS + "ops: [{name: A}, {name: A}]\ntimeline: []\n")
+    assert found.message == "duplicate ops 'A' (first on line 7)"
+
+
+def test_timeline_and_during_ids_share_one_namespace() -> None:
+    found = one(FUNCS + "ops: [{name: A}]\ntimeline:\n  - {call: do_IRQ, id: x}\n"
+                "  - register: A\n    during: [{at: start, call: do_IRQ, id: x}]\n")
+    assert found.message == "duplicate id 'x' (first on line 9)"
+
+
+def test_an_unknown_function_gets_a_did_you_mean() -> None:
+    found = one(FUNCS + "timeline:\n  - call: do_irq\n")
+    assert found.message == "unknown function 'do_irq' (did you mean 'do_IRQ'?)"
+    assert found.hint == "define it under `functions:` (defined: do_IRQ, schedule, do_IRQ_v2)"
+    assert (found.line, found.col) == (8, 11)
+
+
+def test_an_unknown_function_in_a_body_is_reported() -> None:
+    found = one("ftscen: 1\nfunctions:\n  - name: f\n    calls: [g]\ntimeline: []\n")
+    assert (found.message, found.path) == ("unknown function 'g'", "$.functions[0].calls[0]")
+
+
+def test_unknown_functions_in_ops_are_reported_at_redirect_keys_and_values() -> None:
+    found = problems(FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n    filter: [do_IRQ]\n"
+                     "    redirect: {do_irq: v2}\n    calls: [nope]\ntimeline: []\n")
+    assert [(f.message.split(" (")[0], f.line, f.col) for f in found] == [
+        ("unknown function 'do_irq'", 11, 16),
+        ("unknown function 'v2'", 11, 24),
+        ("unknown function 'nope'", 12, 13),
+    ]
+
+
+def test_unknown_functions_in_during_and_expect_are_reported() -> None:
+    found = problems(FUNCS + "ops: [{name: A}]\ntimeline:\n  - register: A\n"
+                     "    during: [{at: start, call: f, id: w}]\nexpect:\n  - {call: w, ran: g}\n"
+                     "  - not_called: {ops: A, func: h}\n  - site: {func: i, is: nop}\n")
+    assert [f.message for f in found] == [f"unknown function '{n}'" for n in "fghi"]
+
+
+def test_an_unknown_ops_gets_a_did_you_mean() -> None:
+    found = one(FUNCS + "ops: [{name: livepatch}]\ntimeline:\n  - register: live_patch\n")
+    assert found.message == "unknown ops 'live_patch' (did you mean 'livepatch'?)"
+    assert found.hint == "define it under `ops:` (defined: livepatch)"
+
+
+def test_unknown_ops_in_edits_and_assertions_are_reported() -> None:
+    found = problems(FUNCS + "ops: [{name: A}]\ntimeline:\n"
+                     "  - set_filter: {ops: B, filter: []}\n  - {call: do_IRQ, id: c}\n"
+                     "expect:\n  - {call: c, called: {C: 1}}\n  - called: {ops: D}\n")
+    assert [f.message for f in found] == [f"unknown ops '{n}'" for n in "BCD"]
+
+
+def test_a_reserved_symbol_cannot_name_a_function() -> None:
+    found = one("ftscen: 1\nfunctions: [{name: caller_cpu1}]\ntimeline: []\n")
+    assert found.message.startswith("'caller_cpu1' is a symbol of the runtime image")
+
+
+def test_a_loop_of_calls_is_reported_once() -> None:
+    found = one("ftscen: 1\nfunctions:\n  - {name: a, calls: [b]}\n  - {name: b, calls: [c]}\n"
+                "  - {name: c, calls: [a]}\ntimeline: []\n")
+    assert found.message == "functions call each other in a loop: a -> b -> c -> a"
+
+
+def test_a_function_calling_itself_is_a_loop() -> None:
+    found = one("ftscen: 1\nfunctions:\n  - {name: a, calls: [a]}\ntimeline: []\n")
+    assert found.message == "functions call each other in a loop: a -> a"
+
+
+# ---- ops -----------------------------------------------------------------------------------
+
+
+def test_a_filter_glob_that_matches_nothing_gets_a_did_you_mean() -> None:
+    found = one(FUNCS + "ops:\n  - name: A\n    filter: [sched*, do_irq]\ntimeline: []\n")
+    assert found.message == "the glob 'do_irq' matches no function (did you mean 'do_IRQ'?)"
+    assert found.path == "$.ops[0].filter[1]"
+
+
+def test_a_notrace_glob_that_matches_nothing_is_reported() -> None:
+    found = one(FUNCS + "ops:\n  - name: A\n    notrace: ['!zz*']\ntimeline: []\n")
+    assert found.message == "the glob '!zz*' matches no function"
+
+
+def test_a_glob_naming_a_notrace_function_says_why_it_matches_nothing() -> None:
+    found = one(FUNCS + "ops:\n  - name: A\n    filter: [do_IRQ_v2]\ntimeline: []\n")
+    assert found.message == "the glob 'do_IRQ_v2' matches no function: 'do_IRQ_v2' is notrace"
+
+
+def test_an_ipmodify_ops_cannot_be_defined_with_a_notrace_hash() -> None:
+    found = one(FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS, IPMODIFY]\n"
+                "    filter: [do_IRQ]\n    notrace: [schedule]\ntimeline: []\n")
+    assert "has a notrace hash, which the kernel refuses" in found.message
+    assert found.hint is not None and "`expect: EINVAL`" in found.hint
+
+
+def test_an_ipmodify_ops_may_have_an_empty_filter_the_run_refuses_it() -> None:
+    load_scenario("t.yaml", (FUNCS + "ops: [{name: A, flags: [SAVE_REGS, IPMODIFY]}]\n"
+                             "timeline:\n  - {register: A, expect: EINVAL}\n").encode())
+
+
+def test_a_redirect_needs_save_regs() -> None:
+    found = one(FUNCS + "ops:\n  - name: A\n    flags: [IPMODIFY]\n    filter: [do_IRQ]\n"
+                "    redirect: {do_IRQ: do_IRQ_v2}\ntimeline: []\n")
+    assert found.message == "the ops 'A' redirects but lacks the SAVE_REGS flag"
+
+
+def test_a_notrace_function_cannot_be_redirected() -> None:
+    found = one(FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n"
+                "    redirect: {do_IRQ_v2: do_IRQ}\ntimeline: []\n")
+    assert found.message == ("'do_IRQ_v2' is notrace: it has no call site, so it can never be "
+                             "redirected")
+
+
+def test_a_function_cannot_be_redirected_to_itself() -> None:
+    found = one(FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n"
+                "    redirect: {do_IRQ: do_IRQ}\ntimeline: []\n")
+    assert found.message == "'do_IRQ' is redirected to itself"
+
+
+# ---- timeline ------------------------------------------------------------------------------
+
+
+def test_a_call_on_the_patcher_cpu_is_refused() -> None:
+    found = one(FUNCS + "timeline:\n  - {call: do_IRQ, cpu: 0}\n")
+    assert found.message == "CPU 0 runs the patcher; calls run on CPU 1"
+
+
+def test_a_cpu_beyond_the_machine_is_refused() -> None:
+    found = one(FUNCS + "kernel: {cpus: 4}\nops: [{name: A}]\ntimeline:\n  - register: A\n"
+                "    during: [{at: start, call: do_IRQ, cpu: 4}]\n")
+    assert found.message == ("cpu 4 is out of range: with kernel.cpus 4, calls run on CPUs 1 to "
+                             "3 (CPU 0 runs the patcher)")
+
+
+def test_expect_and_during_do_not_apply_to_a_call() -> None:
+    found = problems(FUNCS + "timeline:\n  - call: do_IRQ\n    expect: EBUSY\n"
+                     "    during: [{at: start, call: do_IRQ}]\n")
+    assert [f.message for f in found] == [
+        "'expect' does not apply to a call step: a call returns no error code",
+        "'during' does not apply to a call step",
+    ]
+
+
+def test_cpu_does_not_apply_to_a_patcher_step() -> None:
+    found = one(FUNCS + "ops: [{name: A}]\ntimeline:\n  - {register: A, cpu: 1}\n")
+    assert found.message == "'cpu' does not apply to a register step: patcher steps run on CPU 0"
+
+
+# ---- expect --------------------------------------------------------------------------------
+
+
+def test_an_assertion_on_an_unknown_call_id_gets_a_did_you_mean() -> None:
+    found = one(FUNCS + "timeline:\n  - {call: do_IRQ, id: window}\n"
+                "expect:\n  - {call: windwo, called: []}\n")
+    assert found.message == "no call has the id 'windwo' (did you mean 'window'?)"
+
+
+def test_an_assertion_on_a_patcher_step_id_is_refused() -> None:
+    found = one(FUNCS + "ops: [{name: A}]\ntimeline:\n  - {register: A, id: reg}\n"
+                "expect:\n  - {call: reg, called: []}\n")
+    assert found.message == "'reg' is the id of a register step, not of a call"
+
+
+@pytest.mark.parametrize("state", ["nop", "call ftrace_caller", "call ftrace_regs_caller"])
+def test_common_site_states_are_accepted(state: str) -> None:
+    load_scenario("t.yaml", (FUNCS + f"timeline: []\nexpect:\n"
+                             f"  - site: {{func: do_IRQ, is: '{state}'}}\n").encode())
+
+
+def test_a_misspelt_site_symbol_gets_a_did_you_mean() -> None:
+    found = one(FUNCS + "timeline: []\nexpect:\n  - site: {func: do_IRQ, is: call ftrace_calle}\n")
+    assert found.message == "unknown symbol 'ftrace_calle' (did you mean 'ftrace_caller'?)"
+
+
+def test_a_private_trampoline_needs_dynamic_trampolines() -> None:
+    text = FUNCS + "ops: [{name: lp}]\ntimeline: []\nexpect:\n  - site: {func: do_IRQ, is: call lp.tramp}\n"
+    assert one(text).message == "'lp.tramp' exists only with per-ops trampolines"
+    load_scenario("t.yaml", text.replace("ops:", "kernel: {dynamic_trampolines: true}\nops:")
+                  .encode())
+
+
+def test_a_notrace_function_has_no_site_to_check() -> None:
+    found = one(FUNCS + "timeline: []\nexpect:\n  - site: {func: do_IRQ_v2, is: nop}\n")
+    assert found.message == "'do_IRQ_v2' is notrace: it has no call site"
+
+
+# ---- kernel and limits ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, parsed", [("5.3", (5, 3, 0)), ("4.19.12", (4, 19, 12)),
+                                          ("6.6-rc1", (6, 6, 0)), ("5", None), ("v5.3", None)])
+def test_kernel_versions_are_parsed(text: str, parsed: tuple[int, int, int] | None) -> None:
+    assert parse_kernel_version(text) == parsed
+
+
+def test_a_kernel_version_must_look_like_one() -> None:
+    found = one(FUNCS + "kernel: {version: latest}\ntimeline: []\n")
+    assert found.message == "'latest' is not a kernel version"
+
+
+def test_kernels_before_3_5_are_refused_with_the_reason() -> None:
+    found = one(FUNCS + "kernel: {version: '3.4.99'}\ntimeline: []\n")
+    assert found.message == ("kernel 3.4.99 is older than 3.5: kernels before 3.5 patched under "
+                             "stop_machine, there is no breakpoint window to model")
+
+
+def test_too_many_calls_in_one_body_are_refused() -> None:
+    calls = ", ".join(["schedule"] * 17)
+    found = one(f"ftscen: 1\nfunctions:\n  - {{name: f, calls: [{calls}]}}\n  - name: schedule\n"
+                "timeline: []\n")
+    assert found.message == "too many calls: 17 (the limit is 16)"
+    assert found.path == "$.functions[0].calls[16]"
+
+
+def test_too_many_globs_in_a_set_filter_step_are_refused() -> None:
+    globs = ", ".join(["do_IRQ"] * 65)
+    found = one(FUNCS + f"ops: [{{name: A}}]\ntimeline:\n"
+                f"  - set_filter: {{ops: A, filter: [{globs}]}}\n")
+    assert found.message == "too many globs: 65 (the limit is 64)"
+
+
+def test_every_problem_is_reported_sorted_by_line_and_column() -> None:
+    found = problems(FUNCS + "ops: [{name: A}, {name: A}]\ntimeline:\n  - call: nope\n"
+                     "  - register: B\n")
+    assert [(f.line, f.col) for f in found] == sorted((f.line, f.col) for f in found)
+    assert len(found) == 3
