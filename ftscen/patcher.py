@@ -15,8 +15,11 @@ Model choices (reference §3-§4 and rules.md):
 * ``SAVE_REGS_IF_SUPPORTED`` alone does not make an ops want regs: i386 has
   DYNAMIC_FTRACE_WITH_REGS, and ``__register_ftrace_function`` only promotes it to SAVE_REGS
   on arches without (the ``#ifndef CONFIG_DYNAMIC_FTRACE_WITH_REGS`` block).
-* An IPMODIFY ops without SAVE_REGS is refused with -EINVAL at registration, as recent
-  ``__register_ftrace_function`` does.
+* An IPMODIFY ops without SAVE_REGS registers: ``__register_ftrace_function`` and
+  ``ftrace_startup`` (5.10, 6.x) check only DELETED, ENABLED, PERMANENT and the IPMODIFY
+  hashes, and ``__ftrace_hash_rec_update`` asks for regs only for SAVE_REGS, so on i386 such
+  an ops is reached through ``ftrace_caller`` with regs == NULL (include/linux/ftrace.h only
+  documents that IPMODIFY "can only be set with SAVE_REGS").
 * The breakpoint protocol is the same three phases in every era (E1 ``ftrace_replace_code`` /
   ``update_ftrace_func``, E3 ``text_poke_bp_batch``); what differs is the int3 handler
   (:meth:`Patcher.int3_policy`) and whether a fresh per-ops trampoline's call is written
@@ -363,8 +366,6 @@ class Patcher:
             return -ENODEV
         if "ENABLED" in ops.flags:
             return -EBUSY
-        if "IPMODIFY" in ops.flags and "SAVE_REGS" not in ops.flags:
-            return -EINVAL
         if "PERMANENT" in ops.flags and not self.ftrace_enabled:
             return -EBUSY
         self.ops_list.insert(0, ops)  # __register_ftrace_function: add_ftrace_ops

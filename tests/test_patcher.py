@@ -105,9 +105,12 @@ def test_ipmodify_without_filter_is_einval():
     assert run(sc).steps[0].errno == "EINVAL"
 
 
-def test_ipmodify_without_save_regs_is_einval():
-    sc = scenario([fn("f")], [ops("A", "IPMODIFY", filter=("f",))], steps(Register("A")))
-    assert run(sc).steps[0].errno == "EINVAL"
+def test_ipmodify_without_save_regs_registers_and_gets_no_regs():
+    sc = scenario([fn("f")], [ops("A", "IPMODIFY", filter=("f",))],
+                  steps(Register("A"), (Call("f"), "c")))
+    r = run(sc)
+    assert r.steps[0].errno == "0" and r.sites["f"] == "call ftrace_caller"
+    assert [e.get("regs") for e in r.events if e.kind == "callback"] == [False]
 
 
 def test_notrace_on_ipmodify_ops_is_einval():
