@@ -1,0 +1,95 @@
+"""The scenario corpus: every scenario holds, the README indexes it, and the contract
+examples fail under 5.1 for the documented reason."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ftscen.api import check_file
+from ftscen.report import render_text
+from ftscen.verdicts import Outcome
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = REPO / "scenarios"
+CORPUS = sorted(SCENARIOS.glob("*.yaml"))
+README = SCENARIOS / "README.md"
+RULES = [f"R{n}" for n in range(1, 14)]
+CONTRACT = ["filter-notrace.yaml", "i386-regs-caller-window.yaml", "ipmodify-exclusive.yaml",
+            "seed-livepatch-tracer-window.yaml", "text-poke-new-insn.yaml"]
+SHARED_EXAMPLES = REPO.parent / "shared" / "spec" / "examples"
+
+# (file, the body that runs instead in call "window", the handlers that are not called)
+BYPASSED_UNDER_5_1 = [
+    ("seed-livepatch-tracer-window.yaml", "do_IRQ", ["function_tracer", "livepatch"]),
+    ("i386-regs-caller-window.yaml", "f", ["fixer", "tracer"]),
+]
+
+
+def rule_rows() -> dict[str, str]:
+    """The rows of README's rule table, by rule (``| R4 | ... |``)."""
+    text = README.read_text(encoding="utf-8")
+    return dict(re.findall(r"^\| (R\d+) \|(.*)$", text, re.MULTILINE))
+
+
+def test_the_corpus_holds_the_contract_examples_and_more() -> None:
+    names = {p.name for p in CORPUS}
+    assert set(CONTRACT) <= names
+    assert len(names) >= 30
+
+
+@pytest.mark.parametrize("name", CONTRACT, ids=CONTRACT)
+def test_a_contract_example_is_copied_unchanged(name: str) -> None:
+    original = SHARED_EXAMPLES / name
+    if not original.exists():
+        pytest.skip(f"{SHARED_EXAMPLES} is not available here")
+    assert (SCENARIOS / name).read_bytes() == original.read_bytes()
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_a_scenario_passes_or_fails_as_documented(path: Path) -> None:
+    reports = check_file(path)
+    assert reports
+    for rep in reports:
+        assert rep.outcome.ok, render_text(rep)
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_an_xfail_scenario_fails_on_a_call_or_a_fault_never_on_a_return_value(
+        path: Path) -> None:
+    for rep in check_file(path):
+        if rep.outcome is not Outcome.XFAIL:
+            continue
+        failed = [v.title for v in rep.verdicts if not v.ok]
+        assert failed
+        assert all(t.startswith(("call ", "emulation fault")) for t in failed), failed
+
+
+@pytest.mark.parametrize("rule", RULES, ids=RULES)
+def test_every_rule_has_a_row_naming_existing_scenarios(rule: str) -> None:
+    rows = rule_rows()
+    assert rule in rows, f"scenarios/README.md has no table row for {rule}"
+    named = re.findall(r"`([\w.-]+\.yaml)`", rows[rule])
+    assert named, f"the {rule} row names no scenario"
+    missing = [n for n in named if not (SCENARIOS / n).exists()]
+    assert not missing, f"the {rule} row names missing files: {missing}"
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_every_scenario_is_listed_in_the_readme(path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    assert f"* `{path.name}` - " in text, f"scenarios/README.md does not list {path.name}"
+
+
+@pytest.mark.parametrize("name,body,handlers", BYPASSED_UNDER_5_1,
+                         ids=[case[0] for case in BYPASSED_UNDER_5_1])
+def test_a_contract_example_fails_under_5_1_naming_the_window_call(
+        name: str, body: str, handlers: list[str]) -> None:
+    [rep] = check_file(SCENARIOS / name, ["5.1"])
+    assert rep.outcome is Outcome.FAIL
+    text = render_text(rep)
+    assert "call window: ran" in text
+    assert f"ran instead: {body}" in text
+    assert f"not called: {', '.join(handlers)}" in text
