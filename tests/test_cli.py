@@ -1,0 +1,120 @@
+"""The ``ftscen`` command end to end: exit codes and the shape of what it prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from clihelp import FIXTURES, SEED, copy_fixture, invoke, run_process
+
+from ftscen import __version__
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_a_single_passing_file_prints_header_log_assertions_and_summary(here: Path):
+    copy_fixture(SEED, here)
+    result = invoke(["run", SEED])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["# scenario: seed-livepatch-tracer-window",
+                         ("# kernel: 5.3 (int3: emulate-call, pt_regs: full, "
+                          "dynamic trampolines)"),
+                         "[0] register livepatch"]
+    assert "    call window: do_IRQ on cpu1" in lines
+    assert "assertions:" in lines and "  ok    call window: ran [do_IRQ_v2]" in lines
+    assert lines[-1] == ("PASS  seed-livepatch-tracer-window.yaml [kernel 5.3]: "
+                         "9/9 assertions hold")
+
+
+def test_a_single_file_under_another_kernel_fails_with_exit_1_and_the_log(here: Path):
+    copy_fixture(SEED, here)
+    result = invoke(["run", SEED, "--kernel", "5.1"])
+    assert result.exit_code == 1
+    assert "      int3 at do_IRQ: resume at do_IRQ+0x5" in result.stdout
+    assert "  FAIL  seed-livepatch-tracer-window.yaml:47:5: call window: ran [do_IRQ_v2]" in (
+        result.stdout)
+    assert result.stdout.splitlines()[-1].startswith("FAIL  seed-livepatch-tracer-window.yaml "
+                                                     "[kernel 5.1]: 5/9")
+
+
+def test_quiet_prints_only_the_summary_line(here: Path):
+    copy_fixture(SEED, here)
+    result = invoke(["run", SEED, "-q"])
+    assert result.stdout == ("PASS  seed-livepatch-tracer-window.yaml [kernel 5.3]: "
+                             "9/9 assertions hold\n")
+
+
+def test_one_file_with_several_kernels_ends_with_the_table(here: Path):
+    copy_fixture(SEED, here)
+    result = invoke(["run", SEED, "--kernel", "5.1,5.3,6.6", "-q"])
+    assert result.exit_code == 1
+    rows = [line.split() for line in result.stdout.splitlines()[-2:]]
+    assert rows == [["scenario", "5.1", "5.3", "6.6"],
+                    ["seed-livepatch-tracer-window.yaml", "FAIL", "PASS", "PASS"]]
+
+
+def test_xfail_exits_0_and_xpass_exits_1(here: Path):
+    copy_fixture("xfail-skip-window.yaml", here)
+    xfail = invoke(["run", "xfail-skip-window.yaml", "-q"])
+    assert xfail.exit_code == 0 and xfail.stdout.startswith("XFAIL  ")
+    xpass = invoke(["run", "xfail-skip-window.yaml", "-q", "--kernel", "5.3"])
+    assert xpass.exit_code == 1 and xpass.stdout.startswith("XPASS  ")
+
+
+def test_an_invalid_file_exits_2_with_diagnostics_on_stderr(here: Path):
+    (here / "bad.yaml").write_text("ftscen: 1\nfunctions: []\ntimeline: []\n")
+    result = invoke(["run", "bad.yaml"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "bad.yaml:2:12: error: the function table is empty" in result.stderr
+
+
+def test_a_missing_file_is_an_invalid_scenario_not_a_crash(here: Path):
+    result = invoke(["run", "nope.yaml"])
+    assert result.exit_code == 2
+    assert "nope.yaml" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["run", SEED, "--kernel", "2.6"], ["run", SEED, "--bogus"],
+                                  ["run"], ["run", SEED, "--jobs", "-1"], []])
+def test_usage_errors_exit_2_without_a_traceback(here: Path, args: list[str]):
+    copy_fixture(SEED, here)
+    proc = run_process(args, here)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_version_and_exit_codes_through_the_console_entry_point(here: Path):
+    copy_fixture(SEED, here)
+    assert run_process(["--version"], here).stdout == f"ftscen {__version__}\n"
+    assert run_process(["run", SEED, "-q"], here).returncode == 0
+    assert run_process(["run", SEED, "-q", "--kernel", "5.1"], here).returncode == 1
+
+
+def test_output_in_a_pipe_has_no_colour_codes(here: Path):
+    copy_fixture(SEED, here)
+    proc = run_process(["run", ".", "--kernel", "5.1,5.3"], here)
+    assert "\x1b[" not in proc.stdout + proc.stderr
+
+
+def test_validate_accepts_directories(here: Path):
+    for name in ("filter-notrace.yaml", "ipmodify-exclusive.yaml"):
+        copy_fixture(name, here / "s")
+    result = invoke(["validate", "s"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["s/filter-notrace.yaml: valid",
+                                          "s/ipmodify-exclusive.yaml: valid"]
+
+
+def test_build_prints_the_memory_map_symbols_and_call_sites(here: Path):
+    result = invoke(["build", str(FIXTURES / "text-poke-new-insn.yaml")])
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "sections:" in out and "symbols:" in out
+    assert "  f  0x00110000  3e 8d 74 26 00  nop" in out.splitlines()
+    assert "capstone" not in out and "ftrace_ops_list_func:" not in out
