@@ -324,9 +324,9 @@ def handler_asm(label: str, index: int, redirects: list[tuple[str, str]], callee
 """]
     for i, (old, new) in enumerate(redirects):
         out.append(f"""  cmp eax, {old}
-  jne {label}_r{i}
+  jne L_{label}_r{i}
   mov dword ptr [ebx + {L.PT_IP}], {new}    # regs->ip = new function
-{label}_r{i}:
+L_{label}_r{i}:
 """)
     out.extend(f"  call {c}\n" for c in callees)
     out.append("  pop esi\n  pop ebx\n  ret\n")

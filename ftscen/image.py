@@ -176,6 +176,8 @@ def build_image(sc: Scenario, profile: KernelProfile) -> Image:
 
 def _data_symbols(sc: Scenario) -> list[Symbol]:
     out = [
+        Symbol("event_ring_ptr", L.RING_PTR, 4, "data"),
+        Symbol("event_ring", L.RING_BASE, L.RING_SIZE, "data"),
         Symbol("ftrace_ops_list", L.FTRACE_OPS_LIST, 4, "data"),
         Symbol("function_trace_op", L.FUNCTION_TRACE_OP, 4, "data"),
         Symbol("current_task", L.CURRENT_TASK, 4, "data"),

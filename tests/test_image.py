@@ -10,7 +10,8 @@ from ftscen.profile import profile_for
 
 def image(dynamic=False, version="6.6"):
     sc = scenario([fn("f", "g"), fn("g"), fn("g2", notrace=True)],
-                  [ops("A", "SAVE_REGS", filter=("f",)), ops("B")], steps(Register("A")),
+                  [ops("A", "SAVE_REGS", filter=("f",), redirect={"g": "g2"}), ops("B")],
+                  steps(Register("A")),
                   version=version, dynamic=dynamic)
     return build_image(sc, profile_for(sc.kernel))
 
@@ -72,3 +73,11 @@ def test_full_and_short_regs_frames_are_different_code():
 
 def test_runtime_is_assembled_once_per_profile_key():
     assert runtime_unit("full", True) is runtime_unit("full", True)
+
+
+def test_labels_inside_a_handler_are_not_symbols_of_their_own():
+    img = image()
+    names = [s.name for s in img.symbols.symbols()]
+    assert "A.func" in names and not [n for n in names if "_r0" in n]
+    a = img.symbols.get("A.func")
+    assert a.size == img.handlers["B"] - a.addr
