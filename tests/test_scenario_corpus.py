@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ftscen.api import check_file
+from ftscen.golden import compare
 from ftscen.report import render_text
 from ftscen.verdicts import Outcome
 
@@ -54,6 +55,15 @@ def test_a_scenario_passes_or_fails_as_documented(path: Path) -> None:
     assert reports
     for rep in reports:
         assert rep.outcome.ok, render_text(rep)
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_a_scenario_matches_its_golden_log(path: Path) -> None:
+    golden = path.with_suffix(".golden")
+    assert golden.exists(), f"{golden.name} is missing: ftscen run {path} --update-golden"
+    for rep in check_file(path.relative_to(REPO) if path.is_relative_to(REPO) else path):
+        check = compare(rep, golden)
+        assert check.ok, "\n".join([check.status.value, *check.diff])
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
