@@ -366,7 +366,7 @@ class Patcher:
             return -ENODEV
         if "ENABLED" in ops.flags:
             return -EBUSY
-        if "PERMANENT" in ops.flags and not self.ftrace_enabled:
+        if self._permanent(ops) and not self.ftrace_enabled:
             return -EBUSY
         self.ops_list.insert(0, ops)  # __register_ftrace_function: add_ftrace_ops
         self._write_ops_list()
@@ -394,6 +394,11 @@ class Patcher:
         self.ftrace_start_up -= 1
         ops.flags -= {"ENABLED", "ADDING"}
         self._write_flags(ops)
+
+    def _permanent(self, ops: OpsState) -> bool:
+        """PERMANENT is honoured only in kernels that have the flag (5.5 and later); before,
+        writing ftrace_enabled = 0 silently disabled live patches, the reason it was added."""
+        return "PERMANENT" in ops.flags and self.profile.has_permanent
 
     def ftrace_shutdown(self, ops: OpsState) -> int:
         """``unregister_ftrace_function`` -> ``ftrace_shutdown``; DYNAMIC ops' trampolines
@@ -465,7 +470,7 @@ class Patcher:
             if self.ftrace_start_up:
                 self.ftrace_startup_enable(UPDATE_CALLS)
         else:
-            if any("PERMANENT" in o.flags for o in self.ops_list):
+            if any(self._permanent(o) for o in self.ops_list):
                 return -EBUSY
             self.ftrace_enabled = False
             self.point("start")

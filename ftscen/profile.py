@@ -51,6 +51,12 @@ class KernelProfile:
         return self.release >= (5, 5)
 
     @property
+    def has_permanent(self) -> bool:
+        """FTRACE_OPS_FL_PERMANENT exists from 5.5 ("ftrace: Introduce PERMANENT ftrace_ops
+        flag", Miroslav Benes, trace-v5.5 pull); before it the flag means nothing."""
+        return self.release >= (5, 5)
+
+    @property
     def recursion_transition(self) -> bool:
         """One extra nested call tolerated by the recursion guard (TRACE_TRANSITION_BIT,
         "ftrace: Handle tracing when switching between context", Oct 2020, v5.10 cycle)."""

@@ -200,3 +200,14 @@ def test_fresh_trampoline_call_is_written_under_int3_before_5_5_and_directly_aft
     old = dry_run(sc, profile_for(sc.kernel, "5.4")).steps[0].points
     new = dry_run(sc, profile_for(sc.kernel, "5.5")).steps[0].points
     assert "A.tramp_call.int3" in old and "A.tramp_call.int3" not in new
+
+
+def test_permanent_means_nothing_before_5_5_so_sysctl_off_disables_a_live_patch():
+    sc = scenario([fn("f"), fn("f2", notrace=True)],
+                  [ops("klp", "SAVE_REGS", "IPMODIFY", "DYNAMIC", "PERMANENT", filter=("f",),
+                       redirect={"f": "f2"})],
+                  steps(Register("klp"), Sysctl(False), (Call("f"), "c")))
+    old = run(sc, "5.4")
+    assert old.steps[1].errno == "0" and ran(old, "c") == ["f"]
+    new = run(sc, "5.5")
+    assert new.steps[1].errno == "EBUSY" and ran(new, "c") == ["f2"]
