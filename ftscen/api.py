@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ftscen.errors import ScenarioInvalid, UsageError
+from ftscen.errors import Diagnostic, ScenarioInvalid, UsageError
 from ftscen.model import Scenario
 from ftscen.profile import KernelProfile, parse_version, profile_for
 from ftscen.report import ScenarioReport
@@ -50,19 +50,19 @@ def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
 
 
 def check_scenario(sc: Scenario, profile: KernelProfile, shown: str,
-                   budget: Budget = Budget()) -> ScenarioReport:
-    result = run_scenario(sc, profile, budget)
+                   budget: Budget | None = None) -> ScenarioReport:
+    result = run_scenario(sc, profile, budget or Budget())
     outcome, verdicts = evaluate(result)
     return ScenarioReport(result, outcome, tuple(verdicts), shown)
 
 
 def check_file(path: str | os.PathLike[str], versions: list[str] | None = None,
-               budget: Budget = Budget()) -> list[ScenarioReport]:
+               budget: Budget | None = None) -> list[ScenarioReport]:
     """Load, validate and run one scenario under each requested kernel version."""
     sc = load(path)
     shown = display_path(path)
     reports = []
-    problems = []
+    problems: list[Diagnostic] = []
     for profile in profiles(sc, versions):
         try:
             reports.append(check_scenario(sc, profile, shown, budget))

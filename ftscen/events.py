@@ -50,7 +50,7 @@ def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
            calls: list[CallInfo]) -> list[Event]:
     """Turn raw ring records into events, tracking the current step and call."""
     label = image.symbols.label_for
-    step, stack = -1, []  # stack of CallInfo (calls nest inside patcher steps only by point)
+    step, stack = -1, list[CallInfo]()  # the call being run, if any
     out: list[Event] = []
     for kind, a, b, c, d, e, _f, _g in ring:
         cur = stack[-1] if stack else None
@@ -61,8 +61,8 @@ def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
         elif kind == L.EV_CALL:
             info = calls[b]
             stack.append(info)
-            fields = (("func", info.func), ("at", info.at))
-            out.append(Event("call", step, info.cpu, info.id, fields))
+            out.append(Event("call", step, info.cpu, info.id,
+                             (("func", info.func), ("at", info.at))))
         elif kind == L.EV_RETURN:
             info = stack.pop()
             out.append(Event("return", step, info.cpu, info.id, ()))
@@ -70,13 +70,13 @@ def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
             out.append(Event("ran", step, cpu, cid, (("func", image.func_names[a]),)))
         elif kind == L.EV_CALLBACK:
             name = image.ops_names[a]
-            fields = (("ops", name), ("ip", label(b)), ("parent_ip", label(c)),
-                      ("regs", d != 0), ("op", label(e)))
-            out.append(Event("callback", step, cpu, cid, fields))
+            out.append(Event("callback", step, cpu, cid, (
+                ("ops", name), ("ip", label(b)), ("parent_ip", label(c)), ("regs", d != 0),
+                ("op", label(e)))))
         elif kind == L.EV_INT3:
             action = "call" if b == L.INT3_CALL else "jmp"
-            fields = (("ip", label(a)), ("action", action), ("target", label(c)))
-            out.append(Event("int3", step, cpu, cid, fields))
+            out.append(Event("int3", step, cpu, cid,
+                             (("ip", label(a)), ("action", action), ("target", label(c)))))
         elif kind == L.EV_POINT:
             out.append(Event("point", step, 0, None, (("point", strings[a]),)))
         elif kind == L.EV_PATCH:
@@ -85,7 +85,7 @@ def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
         elif kind == L.EV_RESULT:
             out.append(Event("result", step, 0, None, (("errno", ERRNO_NAMES.get(a, str(a))),)))
         elif kind == L.EV_FAULT:
-            info = calls[b] if b < len(calls) else None
-            fields = (("fault", strings[d]), ("pc", label(c)), ("detail", strings[e]))
-            out.append(Event("fault", step, a, info.id if info else None, fields))
+            failed = calls[b] if b < len(calls) else None
+            out.append(Event("fault", step, a, failed.id if failed else None,
+                             (("fault", strings[d]), ("pc", label(c)), ("detail", strings[e]))))
     return out

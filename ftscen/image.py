@@ -20,7 +20,7 @@ from ftscen.model import Scenario
 from ftscen.profile import KernelProfile
 from ftscen.symbols import Symbol, SymbolTable
 
-_LABEL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):", re.M)
+_LABEL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ class Disassembler:
 
     def __init__(self, view: View) -> None:
         try:
-            from capstone import CS_ARCH_X86, CS_MODE_32, Cs  # type: ignore[import-untyped]
+            from capstone import CS_ARCH_X86, CS_MODE_32, Cs
         except ImportError as exc:  # a broken install, not a scenario problem
             raise InternalError(f"capstone is needed for --listing: {exc}") from exc
         self.view, self.cs = view, Cs(CS_ARCH_X86, CS_MODE_32)

@@ -11,8 +11,8 @@ blocks for the range: the emulator's analogue of ``sync_core()`` (emulator-notes
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ftscen import layout as L
 from ftscen.image import Image
@@ -37,7 +37,7 @@ class Machine:
 
     def __init__(self, image: Image, cpus: int, int3_policy: Int3Policy,
                  max_insns_per_call: int = 2_000_000, max_insns_total: int = 50_000_000) -> None:
-        from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc
+        from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc  # type: ignore[attr-defined]
 
         self.image = image
         self.cpus = cpus
@@ -75,8 +75,13 @@ class Machine:
 
     def _load_gdt(self) -> None:
         """Flat kernel code and data descriptors at __KERNEL_CS / __KERNEL_DS."""
-        from unicorn.x86_const import (UC_X86_REG_CS, UC_X86_REG_DS, UC_X86_REG_ES,
-                                       UC_X86_REG_GDTR, UC_X86_REG_SS)
+        from unicorn.x86_const import (
+            UC_X86_REG_CS,
+            UC_X86_REG_DS,
+            UC_X86_REG_ES,
+            UC_X86_REG_GDTR,
+            UC_X86_REG_SS,
+        )
 
         def desc(access: int) -> bytes:
             return struct.pack("<HHBBBB", 0xFFFF, 0, 0, access, 0xCF, 0)
@@ -132,7 +137,7 @@ class Machine:
     # ---- running a call -------------------------------------------------------------------
     def run_call(self, cpu: int, target: int) -> Fault | None:
         """CPU ``cpu`` calls ``target`` from its caller stub and runs until it returns."""
-        from unicorn import UcError
+        from unicorn import UcError  # type: ignore[attr-defined]
         from unicorn.x86_const import UC_X86_REG_EBP, UC_X86_REG_EIP, UC_X86_REG_ESP
 
         stub = self.image.callers[cpu]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
 
 #: ``ftrace_ops`` flags a scenario may set (include/linux/ftrace.h, ``enum FTRACE_OPS_FL_*``).
 OPS_FLAGS: tuple[str, ...] = (
@@ -123,8 +122,8 @@ class Call:
     cpu: int | None = None
 
 
-Action = Union[Register, Unregister, SetFilter, SetNotrace, Sysctl, Call]
-PatcherAction = Union[Register, Unregister, SetFilter, SetNotrace, Sysctl]
+Action = Register | Unregister | SetFilter | SetNotrace | Sysctl | Call
+PatcherAction = Register | Unregister | SetFilter | SetNotrace | Sysctl
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ class ExpectSite:
     mark: Mark = NO_MARK
 
 
-Expectation = Union[ExpectCall, ExpectCalled, ExpectNotCalled, ExpectSite]
+Expectation = ExpectCall | ExpectCalled | ExpectNotCalled | ExpectSite
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,25 @@ Model choices (reference §3-§4 and rules.md):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from itertools import pairwise
 
 from ftscen import layout as L
 from ftscen.errors import InternalError
 from ftscen.globs import apply_globs
 from ftscen.image import Image
 from ftscen.machine import Machine
-from ftscen.model import (FtraceOps, PatcherAction, Register, Scenario, SetFilter, SetNotrace,
-                          Sysctl, Unregister)
+from ftscen.model import (
+    FtraceOps,
+    PatcherAction,
+    Register,
+    Scenario,
+    SetFilter,
+    SetNotrace,
+    Sysctl,
+    Unregister,
+)
 from ftscen.profile import KernelProfile
 
 EBUSY, ENODEV, EINVAL = 16, 19, 22
@@ -136,7 +145,7 @@ class Patcher:
 
     def _write_ops_list(self) -> None:
         chain = [o.struct for o in self.ops_list] + [L.FTRACE_LIST_END]
-        for here, nxt in zip(chain, chain[1:]):
+        for here, nxt in pairwise(chain):
             self.m.write_u32(here + L.OPS_NEXT, nxt)
         self.m.write_u32(L.FTRACE_OPS_LIST, chain[0])
 
@@ -330,7 +339,7 @@ class Patcher:
             return 0
         if new is None or old is None:
             return -EINVAL
-        taken = []
+        taken: list[str] = []
         for func in self.traceable:
             in_old, in_new = func in old, func in new
             if in_old == in_new:

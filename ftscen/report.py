@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftscen.events import Event
-from ftscen.model import (Action, Call, Register, Scenario, SetFilter, SetNotrace, Sysctl,
-                          Unregister)
+from ftscen.model import Action, Call, Register, Scenario, SetFilter, SetNotrace, Sysctl, Unregister
 from ftscen.run import RunResult
 from ftscen.verdicts import Outcome, Verdict
 
@@ -101,9 +100,9 @@ def log_lines(result: RunResult) -> list[str]:
 
 def header_lines(result: RunResult) -> list[str]:
     p = result.profile
+    dyn = ", dynamic trampolines" if p.dynamic_trampolines else ""
     return [f"# scenario: {result.scenario.name}",
-            f"# kernel: {p.version} (int3: {p.int3}, pt_regs: {p.frame}"
-            f"{', dynamic trampolines' if p.dynamic_trampolines else ''})"]
+            f"# kernel: {p.version} (int3: {p.int3}, pt_regs: {p.frame}{dyn})"]
 
 
 def verdict_lines(v: Verdict) -> list[str]:

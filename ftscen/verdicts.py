@@ -11,8 +11,15 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ftscen.events import Event
-from ftscen.model import (NO_MARK, ExpectCall, ExpectCalled, Expectation, ExpectNotCalled,
-                          ExpectSite, Mark)
+from ftscen.model import (
+    NO_MARK,
+    Expectation,
+    ExpectCall,
+    ExpectCalled,
+    ExpectNotCalled,
+    ExpectSite,
+    Mark,
+)
 from ftscen.run import RunResult
 
 
@@ -77,11 +84,14 @@ def check_call(result: RunResult, exp: ExpectCall) -> list[Verdict]:
                            tuple(e for e in evs if e.kind in ("callback", "int3")), exp.mark))
     if exp.called_counts is not None:
         want_c = dict(exp.called_counts)
-        fmt = lambda d: "{" + ", ".join(f"{k}: {v}" for k, v in sorted(d.items())) + "}"  # noqa: E731
         out.append(Verdict(dict(got) == want_c, f"call {exp.call}: called {fmt(want_c)}",
                            f"handlers {fmt(want_c)}", f"handlers {fmt(dict(got))}",
                            tuple(e for e in evs if e.kind == "callback"), exp.mark))
     return out
+
+
+def fmt(counts: dict[str, int]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "}"
 
 
 def _callbacks(result: RunResult, ops: str, func: str | None) -> list[Event]:
