@@ -9,6 +9,7 @@ stays in the result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ftscen import layout as L
 from ftscen.errors import Diagnostic, ScenarioInvalid
@@ -147,7 +148,17 @@ def _point_diagnostic(d: During, points: tuple[str, ...]) -> Diagnostic:
     listed = ", ".join(points) if points else "none: this step changes no code"
     m = d.mark
     return Diagnostic(m.file, m.line, m.col, f"this step never passes point '{d.at}'",
-                      m.path, hint=f"the points it passes are: {listed}")
+                      m.path, hint=f"the points it passes are: {listed}",
+                      source_line=_source_line(m.file, m.line))
+
+
+def _source_line(path: str, line: int) -> str | None:
+    """The line a diagnostic points at (read again: this is the error path only)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return lines[line - 1] if 0 < line <= len(lines) else None
 
 
 def run_scenario(sc: Scenario, profile: KernelProfile, budget: Budget = Budget()) -> RunResult:
