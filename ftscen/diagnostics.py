@@ -57,19 +57,35 @@ def suggestion(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean '{close}'?)" if close else ""
 
 
+#: Source lines longer than this are shown as a window around the column.
+SOURCE_WIDTH = 160
+
+
 def _block(diag: Diagnostic) -> str:
     lines = [diag.header()]
     if diag.source_line is not None and diag.line > 0:
         number = str(diag.line)
         pad = " " * len(number)
-        source = diag.source_line.rstrip("\r\n")
+        source, col = _window(diag.source_line.rstrip("\r\n"), max(diag.col - 1, 0))
         # Copy tabs from the source so the caret lines up whatever the tab width.
-        lead = "".join(ch if ch == "\t" else " " for ch in source[: max(diag.col - 1, 0)])
+        lead = "".join(ch if ch == "\t" else " " for ch in source[:col])
         lines.append(f"  {number} | {source}".rstrip())
         lines.append(f"  {pad} | {lead}^")
     if diag.hint:
         lines.append(f"  hint: {diag.hint}")
     return "\n".join(lines)
+
+
+def _window(source: str, col: int) -> tuple[str, int]:
+    """A long line cut to about :data:`SOURCE_WIDTH` characters around 0-based ``col``,
+    marked with '...' where cut, and the column within the cut line."""
+    if len(source) <= SOURCE_WIDTH:
+        return source, col
+    start = max(0, min(col - SOURCE_WIDTH // 2, len(source) - SOURCE_WIDTH))
+    end = start + SOURCE_WIDTH
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(source) else ""
+    return head + source[start:end] + tail, col - start + len(head)
 
 
 def _count(diags: Sequence[Diagnostic]) -> str:

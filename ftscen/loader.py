@@ -4,68 +4,66 @@
 int, float, bool, None) and remembers, for every value and every mapping key, where it stands
 in the file, keyed by JSON path (``$.ops[0].filter[1]`` -> ``(14, 15)``, 1-based).
 
-The file is untrusted input. PyYAML only *composes* it here (``SafeLoader`` node graph); the
-nodes are turned into data by this module, so no tag is ever constructed except the plain
-ones listed in :data:`PLAIN_TAGS`. Everything that is wrong with the file becomes a
-:class:`~ftscen.errors.Diagnostic`, raised together in one :class:`ScenarioInvalid`:
-binary or non-UTF-8 bytes, files over ``LIMITS["file_bytes"]``, empty files, YAML syntax
-errors, several documents, duplicate keys, keys that are not strings, unsupported tags,
-aliases that expand past :data:`ALIAS_BUDGET` nodes (a "billion laughs" file) and nesting
-deeper than :data:`MAX_DEPTH`.
+The file is untrusted input. Bytes that cannot be a scenario (binary, not UTF-8, empty, over
+``LIMITS["file_bytes"]``) are refused here. The text is then read on one of two paths that
+give the same :class:`Document`:
+
+* the fast path: libyaml (PyYAML's C parser) composes the node graph, and a walk that accepts
+  only plain data builds the document. Aliases, merge keys, tags other than the implicit
+  ones, keys that are not strings, duplicate keys, deep nesting, and anything libyaml
+  complains about make it give up;
+* the reference path (:mod:`ftscen.compose`): PyYAML's pure-Python parser, which handles
+  aliases and merges and turns every problem into a diagnostic.
+
+So a file with a problem is always judged by the reference path, and its diagnostics read the
+same whether or not PyYAML was built with libyaml. ``tests/test_load_paths.py`` checks that
+both paths agree on every file of the corpus and on generated ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from bisect import bisect_right
 from typing import Any
 
 import yaml
-from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ftscen.compose import (
+    ALIAS_BUDGET,
+    AS_TEXT,
+    MAP,
+    MAX_DEPTH,
+    SEQ,
+    BadScalar,
+    compose_document,
+    fail,
+    scalar_value,
+)
 from ftscen.document import Document, child_path, split_lines
 from ftscen.errors import Diagnostic, ScenarioInvalid
 from ftscen.model import LIMITS
 
-#: Nodes that aliases may add to the document beyond the nodes written in the file.
-ALIAS_BUDGET = 10_000
-#: Deepest nesting of mappings and sequences accepted (a scenario needs about 6).
-MAX_DEPTH = 64
+__all__ = ["ALIAS_BUDGET", "FAST_PATH", "MAX_DEPTH", "load_yaml", "oversize"]
 
-_TAG = "tag:yaml.org,2002:"
-STR, INT, FLOAT, BOOL, NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
-SEQ, MAP, MERGE, TIMESTAMP = (_TAG + t for t in ("seq", "map", "merge", "timestamp"))
-#: The only tags a scenario may carry (explicitly or by YAML's implicit resolution).
-VALUE = _TAG + "value"
-PLAIN_TAGS = frozenset({STR, INT, FLOAT, BOOL, NULL, SEQ, MAP, MERGE, TIMESTAMP, VALUE})
-_KEY_KINDS = {BOOL: "a boolean", INT: "an integer", FLOAT: "a number", NULL: "null"}
-# Dates and YAML 1.1's "=" scalar stay the text they were written as.
-_AS_TEXT = frozenset({STR, TIMESTAMP, VALUE})
+#: Whether this PyYAML has libyaml, and so the fast path.
+FAST_PATH: bool = bool(getattr(yaml, "__with_libyaml__", False))
 
 
-
-# ---- entry point --------------------------------------------------------------------------
-
-
-def load_yaml(data: bytes, file: str) -> Document:
+def load_yaml(data: bytes, file: str, *, fast: bool = True) -> Document:
     """Load one scenario file (stage 1).
 
     Raises :class:`ScenarioInvalid` with every problem found; never lets a YAML exception
-    or a traceback through.
+    or a traceback through. ``fast=False`` forces the reference path (for tests and
+    benchmarks; the result is the same).
     """
     text = _decode(data, file)
     lines = split_lines(text)
-    root = _compose(text, file, lines)
-    builder = _Builder(file, lines)
-    value = builder.value(root, "$", 0)
-    if builder.problems:
-        raise ScenarioInvalid(builder.problems)
-    return Document(file, value, lines, builder.marks, builder.key_marks, builder.raw)
-
-
-def _fail(file: str, line: int, col: int, message: str, hint: str | None,
-          source: str | None = None) -> ScenarioInvalid:
-    return ScenarioInvalid([Diagnostic(file, line, col, message, "$", hint, source)])
+    if fast and FAST_PATH:
+        doc = _plain_document(text, file, lines)
+        if doc is not None:
+            return doc
+    return compose_document(text, file, lines)
 
 
 def oversize(file: str, size: int) -> Diagnostic | None:
@@ -82,19 +80,19 @@ def _decode(data: bytes, file: str) -> str:
     if too_big is not None:
         raise ScenarioInvalid([too_big])
     if not data.strip():
-        raise _fail(file, 0, 0, "the file is empty",
-                    "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`")
+        raise fail(file, 0, 0, "the file is empty",
+                   "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`")
     nul = data.find(b"\0")
     if nul >= 0:
         line, col = _byte_position(data, nul)
-        raise _fail(file, line, col, "this is a binary file (it holds NUL bytes), "
-                    "not a YAML scenario", "give ftscen a .yaml text file")
+        raise fail(file, line, col, "this is a binary file (it holds NUL bytes), "
+                   "not a YAML scenario", "give ftscen a .yaml text file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line, col = _byte_position(data, err.start)
-        raise _fail(file, line, col, f"the file is not UTF-8 text (byte 0x{data[err.start]:02x} "
-                    f"at offset {err.start})", "save the file as UTF-8") from None
+        raise fail(file, line, col, f"the file is not UTF-8 text (byte 0x{data[err.start]:02x} "
+                   f"at offset {err.start})", "save the file as UTF-8") from None
     return text.removeprefix("\ufeff")
 
 
@@ -103,299 +101,119 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
     return before.count(b"\n") + 1, offset - (before.rfind(b"\n") + 1) + 1
 
 
-# ---- composing: PyYAML builds the node graph, nothing is constructed ------------------------
+# ---- the fast path: libyaml composes, plain data only ---------------------------------------
 
 
-class _LoadError(Exception):
-    def __init__(self, message: str, mark: Any, hint: str | None) -> None:
-        super().__init__(message)
-        self.message, self.mark, self.hint = message, mark, hint
+class _NotPlain(Exception):
+    """The fast path met something only the reference path handles or words."""
 
 
-class _AliasNode(Node):
-    """An alias kept apart from its anchor, so expansions can be counted and located."""
-
-    id = "alias"
-
-    def __init__(self, anchor: str, target: Node, start_mark: Any, end_mark: Any) -> None:
-        super().__init__(target.tag, target.value, start_mark, end_mark)
-        self.target = target
-        self.anchor = anchor
-
-
-class _Composer(yaml.SafeLoader):
-    """``SafeLoader`` that keeps aliases as :class:`_AliasNode` and bounds nesting."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, AliasEvent):
-            self.get_event()  # type: ignore[no-untyped-call]
-            anchor = str(event.anchor)
-            if anchor not in self.anchors:
-                raise _LoadError(f"alias *{anchor} names no anchor", event.start_mark,
-                                 f"define `&{anchor}` on a value before using `*{anchor}`")
-            return _AliasNode(anchor, self.anchors[anchor], event.start_mark, event.end_mark)
-        if event.anchor is not None and event.anchor in self.anchors:
-            first = self.anchors[event.anchor].start_mark.line + 1
-            raise _LoadError(f"anchor &{event.anchor} is defined twice (first on line {first})",
-                             event.start_mark, "give each anchor its own name")
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise _LoadError(f"values are nested more than {MAX_DEPTH} levels deep",
-                             event.start_mark, "a scenario needs only a few levels of nesting")
-        try:
-            node: Node | None = super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-        assert node is not None
-        return node
+#: Text on which libyaml and the pure-Python parser are known to disagree (one refuses what
+#: the other reads, or they read it differently; tests/test_load_paths.py found them): tabs,
+#: unusual line breaks and a byte order mark inside the text go to the reference path;
+_ODD_SPACE = re.compile(r"[\t\x85\u2028\u2029\ufeff]")
+#: and so do, where they start a token, the indicators a scenario has no use for (tags,
+#: explicit keys, anchors, aliases, reserved indicators, directives) and block scalar
+#: headers followed by more than a comment. Inside a scalar (a description quoting C code)
+#: or a comment, they are only text. ``#`` after a space starts a comment.
+_INDICATOR = re.compile(r"(?<![^\s,\[\]{}])[!?&*@`%]|(?<!\S)[|>][-+0-9]*(?! *$| +#)|(?<!\S)#")
 
 
-_SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
-    ("mapping values are not allowed",
-     "a ': ' inside a plain value starts a mapping: quote it, or fix the indentation"),
-    ("'\\t'", "indent with spaces: YAML does not allow tabs"),
-    ("could not find expected ':'", "each key needs ': ' after it; check the line above too"),
-    ("found character '*'", "a value starting with '*' is read as an alias: quote it"),
-    ("expected ',' or ']'", "close the [ ... ] list, and quote entries that hold ': ' or ','"),
-    ("expected ',' or '}'", "close the { ... } mapping, and quote values that hold ': ' or ','"),
-    ("found unexpected end of stream", "a quote or bracket is not closed"),
-)
-
-
-def _syntax_hint(problem: str) -> str:
-    for needle, hint in _SYNTAX_HINTS:
-        if needle in problem:
-            return hint
-    return "check the indentation and quoting on this line and the one before"
-
-
-def _compose(text: str, file: str, lines: tuple[str, ...]) -> Node:
-    loader: _Composer | None = None
+def _plain_document(text: str, file: str, lines: tuple[str, ...]) -> Document | None:
+    """The document, if libyaml reads ``text`` as plain data; None to use the reference path."""
+    if _ODD_SPACE.search(text):
+        return None
     try:
-        loader = _Composer(text)
-        return _single_document(loader, file, lines)
-    except _LoadError as err:
-        line, col = _mark(err.mark)
-        raise _fail(file, line, col, err.message, err.hint, _at(lines, line)) from None
-    except yaml.MarkedYAMLError as err:
-        line, col = _mark(err.problem_mark or err.context_mark)
-        problem = err.problem or err.context or "malformed YAML"
-        hint = _syntax_hint(problem)
-        if err.context and err.problem and err.context_mark:
-            hint += f" ({err.context} on line {err.context_mark.line + 1})"
-        raise _fail(file, line, col, f"YAML syntax error: {problem}", hint,
-                    _at(lines, line)) from None
-    except yaml.reader.ReaderError as err:
-        line, col = _text_position(text, err.position)
-        raise _fail(file, line, col, f"the file holds the control character "
-                    f"U+{err.character:04X}, which YAML does not allow",
-                    "remove it (only tab, newline and printable characters may appear)",
-                    _at(lines, line)) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+        root = yaml.CSafeLoader(text).get_single_node()
+    except Exception:  # noqa: BLE001 - whatever libyaml objects to, the reference path words
+        return None
+    if root is None:
+        return None
+    walk = _PlainWalk()
+    try:
+        value = walk.value(root, "$", 1)
+    except _NotPlain:
+        return None
+    if not _indicators_only_in_text(lines, walk.spans):
+        return None
+    return Document(file, value, lines, walk.marks, walk.key_marks, walk.raw)
 
 
-def _single_document(loader: _Composer, file: str, lines: tuple[str, ...]) -> Node:
-    if not loader.check_node():
-        raise _fail(file, 0, 0, "the file is empty (it holds only comments)",
-                    "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`")
-    root: Node | None = loader.get_node()
-    assert root is not None
-    if loader.check_node():
-        line, col = _mark(loader.peek_event().start_mark)  # type: ignore[no-untyped-call]
-        raise _fail(file, line, col, "the file holds a second YAML document",
-                    "a scenario is one document: remove the '---' line or split the file",
-                    _at(lines, line))
-    return root
+def _indicators_only_in_text(lines: tuple[str, ...],
+                             spans: list[tuple[int, int, int, int]]) -> bool:
+    """Whether every indicator of :data:`_INDICATOR` is inside a scalar (after its first
+    character: a tag or an anchor starts the scalar's span) or in a comment.
+
+    ``spans`` are the scalars' (line, column, end line, end column), 0-based, in file order.
+    """
+    spans = sorted(spans)
+    starts = [(span[0], span[1]) for span in spans]
+    for number, line in enumerate(lines):
+        for found in _INDICATOR.finditer(line):
+            at = (number, found.start())
+            i = bisect_right(starts, at) - 1
+            inside = i >= 0 and starts[i] < at < spans[i][2:]
+            if found.group() == "#" and not inside:
+                break  # a comment: the rest of the line is text
+            if not inside:
+                return False
+    return True
 
 
-def _mark(mark: Any) -> tuple[int, int]:
-    return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+class _PlainWalk:
+    """Node graph -> data, as :class:`ftscen.compose.Builder` does for a plain graph.
 
+    libyaml gives an alias as the anchored node itself, so a node met twice is an alias (and
+    a cycle, a node met inside itself): both go to the reference path, which counts and
+    locates them. A plain-style scalar has style ``''`` here and ``None`` there.
+    """
 
-def _at(lines: tuple[str, ...], line: int) -> str | None:
-    return lines[line - 1] if 0 < line <= len(lines) else None
-
-
-def _text_position(text: str, offset: int) -> tuple[int, int]:
-    lines = split_lines(text[:offset])
-    return len(lines), len(lines[-1]) + 1
-
-
-# ---- building plain data from nodes --------------------------------------------------------
-
-
-class _Builder:
-    """Walks the node graph into plain data, collecting marks and problems."""
-
-    def __init__(self, file: str, lines: tuple[str, ...]) -> None:
-        self.file, self.lines = file, lines
+    def __init__(self) -> None:
         self.marks: dict[str, tuple[int, int]] = {}
         self.key_marks: dict[str, tuple[int, int]] = {}
         self.raw: dict[str, str] = {}
-        self.problems: list[Diagnostic] = []
-        self.expanded = 0
-        self.outer_alias: Node | None = None
-        self.outer_path = "$"
-        self.open: set[int] = set()
-        self.constructor = yaml.SafeLoader("")
+        self.seen: set[int] = set()
+        self.spans: list[tuple[int, int, int, int]] = []
 
-    def diagnostic(self, node: Node, path: str, message: str, hint: str | None) -> Diagnostic:
-        line, col = _mark(node.start_mark)
-        return Diagnostic(self.file, line, col, message, path, hint, _at(self.lines, line))
-
-    def problem(self, node: Node, path: str, message: str, hint: str | None) -> None:
-        found = self.diagnostic(node, path, message, hint)
-        if found not in self.problems:
-            self.problems.append(found)
-
-    def abort(self, node: Node, path: str, message: str, hint: str) -> ScenarioInvalid:
-        return ScenarioInvalid(self.problems + [self.diagnostic(node, path, message, hint)])
-
-    def value(self, node: Node, path: str, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise self.abort(node, path, f"aliases nest values more than {MAX_DEPTH} levels "
-                             "deep", "use fewer nested aliases")
-        if isinstance(node, _AliasNode):
-            return self.alias(node, path, depth)
-        if self.outer_alias is not None:
-            self.count_expansion()
-        self.marks.setdefault(path, _mark(node.start_mark))
-        if node.tag not in PLAIN_TAGS:
-            self.problem(node, path, f"the tag {_show_tag(node.tag)} is not allowed",
-                         "scenario files hold plain data (strings, numbers, booleans, lists, "
-                         "mappings); remove the tag")
-            return None
-        if isinstance(node, MappingNode):
-            return self.mapping(node, path, depth)
-        if isinstance(node, SequenceNode):
-            return self.sequence(node, path, depth)
-        assert isinstance(node, ScalarNode)
-        return self.scalar(node, path)
-
-    def alias(self, node: _AliasNode, path: str, depth: int) -> Any:
-        if id(node.target) in self.open:
-            self.problem(node, path, f"alias *{node.anchor} is used inside its own anchor",
-                         "a value cannot contain itself; write it out")
-            return None
-        outer = self.outer_alias is None
-        if outer:
-            self.outer_alias, self.outer_path = node, path
-        try:
-            return self.value(node.target, path, depth)
-        finally:
-            if outer:
-                self.outer_alias = None
-
-    def count_expansion(self) -> None:
-        self.expanded += 1
-        if self.expanded > ALIAS_BUDGET:
-            assert self.outer_alias is not None
-            raise self.abort(self.outer_alias, self.outer_path, f"aliases expand to more than "
-                             f"{ALIAS_BUDGET} values (a 'billion laughs' file?)",
-                             "write the values out, or use far fewer nested aliases")
-
-    def scalar(self, node: ScalarNode, path: str) -> Any:
-        if node.style is None:
-            self.raw[path] = node.value
-        if node.tag in _AS_TEXT:
-            return node.value
-        try:
-            return self.constructor.construct_object(node, deep=True)
-        except (ValueError, yaml.YAMLError):
-            self.problem(node, path, f"{node.value!r} is not a valid {_show_tag(node.tag)}",
-                         "remove the tag or fix the value")
-            return None
-
-    def sequence(self, node: SequenceNode, path: str, depth: int) -> list[Any]:
-        self.open.add(id(node))
-        try:
-            return [self.value(item, child_path(path, i), depth + 1)
+    def value(self, node: Node, path: str, depth: int, flow: bool = False) -> Any:
+        if depth > MAX_DEPTH or id(node) in self.seen:
+            raise _NotPlain
+        self.seen.add(id(node))
+        start = node.start_mark
+        self.marks[path] = (start.line + 1, start.column + 1)
+        if type(node) is ScalarNode:
+            end = node.end_mark
+            self.spans.append((start.line, start.column, end.line, end.column))
+            if not node.style:
+                if flow and (not node.value or "?" in node.value):
+                    # `{a:` then a line break: the parsers mark the null apart; `[sched_?]`:
+                    # the pure-Python parser ends a plain scalar at '?' in a flow collection
+                    raise _NotPlain
+                self.raw[path] = node.value
+            try:
+                return scalar_value(node)  # raises for tags that are not plain, too
+            except BadScalar:
+                raise _NotPlain from None
+        if type(node) is SequenceNode and node.tag in (SEQ, MAP):
+            return [self.value(item, child_path(path, i), depth + 1, bool(node.flow_style))
                     for i, item in enumerate(node.value)]
-        finally:
-            self.open.discard(id(node))
+        if type(node) is MappingNode and node.tag in (SEQ, MAP):
+            return self.mapping(node, path, depth)
+        raise _NotPlain
 
     def mapping(self, node: MappingNode, path: str, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        self.open.add(id(node))
-        try:
-            self.entries(node, out, path, depth, explicit=True)
-            for alias, source in self.merge_sources(node, path, {id(node)}):
-                previous = self.outer_alias, self.outer_path
-                if self.outer_alias is None:
-                    self.outer_alias, self.outer_path = alias, path
-                try:
-                    self.entries(source, out, path, depth, explicit=False)
-                finally:
-                    self.outer_alias, self.outer_path = previous
-        finally:
-            self.open.discard(id(node))
-        return out
-
-    def entries(self, node: MappingNode, out: dict[str, Any], path: str, depth: int,
-                explicit: bool) -> None:
-        """Add ``node``'s own entries; merged entries never replace existing keys."""
-        first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == MERGE:
-                continue
-            key = self.key(key_node, path)
-            if key is None:
-                continue
+            if type(key_node) is not ScalarNode or key_node.tag not in AS_TEXT \
+                    or id(key_node) in self.seen:
+                raise _NotPlain  # a merge key, a key that is not a string, an alias
+            self.seen.add(id(key_node))
+            start, end = key_node.start_mark, key_node.end_mark
+            self.spans.append((start.line, start.column, end.line, end.column))
+            key = key_node.value
+            if key in out:
+                raise _NotPlain  # a duplicate key
             sub = child_path(path, key)
-            if key in first_line and explicit:
-                self.problem(key_node, sub, f"duplicate key '{key}' (first on line "
-                             f"{first_line[key]})", "remove one of the two entries")
-                continue
-            first_line[key] = key_node.start_mark.line + 1
-            if not explicit and key in out:
-                continue
-            self.key_marks[sub] = _mark(key_node.start_mark)
-            out[key] = self.value(value_node, sub, depth + 1)
-
-    def key(self, node: Node, path: str) -> str | None:
-        target = node.target if isinstance(node, _AliasNode) else node
-        if isinstance(target, ScalarNode) and target.tag in _AS_TEXT:
-            return str(target.value)
-        if isinstance(target, ScalarNode):
-            kind = _KEY_KINDS.get(target.tag, _show_tag(target.tag))
-            hint = f"quote it: '{target.value}'"
-            if target.tag == BOOL:
-                hint += " (YAML 1.1 reads yes, no, on and off as booleans)"
-            self.problem(node, path, f"keys must be strings; {target.value!r} is read as "
-                         f"{kind}", hint)
-        else:
-            self.problem(node, path, "keys must be strings, not lists or mappings",
-                         "write a plain word as the key")
-        return None
-
-    def merge_sources(self, node: MappingNode, path: str,
-                      chain: set[int]) -> Iterator[tuple[Node, MappingNode]]:
-        """The mappings merged into ``node`` by ``<<`` keys, nearest first (YAML merge key
-        type: earlier sources win over later ones, a source's own keys over its merges)."""
-        for key_node, value_node in node.value:
-            if key_node.tag != MERGE:
-                continue
-            target = value_node.target if isinstance(value_node, _AliasNode) else value_node
-            items = target.value if isinstance(target, SequenceNode) else [value_node]
-            for item in items:
-                source = item.target if isinstance(item, _AliasNode) else item
-                if not isinstance(source, MappingNode):
-                    self.problem(item, path, "'<<' merges only mappings",
-                                 "write `<<: *anchor` where the anchor names a mapping")
-                elif id(source) in chain:
-                    self.problem(item, path, "'<<' merges a mapping into itself",
-                                 "merge another mapping, or write the keys out")
-                else:
-                    yield item, source
-                    yield from self.merge_sources(source, path, chain | {id(source)})
-
-
-def _show_tag(tag: str) -> str:
-    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+            self.key_marks[sub] = (start.line + 1, start.column + 1)
+            out[key] = self.value(value_node, sub, depth + 1, bool(node.flow_style))
+        return out

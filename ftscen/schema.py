@@ -4,7 +4,8 @@ The JSON Schema (draft 2020-12) is the contract for the shape of a scenario; thi
 it and turns each ``jsonschema`` error into a :class:`Diagnostic` a person can act on
 ("unknown key 'fliter' in an ops (did you mean 'filter'?)"), located by the document's marks.
 Messages use the ``title`` of the schema that failed ("a list of globs") and hints use the
-``description`` of a missing key.
+``description`` of a missing key. A document that fits is recognised by the schema compiled
+into plain Python (:mod:`ftscen.schema_fast`), without running ``jsonschema`` at all.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import json
 from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ftscen.diagnostics import did_you_mean, suggestion
 from ftscen.document import Document, child_path
 from ftscen.errors import Diagnostic
+from ftscen.schema_fast import Unsupported, compile_schema, ecma_regex, same_value
+
+if TYPE_CHECKING:  # jsonschema is imported only when a document does not fit
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 Schema = dict[str, Any]
 
@@ -35,11 +38,43 @@ def scenario_schema() -> Schema:
 
 @cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(scenario_schema())
+    """Draft 2020-12, with patterns read as ECMA-262 regexes (``$`` is the very end), as
+    JSON Schema defines them; ``jsonschema`` would use Python's meaning of ``$``."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {"pattern": _ecma_pattern})
+    validator: Draft202012Validator = checker(scenario_schema())
+    return validator
 
 
-def check_shape(doc: Document) -> list[Diagnostic]:
-    """All shape errors of ``doc``, translated; empty when the document fits the schema."""
+def _ecma_pattern(validator: Draft202012Validator, pattern: str, instance: Any,
+                  schema: Schema) -> Iterator[ValidationError]:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _fits() -> Callable[[Any], bool] | None:
+    """The compiled yes/no check of the schema, or None when it cannot be compiled."""
+    try:
+        return compile_schema(scenario_schema())
+    except Unsupported:
+        return None
+
+
+def check_shape(doc: Document, *, fast: bool = True) -> list[Diagnostic]:
+    """All shape errors of ``doc``, translated; empty when the document fits the schema.
+
+    A document the compiled check (:mod:`ftscen.schema_fast`) accepts needs no more work;
+    any other goes through ``jsonschema``, which words the diagnostics. ``fast=False``
+    always uses ``jsonschema`` (for tests and benchmarks; the result is the same).
+    """
+    fits = _fits() if fast else None
+    if fits is not None and fits(doc.data):
+        return []
     errors = list(_validator().iter_errors(doc.data))
     found: list[Diagnostic] = []
     for error in _relevant(errors):
@@ -274,13 +309,14 @@ def _min_items(doc: Document, error: ValidationError) -> list[Diagnostic]:
 
 
 def _unique(doc: Document, error: ValidationError) -> list[Diagnostic]:
-    seen: list[Any] = []
+    seen: set[Any] = set()
     out: list[Diagnostic] = []
     for index, item in enumerate(_instance(error)):
-        if item in seen:
+        key = same_value(item)
+        if key in seen:
             out += _here(doc, error, f"{_show(item)} is listed twice", "list each one once",
                          path=child_path(_path(error), index))
-        seen.append(item)
+        seen.add(key)
     return out
 
 
@@ -341,7 +377,7 @@ def _fallback(doc: Document, error: ValidationError) -> list[Diagnostic]:
     return _here(doc, error, error.message, None)
 
 
-Handler = Callable[[Document, ValidationError], list[Diagnostic]]
+Handler = Callable[[Document, "ValidationError"], list[Diagnostic]]
 
 _HANDLERS: dict[str, Handler] = {
     "type": _type,

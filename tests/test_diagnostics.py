@@ -54,3 +54,13 @@ def test_diagnostics_sort_best_first_without_duplicates() -> None:
 def test_did_you_mean_ignores_case_and_stays_quiet_when_nothing_is_close() -> None:
     assert did_you_mean("do_irq", ["do_IRQ", "schedule"]) == "do_IRQ"
     assert did_you_mean("xyz", ["do_IRQ", "schedule"]) is None
+
+
+def test_a_long_source_line_is_cut_to_a_window_around_the_column() -> None:
+    source = "description: " + "x" * 1000 + "!" + "y" * 1000
+    diag = Diagnostic("l.yaml", 3, 1014, "m", "$.description", None, source)
+    shown, caret = render_text([diag]).splitlines()[1:3]
+    assert shown.startswith("  3 | ...xxx") and shown.endswith("yyy...")
+    assert len(shown) < 200
+    assert caret.index("^") == shown.index("!")
+

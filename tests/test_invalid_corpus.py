@@ -1,18 +1,25 @@
 """Every file in scenarios/invalid/ is refused with exactly the diagnostics beside it.
 
 Paths are shown relative to the repository root, as a user running ``ftscen`` there sees
-them. ``FTSCEN_UPDATE_EXPECTED=1`` rewrites the ``.expected`` files (never when ``CI`` is set).
+them. A file that loads (its mistake shows only when the steps run, as a ``during`` at a point
+its step never passes) goes on through :func:`ftscen.api.check_file`, as ``ftscen run`` takes
+it. ``FTSCEN_UPDATE_EXPECTED=1`` rewrites the ``.expected`` files (never when ``CI`` is set).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from ftscen.api import check_file
 from ftscen.diagnostics import render_text
-from ftscen.errors import ScenarioInvalid
+from ftscen.errors import Diagnostic, ScenarioInvalid
+from ftscen.model import LIMITS
 from ftscen.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,19 +28,40 @@ CASES = sorted(CORPUS.glob("*.yaml"))
 UPDATE = bool(os.environ.get("FTSCEN_UPDATE_EXPECTED")) and not os.environ.get("CI")
 
 
-def rendered(path: Path) -> str:
+def diagnostics(path: Path) -> list[Diagnostic]:
     shown = path.relative_to(REPO).as_posix()
-    with pytest.raises(ScenarioInvalid) as caught:
+    try:
         load_scenario(shown, path.read_bytes())
-    return render_text(caught.value.diagnostics)
+    except ScenarioInvalid as invalid:
+        return invalid.diagnostics
+    with pytest.raises(ScenarioInvalid) as caught:
+        check_file(shown)
+    return caught.value.diagnostics
+
+
+def rendered(path: Path) -> str:
+    return render_text(diagnostics(path))
+
+
+#: The kinds of mistake users make most, each of which must have its file here.
+KINDS = (
+    "yaml-syntax", "duplicate-key", "non-string-key", "unsafe-tag", "alias-bomb", "empty",
+    "binary", "not-utf8", "multiple-documents", "huge-number", "wrong-type", "unknown-key",
+    "missing-keys", "unknown-function", "unknown-ops", "unknown-call-id", "duplicate-name",
+    "duplicate-ops", "duplicate-id", "cpu-out-of-range", "two-actions", "unsupported-version",
+    "too-many-functions", "too-many-ops", "too-many-steps", "bad-point", "unpassed-point",
+)
 
 
 def test_the_corpus_covers_each_kind_of_mistake() -> None:
-    assert len(CASES) >= 20
+    assert sorted(set(KINDS) - {p.stem for p in CASES}) == []
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_an_invalid_scenario_gives_its_expected_diagnostics(path: Path) -> None:
+def test_an_invalid_scenario_gives_its_expected_diagnostics(path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.chdir(REPO)  # check_file reads the file by the path it shows
     expected = path.with_suffix(".expected")
     actual = rendered(path)
     if UPDATE:
@@ -49,3 +77,51 @@ def test_every_invalid_scenario_is_listed_in_the_readme(path: Path) -> None:
 def test_every_expected_file_has_its_scenario() -> None:
     orphans = [p.name for p in CORPUS.glob("*.expected") if not p.with_suffix(".yaml").exists()]
     assert orphans == []
+
+
+# ---- through the console script ------------------------------------------------------------
+
+FTSCEN = Path(sys.executable).parent / "ftscen"
+
+
+def ftscen(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    return subprocess.run([str(FTSCEN), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_a_file_over_one_mib_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"ftscen: 1\n" + b"# padding\n" * (LIMITS["file_bytes"] // 10))
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario(big)
+    (diag,) = caught.value.diagnostics
+    assert (diag.line, diag.col, diag.path) == (0, 0, "$")
+    assert diag.message.startswith(f"the file is {big.stat().st_size} bytes; the limit is ")
+    done = ftscen(tmp_path, "run", "big.yaml")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("big.yaml: error: the file is ")
+    assert "hint: a scenario is a short text file; split it" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+@pytest.mark.parametrize("name", ["wrong-type", "unpassed-point"])
+def test_json_diagnostics_are_one_document_with_every_field(command: str, name: str,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    monkeypatch.chdir(REPO)
+    shown = f"scenarios/invalid/{name}.yaml"
+    done = ftscen(REPO, command, "--format", "json", shown)
+    assert done.returncode == 2, done.stderr
+    errors = json.loads(done.stdout)["errors"]
+    assert errors == [d.to_dict() for d in diagnostics(REPO / shown)]
+    for error in errors:
+        assert error["file"] == shown and error["line"] > 0 and error["col"] > 0
+        assert error["path"].startswith("$.") and error["message"] and error["hint"]
+
+
+def test_text_diagnostics_go_to_stderr_with_exit_2() -> None:
+    shown = "scenarios/invalid/unknown-key.yaml"
+    done = ftscen(REPO, "run", shown)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (CORPUS / "unknown-key.expected").read_text(encoding="utf-8")

@@ -221,3 +221,71 @@ def test_a_second_document_is_refused() -> None:
 def test_deep_nesting_is_refused_without_a_recursion_error() -> None:
     found = only_problem("a: " + "[" * 5000 + "]" * 5000 + "\n")
     assert found.message == f"values are nested more than {MAX_DEPTH} levels deep"
+
+
+# ---- values that used to escape as Python errors, or take forever --------------------------
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: !!bool maybe\n", "'maybe' is not a valid !!bool"),  # was a KeyError
+    ("a: !!int ''\n", "'' is not a valid !!int"),  # was an IndexError
+    ("a: !!float ''\n", "'' is not a valid !!float"),
+    ("a: !!seq x\n", "'x' is not a valid !!seq"),
+    ("a: !!float 1" + ":59" * 200 + "\n",  # was an OverflowError
+     "'1:59:59:59:59:59:59:59:59:59:59:59:59...' is not a valid !!float"),
+])
+def test_a_value_that_does_not_fit_its_tag_is_a_diagnostic(text: str, message: str) -> None:
+    found = only_problem(text)
+    assert (found.message, found.hint) == (message, "remove the tag or fix the value")
+    assert (found.line, found.col, found.path) == (1, 4, "$.a")
+
+
+@pytest.mark.parametrize("number", ["0x" + "f" * 4000, "9" * 30, "-0b1" + "0" * 64,
+                                    "1" + ":59" * 2000])
+def test_an_integer_beyond_64_bits_is_refused(number: str) -> None:
+    # Python cannot even print integers past 4300 digits, which hex and 1:2:3 forms reach.
+    found = only_problem(f"count: {number}\n")
+    assert found.message.startswith("the number '") and "is too large (more than 64 bits)" \
+        in found.message
+    assert len(found.message) < 100
+
+
+def test_the_largest_64_bit_integers_load() -> None:
+    assert load(f"a: {2**64 - 1}\nb: -{2**64 - 1}\n").data == {"a": 2**64 - 1, "b": -(2**64 - 1)}
+
+
+def test_merges_that_each_merge_the_one_before_twice_load_at_once() -> None:
+    # Each level merged the level below twice: 2**40 merges before sources were deduplicated.
+    lines = ["b0: &b0 {k: v}"] + [f"b{i}: &b{i} {{<<: [*b{i - 1}, *b{i - 1}]}}"
+                                  for i in range(1, 40)]
+    doc = load("\n".join(lines) + "\n")
+    assert doc.data["b39"] == {"k": "v"}
+
+
+def test_merged_keys_count_against_the_alias_budget() -> None:
+    keys = ", ".join(f"k{i}: 1" for i in range(200))
+    lines = [f"base: &base {{{keys}}}"] + [f"m{i}: {{<<: *base}}" for i in range(60)]
+    found = only_problem("\n".join(lines) + "\n")
+    assert found.message.startswith(f"aliases expand to more than {ALIAS_BUDGET} values")
+
+
+def test_thousands_of_duplicate_keys_are_reported_in_linear_time() -> None:
+    # Each new problem was compared with every earlier one.
+    found = problems("".join(f"a: {i}\n" for i in range(30_000)))
+    assert len(found) == 29_999
+    assert found[-1].message == "duplicate key 'a' (first on line 1)"
+
+
+def test_a_long_key_that_is_not_a_string_is_shortened_in_the_message() -> None:
+    found = only_problem(f"a:\n  {'9' * 500}: x\n")
+    assert found.message == "keys must be strings; '9999999999999999999999999999999999999...' " \
+        "is read as an integer"
+
+
+def test_a_question_mark_in_a_flow_list_gets_a_hint_to_quote_it() -> None:
+    # PyYAML's pure-Python parser ends a plain scalar at '?' inside [ ... ]; libyaml does not,
+    # so the fast path leaves such files to it, and the user is told to quote the glob.
+    found = only_problem("filter: [sched_?]\n")
+    assert found.message == "YAML syntax error: expected ',' or ']', but got '?'"
+    assert found.hint is not None and found.hint.startswith(
+        "inside [ ... ] or { ... } a '?' ends the entry: quote globs that hold one")

@@ -231,3 +231,26 @@ def test_a_wrong_type_hides_the_other_complaints_about_the_same_value() -> None:
 
 def test_an_empty_document_is_no_scenario() -> None:
     assert one("~\n").message == "the file holds no scenario (its document is empty)"
+
+
+def test_a_list_with_thousands_of_repeats_is_reported_in_linear_time() -> None:
+    flags = ", ".join(["SAVE_REGS"] * 30_000)
+    found = shape(HEAD + f"ops:\n  - name: o\n    flags: [{flags}]\ntimeline: []\n")
+    assert len(found) == 29_999
+    assert found[0].message == "'SAVE_REGS' is listed twice"
+    assert found[0].path == "$.ops[0].flags[1]"
+
+
+@pytest.mark.parametrize("text, path", [
+    ('ops:\n  - name: "tracer\\n"\ntimeline: []\n', "$.ops[0].name"),
+    ('ops:\n  - {name: o, filter: ["f\\n"]}\ntimeline: []\n', "$.ops[0].filter[0]"),
+    ('timeline:\n  - call: |\n      f\n', "$.timeline[0].call"),
+    ('timeline:\n  - {call: f, id: "x\\n"}\n', "$.timeline[0].id"),
+    ('expect:\n  - site: {func: f, is: "nop\\n"}\ntimeline: []\n', "$.expect[0].site.is"),
+])
+def test_a_name_with_a_final_newline_does_not_match_its_pattern(text: str, path: str) -> None:
+    # JSON Schema patterns are ECMA-262: `$` is the very end. Python's `$` also matches before
+    # a final newline, which let "tracer\n" through to the assembler (an internal error).
+    found = one(HEAD + text)
+    assert found.path == path
+    assert "\\n' is not " in found.message

@@ -269,3 +269,11 @@ def test_every_problem_is_reported_sorted_by_line_and_column() -> None:
                      "  - register: B\n")
     assert [(f.line, f.col) for f in found] == sorted((f.line, f.col) for f in found)
     assert len(found) == 3
+
+
+def test_a_scenario_over_a_limit_gets_only_the_limit_and_quickly() -> None:
+    # A chain of 3,000 functions each calling the next: the loop check alone was quadratic.
+    chain = "".join(f"  - {{name: f{i}, calls: [f{i + 1}]}}\n" for i in range(3000))
+    found = problems("ftscen: 1\nfunctions:\n" + chain + "  - name: f3000\n"
+                     "timeline:\n  - call: nobody\n")
+    assert [d.message for d in found] == ["too many functions: 3001 (the limit is 256)"]

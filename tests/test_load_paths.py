@@ -1,0 +1,164 @@
+"""The fast load path (libyaml, the compiled schema check) gives exactly what the reference
+path (PyYAML's pure-Python parser, jsonschema) gives: the same document and marks, the same
+scenario, or the same diagnostics, word for word.
+
+Checked on every file of the corpus, the invalid corpus and the contract examples, and on
+generated files, valid and broken.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scenario_strategies import JSONISH, broken_data, broken_files, odd_scalar_files, scenarios
+
+from ftscen.document import Document, split_lines
+from ftscen.errors import ScenarioInvalid
+from ftscen.loader import _plain_document, load_yaml
+from ftscen.model import Scenario
+from ftscen.scenario import load_scenario
+from ftscen.schema import _fits, _validator, check_shape
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = Path("/work/shared/spec/examples")
+FILES = sorted([*REPO.glob("scenarios/*.yaml"), *REPO.glob("scenarios/invalid/*.yaml"),
+                *EXAMPLES.glob("*.yaml")])
+CONTRACT = sorted(EXAMPLES.glob("*.yaml")) or sorted(
+    p for p in REPO.glob("scenarios/*.yaml") if not p.name.startswith(("r", "seed-")))
+
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+EXAMPLES_RUN = settings(max_examples=3000 if PROFILE == "long" else 150, deadline=None,
+                        derandomize=PROFILE != "long", suppress_health_check=_QUIET)
+
+needs_libyaml = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml")
+
+
+def document(doc: Document) -> tuple[Any, ...]:
+    """Everything in a document; ``repr`` tells ``1`` from ``True`` and ``1.0``."""
+    return (doc.file, repr(doc.data), doc.lines, dict(doc.marks), dict(doc.key_marks),
+            dict(doc.raw))
+
+
+def yaml_result(data: bytes, fast: bool) -> Any:
+    try:
+        return document(load_yaml(data, "t.yaml", fast=fast))
+    except ScenarioInvalid as invalid:
+        return invalid.diagnostics
+
+
+def scenario_result(data: bytes, fast: bool) -> Scenario | list[Any]:
+    try:
+        return load_scenario("t.yaml", data, fast=fast)
+    except ScenarioInvalid as invalid:
+        return invalid.diagnostics
+
+
+def assert_same(data: bytes) -> None:
+    assert yaml_result(data, True) == yaml_result(data, False)
+    assert scenario_result(data, True) == scenario_result(data, False)
+
+
+# ---- the files -----------------------------------------------------------------------------
+
+
+def test_there_are_files_to_compare() -> None:
+    assert len(FILES) >= 40 and CONTRACT
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.stem}" for p in FILES])
+def test_both_paths_agree_on_every_corpus_file(path: Path) -> None:
+    assert_same(path.read_bytes())
+
+
+@needs_libyaml
+@pytest.mark.parametrize("path", CONTRACT, ids=[p.stem for p in CONTRACT])
+def test_the_contract_examples_take_the_fast_paths(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    doc = _plain_document(text, path.name, split_lines(text))
+    assert doc is not None, "libyaml path gave up"
+    fits = _fits()
+    assert fits is not None and fits(doc.data)
+
+
+# Texts libyaml and the pure-Python parser read differently (one refuses, or the data or marks
+# differ), found by the tests below; the fast path must leave each to the reference path.
+DISAGREEMENTS = ["0\t", "a: 1\t\n", ">#{#3|9=b", "\n\n!", "? !", "{a:\n}", "x: {a:\n }",
+                 "[a: \n]", "{\xa0?\x85*\u3000b}", "[34\ufeff@?57a]", "!\t<\té", "a: b\u2028c",
+                 "%YAML 1.1\n---\na: 1\n", "a: &x\u3000 1\n", "filter: [sched_?]\n",
+                 "k: {a: b?}\n", "a: !t x  # ok\n", "a: |x\n  b\n"]
+
+
+@pytest.mark.parametrize("text", DISAGREEMENTS)
+def test_both_paths_agree_where_the_parsers_disagree(text: str) -> None:
+    data = text.encode("utf-8")
+    if yaml.__with_libyaml__:
+        assert _plain_document(text, "t.yaml", split_lines(text)) is None
+    assert_same(data)
+
+
+# Indicators inside a scalar (descriptions quote C code) or a comment are only text: such
+# files keep the fast path.
+PLAIN_TEXT = ["description: >\n  if (ops->flags & FL_X) *p = !q | r;\n",
+              "description: see ftrace_ops_list_func's @op and *new* callee\n  &more\n",
+              "a: 1  # see *foo, &bar, !baz, ?x, |y and >z\n# | a comment line\n",
+              "a: 'x # y *z'\nb: \"!q\"\n", "filter: ['sched_?', \"!do_*\"]\n"]
+
+
+@needs_libyaml
+@pytest.mark.parametrize("text", PLAIN_TEXT)
+def test_indicators_inside_text_keep_the_fast_path(text: str) -> None:
+    assert _plain_document(text, "t.yaml", split_lines(text)) is not None
+    assert_same(text.encode("utf-8"))
+
+
+# ---- generated files -----------------------------------------------------------------------
+
+
+@EXAMPLES_RUN
+@given(broken_files() | odd_scalar_files())
+def test_both_paths_agree_on_generated_files(data: bytes) -> None:
+    assert_same(data)
+
+
+@EXAMPLES_RUN
+@given(st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!<>|'\"#, \n\t\r?%@`~=.0123456789"))
+               | st.characters(), max_size=60))
+def test_both_paths_agree_on_yaml_shaped_noise(text: str) -> None:
+    assert_same(text.encode("utf-8", "surrogatepass"))
+
+
+# ---- the compiled schema check -------------------------------------------------------------
+
+
+def fits_both_ways(data: Any) -> tuple[bool, bool]:
+    fits = _fits()
+    assert fits is not None
+    return fits(data), _validator().is_valid(data)
+
+
+@EXAMPLES_RUN
+@given(scenarios().flatmap(broken_data) | scenarios() | JSONISH)
+def test_the_compiled_check_agrees_with_jsonschema(data: Any) -> None:
+    fast, reference = fits_both_ways(data)
+    assert fast == reference
+
+
+@pytest.mark.parametrize("value, fits", [
+    (1.0, True), (True, False), ("1", False), (2, False)])
+def test_the_compiled_check_follows_jsonschema_on_numbers_and_booleans(value: Any,
+                                                                      fits: bool) -> None:
+    # ``ftscen: 1.0`` is the integer 1 for JSON Schema; ``ftscen: true`` is not.
+    data = {"ftscen": value, "functions": [{"name": "f"}], "timeline": []}
+    assert fits_both_ways(data) == (fits, fits)
+
+
+def test_check_shape_gives_the_same_diagnostics_either_way() -> None:
+    doc = load_yaml(b"ftscen: 2\nfunctions: [{name: f, calls: x}]\ntimeline: [{}]\n", "t.yaml")
+    assert check_shape(doc, fast=True) == check_shape(doc, fast=False) != []
