@@ -37,12 +37,14 @@ class Machine:
 
     def __init__(self, image: Image, cpus: int, int3_policy: Int3Policy,
                  max_insns_per_call: int = 2_000_000, max_insns_total: int = 50_000_000) -> None:
-        from unicorn import UC_ARCH_X86, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc  # type: ignore[attr-defined]
+        from unicorn import (  # type: ignore[attr-defined]
+            UC_ARCH_X86, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc)
 
         self.image = image
         self.cpus = cpus
         self.int3_policy = int3_policy
         self.max_insns_per_call = max_insns_per_call
+        self.max_insns_total = max_insns_total
         self.insns_left = max_insns_total
         self.strings: list[str] = []
         self._string_ids: dict[str, int] = {}
@@ -55,8 +57,10 @@ class Machine:
         self._cpu = 0
         self._fault: Fault | None = None
         self.contexts: dict[int, object] = {}
+        self.executed = 0  # instructions run so far (all calls)
         self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
         self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_memory)
+        self.uc.hook_add(UC_HOOK_CODE, self._count)
 
     # ---- set-up ---------------------------------------------------------------------------
     def _map_memory(self) -> None:
@@ -147,19 +151,26 @@ class Machine:
         self.uc.reg_write(UC_X86_REG_EBP, 0)
         self._cpu, self._fault = cpu, None
         budget = max(1, min(self.max_insns_per_call, self.insns_left))
+        before = self.executed
         try:
             self.uc.emu_start(stub, stub + 5, count=budget)
         except UcError as exc:
             if self._fault is None:
                 self._fault = self._fault_from_error(cpu, str(exc))
         pc = int(self.uc.reg_read(UC_X86_REG_EIP))
-        self.insns_left -= budget  # an upper bound: Unicorn does not report the count
+        self.insns_left -= self.executed - before
         if self._fault is None and pc != stub + 5:
-            limit = "scenario" if budget < self.max_insns_per_call else "call"
-            self._fault = Fault("runaway", cpu, pc, None,
-                                f"instruction budget per {limit} ({budget}) used up")
+            if budget < self.max_insns_per_call:
+                detail = f"instruction budget per scenario ({self.max_insns_total}) used up"
+            else:
+                detail = f"instruction budget per call ({budget}) used up"
+            self._fault = Fault("runaway", cpu, pc, None, detail)
         self.contexts[cpu] = self.uc.context_save()
         return self._fault
+
+    def _count(self, uc: object, address: int, size: int, _data: object) -> None:
+        """Every instruction run (Unicorn reports no count of its own), for the budgets."""
+        self.executed += 1
 
     def _fault_from_error(self, cpu: int, message: str) -> Fault:
         from unicorn.x86_const import UC_X86_REG_EIP

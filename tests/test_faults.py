@@ -156,9 +156,6 @@ def test_an_xfail_scenario_that_faults_is_an_expected_failure(tmp_path: Path) ->
     assert report.outcome is Outcome.XFAIL
 
 
-@pytest.mark.xfail(strict=True, reason="machine.run_call charges each call its whole budget "
-                   "against the per-scenario total, so the 26th call of a scenario finds the "
-                   "default 50M total used up (25 x 2M) however short the calls are")
 def test_many_short_calls_do_not_use_up_the_scenario_budget(tmp_path: Path) -> None:
     text = "ftscen: 1\nfunctions:\n  - name: f\ntimeline:\n" + "  - call: f\n" * 30
     (report,) = check_file(write(tmp_path, "many.yaml", text))

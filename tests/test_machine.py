@@ -96,3 +96,12 @@ def test_write_to_text_from_emulated_code_is_a_fault():
     m.poke(img.functions["g"], b"\xa3" + img.functions["f"].to_bytes(4, "little"))
     fault = m.run_call(1, img.functions["f"])
     assert fault is not None and fault.kind == "write-to-text"
+
+
+def test_the_scenario_budget_is_charged_the_instructions_really_run():
+    img, m = machine()
+    m.insns_left = 100_000
+    for _ in range(50):  # each call runs a few dozen instructions
+        assert m.run_call(1, img.functions["f"]) is None
+    assert 0 < m.executed < 50 * 100
+    assert m.insns_left == 100_000 - m.executed
