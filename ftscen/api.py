@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ftscen.errors import Diagnostic, ScenarioInvalid, UsageError
 from ftscen.model import Scenario
-from ftscen.profile import KernelProfile, parse_version, profile_for
+from ftscen.profile import OLDEST_RELEASE, KernelProfile, parse_version, profile_for
 from ftscen.report import ScenarioReport
 from ftscen.run import Budget, run_scenario
 from ftscen.verdicts import evaluate
@@ -31,7 +31,7 @@ def parse_kernels(text: str | None) -> list[str] | None:
         release = parse_version(v)
         if release is None:
             raise UsageError(f"--kernel: '{v}' is not a kernel version (e.g. 5.1, 5.3, 6.6)")
-        if release < (3, 5):
+        if release < OLDEST_RELEASE:
             raise UsageError(f"--kernel: {v} predates breakpoint-based patching (3.5); "
                              "ftscen models 3.5 and later")
     if not versions:

@@ -7,7 +7,6 @@ kernel versions and the documented limits (:data:`ftscen.model.LIMITS`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -16,15 +15,14 @@ from ftscen.document import child_path
 from ftscen.errors import Diagnostic
 from ftscen.globs import apply_globs
 from ftscen.model import LIMITS
+from ftscen.profile import OLDEST_RELEASE, parse_version
 
 if TYPE_CHECKING:
     from ftscen.validate import Context
 
 #: Symbols a call site may call besides ``OPS.tramp`` (arch/x86/kernel/ftrace_32.S).
 SITE_TARGETS = ("ftrace_caller", "ftrace_regs_caller")
-OLDEST_KERNEL = (3, 5)
 
-_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?\Z")
 
 
 def _ops_entries(ctx: Context) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -193,24 +191,15 @@ def _site_symbol(ctx: Context, path: str, symbol: str) -> Iterator[Diagnostic]:
 # ---- kernel --------------------------------------------------------------------------------
 
 
-def parse_kernel_version(text: str) -> tuple[int, int, int] | None:
-    """``"5.3"`` -> (5, 3, 0), ``"4.19.12"`` -> (4, 19, 12), ``"6.6-rc1"`` -> (6, 6, 0);
-    None when ``text`` is not a kernel version."""
-    found = _VERSION.match(text)
-    if found is None:
-        return None
-    return int(found[1]), int(found[2]), int(found[3] or 0)
-
-
 def check_kernel_version(ctx: Context) -> Iterator[Diagnostic]:
     version = ctx.data.get("kernel", {}).get("version")
     if version is None:
         return
-    release = parse_kernel_version(version)
+    release = parse_version(version)
     if release is None:
         yield ctx.error("$.kernel.version", f"'{version}' is not a kernel version",
                         'write it like "5.3", "4.19.12" or "6.6-rc1"')
-    elif release[:2] < OLDEST_KERNEL:
+    elif release < OLDEST_RELEASE:
         yield ctx.error("$.kernel.version", f"kernel {version} is older than 3.5: kernels "
                         "before 3.5 patched under stop_machine, there is no breakpoint window "
                         "to model", "use version 3.5 or later")

@@ -184,8 +184,8 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
     ("'\\t'", "indent with spaces: YAML does not allow tabs"),
     ("could not find expected ':'", "each key needs ': ' after it; check the line above too"),
     ("found character '*'", "a value starting with '*' is read as an alias: quote it"),
-    ("but got '?'", "inside [ ... ] or { ... } a '?' ends the entry: quote globs that hold "
-     "one, e.g. ['sched_?']"),
+    ("but got '?'", ("inside [ ... ] or { ... } a '?' ends the entry: quote globs that hold "
+                     "one, e.g. ['sched_?']")),
     ("expected ',' or ']'", "close the [ ... ] list, and quote entries that hold ': ' or ','"),
     ("expected ',' or '}'", "close the { ... } mapping, and quote values that hold ': ' or ','"),
     ("found unexpected end of stream", "a quote or bracket is not closed"),

@@ -38,7 +38,13 @@ class Machine:
     def __init__(self, image: Image, cpus: int, int3_policy: Int3Policy,
                  max_insns_per_call: int = 2_000_000, max_insns_total: int = 50_000_000) -> None:
         from unicorn import (  # type: ignore[attr-defined]
-            UC_ARCH_X86, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc)
+            UC_ARCH_X86,
+            UC_HOOK_CODE,
+            UC_HOOK_INTR,
+            UC_HOOK_MEM_INVALID,
+            UC_MODE_32,
+            Uc,
+        )
 
         self.image = image
         self.cpus = cpus

@@ -23,12 +23,15 @@ from dataclasses import dataclass
 
 from ftscen.model import Kernel
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-rc\d+)?$")
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?(?:-rc\d+)?\Z")
+
+#: Kernels before 3.5 patched under stop_machine: no breakpoint window to model.
+OLDEST_RELEASE = (3, 5)
 
 
 def parse_version(text: str) -> tuple[int, int] | None:
     """``"5.3"``, ``"4.19.12"``, ``"6.6-rc1"`` -> (major, minor); None when not a version."""
-    m = _VERSION.match(text.strip())
+    m = _VERSION.match(text)
     if not m:
         return None
     return int(m.group(1)), int(m.group(2))

@@ -100,8 +100,8 @@ def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
         timeline=tuple(_step(doc, i, s) for i, s in enumerate(data["timeline"])),
         expect=tuple(_assertion(doc, i, e) for i, e in enumerate(data.get("expect", []))),
         kernel=_kernel(doc, data.get("kernel", {})),
-        description=data.get("description", ""),
-        xfail=data.get("xfail"),
+        description=data.get("description", "").strip(),
+        xfail=data["xfail"].strip() if "xfail" in data else None,
         source_sha256=source_sha256,
     )
 

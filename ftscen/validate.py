@@ -14,11 +14,10 @@ from typing import Any
 
 from ftscen import check_names as names
 from ftscen import check_rules as rules
-from ftscen.check_rules import parse_kernel_version
 from ftscen.document import Document
 from ftscen.errors import Diagnostic
 
-__all__ = ["CHECKS", "Context", "check_semantics", "parse_kernel_version"]
+__all__ = ["CHECKS", "Context", "check_semantics"]
 
 ACTIONS = ("register", "unregister", "set_filter", "set_notrace", "sysctl", "call")
 
