@@ -162,6 +162,19 @@ def _recursion_exit(tag: str) -> str:
 """
 
 
+def _hash_test(field: int, if_empty: str, skip_if: str, why: str) -> str:
+    """One half of ``hash_contains_ip``: an empty hash jumps to ``if_empty``; otherwise look
+    the ip up and skip this ops when ``skip_if`` (jz: not found, jnz: found) holds."""
+    return f"""  mov eax, dword ptr [esi + {field}]
+  cmp dword ptr [eax], 0
+  je {if_empty}                     # {why}
+  mov edx, ebx
+  call ftrace_lookup_ip
+  test eax, eax
+  {skip_if} L_list_next
+"""
+
+
 def list_func_asm(transition: bool) -> str:
     """``ftrace_ops_list_func`` (kernel/trace/ftrace.c ``__ftrace_ops_list_func``): walk
     ftrace_ops_list newest first, skip STUB ops, call ``op->func`` when ``ftrace_ops_test``
@@ -187,22 +200,8 @@ L_list_loop:
   test eax, {regs:#x}
   jnz L_list_next                   # SAVE_REGS ops reached without regs: skipped
 L_list_hash:
-  mov eax, dword ptr [esi + {L.OPS_FILTER}]
-  cmp dword ptr [eax], 0
-  je L_list_notrace                 # empty filter hash: every function
-  mov edx, ebx
-  call ftrace_lookup_ip
-  test eax, eax
-  jz L_list_next
-L_list_notrace:
-  mov eax, dword ptr [esi + {L.OPS_NOTRACE}]
-  cmp dword ptr [eax], 0
-  je L_list_call                    # empty notrace hash: nothing excluded
-  mov edx, ebx
-  call ftrace_lookup_ip
-  test eax, eax
-  jnz L_list_next
-L_list_call:
+{_hash_test(L.OPS_FILTER, "L_list_notrace", "jz", "empty filter hash: every function")}L_list_notrace:
+{_hash_test(L.OPS_NOTRACE, "L_list_call", "jnz", "empty notrace hash: nothing excluded")}L_list_call:
   push dword ptr [ebp + 8]
   mov eax, ebx
   mov edx, edi
