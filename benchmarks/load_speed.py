@@ -9,8 +9,8 @@ total (``load_scenario``: all of them and the model). Target: total under 3 ms.
 
     python benchmarks/load_speed.py [--rounds 7] [--loads 40] [FILE...]
 
-Without files: the contract examples (/work/shared/spec/examples if present, else the copies
-in scenarios/).
+Without files: the contract examples (../shared/spec/examples beside the repository if
+present, else the copies in scenarios/).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ftscen.schema import check_shape
 from ftscen.validate import check_semantics
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = Path("/work/shared/spec/examples")
+EXAMPLES = ROOT.parent / "shared" / "spec" / "examples"
 CONTRACT = ("filter-notrace.yaml", "i386-regs-caller-window.yaml", "ipmodify-exclusive.yaml",
             "seed-livepatch-tracer-window.yaml", "text-poke-new-insn.yaml")
 TARGET_MS = 3.0

@@ -26,7 +26,7 @@ from ftscen.scenario import load_scenario
 from ftscen.schema import _fits, _validator, check_shape
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = Path("/work/shared/spec/examples")
+EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
 FILES = sorted([*REPO.glob("scenarios/*.yaml"), *REPO.glob("scenarios/invalid/*.yaml"),
                 *EXAMPLES.glob("*.yaml")])
 CONTRACT = sorted(EXAMPLES.glob("*.yaml")) or sorted(
