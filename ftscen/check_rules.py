@@ -14,15 +14,14 @@ from ftscen.diagnostics import suggestion
 from ftscen.document import child_path
 from ftscen.errors import Diagnostic
 from ftscen.globs import apply_globs
-from ftscen.model import LIMITS
+from ftscen.model import LIMITS, TRAMPOLINE_CALLEES, TRAMPOLINE_SITES, is_trampoline_site
 from ftscen.profile import OLDEST_RELEASE, parse_version
 
 if TYPE_CHECKING:
     from ftscen.validate import Context
 
-#: Symbols a call site may call besides ``OPS.tramp`` (arch/x86/kernel/ftrace_32.S).
+#: Symbols a function's call site may call besides ``OPS.tramp`` (arch/x86/kernel/ftrace_32.S).
 SITE_TARGETS = ("ftrace_caller", "ftrace_regs_caller")
-
 
 
 def _ops_entries(ctx: Context) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -160,17 +159,71 @@ def check_call_ids(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def check_sites(ctx: Context) -> Iterator[Diagnostic]:
-    """A site is ``nop`` or ``call SYMBOL``: the common trampolines, or an ops' private one
-    (``OPS.tramp``, built only with per-ops trampolines as on x86_64)."""
+    """A function's site is ``nop`` or ``call SYMBOL``: the common trampolines, or an ops'
+    private one (``OPS.tramp``, built only with per-ops trampolines as on x86_64). A
+    trampoline's own call site (``ftrace_call``, ``ftrace_regs_call``, ``OPS.tramp_call``)
+    always calls something: what ``update_ftrace_function()`` / ``ftrace_ops_get_func()``
+    choose (kernel/trace/ftrace.c)."""
     for path, entry in ctx.assertions():
         if "site" not in entry:
             continue
         func, state = entry["site"]["func"], entry["site"]["is"]
+        at = f"{path}.site"
+        if is_trampoline_site(func):
+            yield from _trampoline_site(ctx, f"{at}.func", func)
+            yield from _trampoline_state(ctx, f"{at}.is", func, state)
+            continue
+        if func not in ctx.functions:  # which kind of site is meant is unknown: no state check
+            yield _unknown_site(ctx, f"{at}.func", func)
+            continue
         if func in ctx.notrace:
-            yield ctx.error(f"{path}.site.func", f"'{func}' is notrace: it has no call site",
+            yield ctx.error(f"{at}.func", f"'{func}' is notrace: it has no call site",
                             "check the site of a traceable function")
         if state.startswith("call "):
-            yield from _site_symbol(ctx, f"{path}.site.is", state[len("call "):])
+            yield from _site_symbol(ctx, f"{at}.is", state[len("call "):])
+
+
+def _dynamic(ctx: Context) -> bool:
+    return bool(ctx.data.get("kernel", {}).get("dynamic_trampolines", False))
+
+
+def _site_names(ctx: Context) -> list[str]:
+    """Every name a site assertion may check in this scenario."""
+    tramps = [f"{name}.tramp_call" for name in ctx.ops] if _dynamic(ctx) else []
+    return ctx.traceable + list(TRAMPOLINE_SITES) + tramps
+
+
+def _unknown_site(ctx: Context, path: str, func: str) -> Diagnostic:
+    return ctx.error(path, f"unknown call site '{func}'{suggestion(func, _site_names(ctx))}",
+                     f"name a traceable function (defined: {ctx.listing(ctx.traceable)}), "
+                     "ftrace_call, ftrace_regs_call or, with kernel.dynamic_trampolines, "
+                     "OPS.tramp_call")
+
+
+def _trampoline_site(ctx: Context, path: str, func: str) -> Iterator[Diagnostic]:
+    ops = func[: -len(".tramp_call")] if func.endswith(".tramp_call") else None
+    if ops is None:
+        return
+    if ops not in ctx.ops:
+        yield _unknown_site(ctx, path, func)
+    elif not _dynamic(ctx):
+        yield ctx.error(path, f"'{func}' exists only with per-ops trampolines",
+                        "set kernel.dynamic_trampolines: true, or check ftrace_call or "
+                        "ftrace_regs_call")
+
+
+def _trampoline_state(ctx: Context, path: str, func: str, state: str) -> Iterator[Diagnostic]:
+    callees = list(TRAMPOLINE_CALLEES) + [f"{name}.func" for name in ctx.ops]
+    others = "ftrace_ops_list_func, ftrace_ops_assist_func or OPS.func (an ops' callback)"
+    if state == "nop":
+        yield ctx.error(path, f"'{func}' is never a nop: a trampoline's call site always calls "
+                        "something", "expect `call ftrace_stub` when no ops is registered, "
+                        f"else `call SYMBOL` with SYMBOL {others}")
+        return
+    symbol = state[len("call "):]
+    if symbol not in callees:
+        yield ctx.error(path, f"'{func}' never calls '{symbol}'{suggestion(symbol, callees)}",
+                        f"a trampoline's call site calls ftrace_stub, {others}")
 
 
 def _site_symbol(ctx: Context, path: str, symbol: str) -> Iterator[Diagnostic]:
@@ -178,11 +231,16 @@ def _site_symbol(ctx: Context, path: str, symbol: str) -> Iterator[Diagnostic]:
         return
     known = list(SITE_TARGETS) + [f"{name}.tramp" for name in ctx.ops]
     ops = symbol[: -len(".tramp")] if symbol.endswith(".tramp") else None
-    if ops is None or ops not in ctx.ops:
+    if symbol in TRAMPOLINE_CALLEES or symbol in (f"{name}.func" for name in ctx.ops):
+        yield ctx.error(path, f"a function's call site never calls '{symbol}': a trampoline's "
+                        "call site does", "at a function's site expect ftrace_caller, "
+                        "ftrace_regs_caller or OPS.tramp; to check the trampoline, write "
+                        f"`site: {{func: ftrace_call, is: call {symbol}}}`")
+    elif ops is None or ops not in ctx.ops:
         yield ctx.error(path, f"unknown symbol '{symbol}'{suggestion(symbol, known)}",
                         "a site calls ftrace_caller, ftrace_regs_caller or OPS.tramp (the "
                         "private trampoline of an ops)")
-    elif not ctx.data.get("kernel", {}).get("dynamic_trampolines", False):
+    elif not _dynamic(ctx):
         yield ctx.error(path, f"'{symbol}' exists only with per-ops trampolines",
                         "set kernel.dynamic_trampolines: true, or expect ftrace_caller or "
                         "ftrace_regs_caller")

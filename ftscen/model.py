@@ -164,24 +164,46 @@ class ExpectCall:
 
 @dataclass(frozen=True)
 class ExpectCalled:
-    """``- called: {ops, func}`` over the whole run; ``count`` None = at least once."""
+    """``- called: {ops, func, regs}`` over the whole run; ``count`` None = at least once;
+    ``regs`` None = with or without a pt_regs pointer."""
 
     ops: str
     func: str | None = None
     count: int | None = None
+    regs: bool | None = None
     mark: Mark = NO_MARK
 
 
 @dataclass(frozen=True)
 class ExpectNotCalled:
+    """``- not_called: {ops, func, regs}``: no callback of that kind in the whole run."""
+
     ops: str
     func: str | None = None
+    regs: bool | None = None
     mark: Mark = NO_MARK
+
+
+#: The trampolines' own call sites (arch/x86/kernel/ftrace_32.S), besides ``OPS.tramp_call``.
+TRAMPOLINE_SITES: tuple[str, ...] = ("ftrace_call", "ftrace_regs_call")
+
+#: What a trampoline's call site may call besides ``OPS.func`` (kernel/trace/ftrace.c
+#: ``update_ftrace_function``, ``ftrace_ops_get_func``).
+TRAMPOLINE_CALLEES: tuple[str, ...] = ("ftrace_stub", "ftrace_ops_list_func",
+                                       "ftrace_ops_assist_func")
+
+
+def is_trampoline_site(name: str) -> bool:
+    """``ftrace_call``, ``ftrace_regs_call`` or ``OPS.tramp_call``, not a function's site."""
+    return name in TRAMPOLINE_SITES or name.endswith(".tramp_call")
 
 
 @dataclass(frozen=True)
 class ExpectSite:
-    """``- site: {func, is}``: the final text of a call site, ``nop`` or ``call SYMBOL``."""
+    """``- site: {func, is}``: the final text of a call site, ``nop`` or ``call SYMBOL``.
+
+    ``func`` names a traceable function or a trampoline's own call site
+    (:func:`is_trampoline_site`)."""
 
     func: str
     is_: str

@@ -40,6 +40,7 @@ from ftscen.globs import apply_globs
 from ftscen.image import Image
 from ftscen.machine import Machine
 from ftscen.model import (
+    TRAMPOLINE_SITES,
     FtraceOps,
     PatcherAction,
     Register,
@@ -55,6 +56,9 @@ EBUSY, ENODEV, EINVAL = 16, 19, 22
 ERRNO_NAMES = {0: "0", EBUSY: "EBUSY", ENODEV: "ENODEV", EINVAL: "EINVAL"}
 
 UPDATE_CALLS, DISABLE_CALLS, UPDATE_TRACE_FUNC = 1, 2, 4
+
+#: How a per-ops trampoline's call site reads while the trampoline does not exist.
+NOT_ALLOCATED = "not allocated"
 
 
 @dataclass
@@ -490,6 +494,19 @@ class Patcher:
         return 0
 
     # ---- what the text says now ---------------------------------------------------------
-    def site_text(self, func: str) -> str:
-        ip = self.records[func].ip
+    def _text_at(self, ip: int) -> str:
         return self._describe(ip, self.m.read(ip, 5))
+
+    def site_text(self, func: str) -> str:
+        return self._text_at(self.records[func].ip)
+
+    def trampoline_site_texts(self) -> dict[str, str]:
+        """What each trampoline's own call site calls now: ``ftrace_call``,
+        ``ftrace_regs_call`` and, with per-ops trampolines, every ``OPS.tramp_call``, which
+        reads ``not allocated`` while its ops has no trampoline (never created, or freed)."""
+        out = {name: self._text_at(self.image.symbols.addr(name)) for name in TRAMPOLINE_SITES}
+        for name, tramp in self.image.trampolines.items():
+            allocated = self.ops[name].trampoline is not None
+            out[f"{name}.tramp_call"] = self._text_at(tramp.call_site) if allocated \
+                else NOT_ALLOCATED
+        return out

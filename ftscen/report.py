@@ -153,6 +153,7 @@ def report_dict(rep: ScenarioReport) -> dict[str, Any]:
                         "actual": v.actual, "line": v.mark.line or None} for v in rep.verdicts],
         "fault": None if r.fault is None else vars(r.fault),
         "sites": dict(sorted(r.sites.items())),
+        "trampoline_sites": dict(sorted(r.trampoline_sites.items())),
     }
 
 

@@ -49,6 +49,8 @@ class RunResult:
     fault: FaultReport | None
     sites: dict[str, str] = field(default_factory=dict)  # final text per traceable function
     image: Image | None = None
+    #: final text of ftrace_call, ftrace_regs_call and each OPS.tramp_call
+    trampoline_sites: dict[str, str] = field(default_factory=dict)
 
 
 class _Abort(Exception):
@@ -128,7 +130,8 @@ class Runner:
         events = decode(self.m.ring(), self.m.strings, self.image, self.calls)
         sites = {f: self.patcher.site_text(f) for f in self.patcher.records}
         return RunResult(self.sc, self.profile, tuple(events), tuple(results),
-                         tuple(self.calls), self.fault, sites, self.image)
+                         tuple(self.calls), self.fault, sites, self.image,
+                         self.patcher.trampoline_site_texts())
 
 
 def check_points(sc: Scenario, steps: tuple[StepResult, ...]) -> list[Diagnostic]:

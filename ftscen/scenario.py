@@ -182,6 +182,10 @@ def _names(value: Any) -> tuple[str, ...] | None:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def _regs(target: dict[str, Any]) -> bool | None:
+    return bool(target["regs"]) if "regs" in target else None
+
+
 def _assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
     mark = _mark(doc, f"$.expect[{i}]")
     if "call" in entry:
@@ -194,9 +198,9 @@ def _assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
         target = entry["called"]
         count = entry.get("count")
         return ExpectCalled(target["ops"], target.get("func"),
-                            None if count is None else int(count), mark)
+                            None if count is None else int(count), _regs(target), mark)
     if "not_called" in entry:
         target = entry["not_called"]
-        return ExpectNotCalled(target["ops"], target.get("func"), mark)
+        return ExpectNotCalled(target["ops"], target.get("func"), _regs(target), mark)
     site = entry["site"]
     return ExpectSite(site["func"], site["is"], mark)

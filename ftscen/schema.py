@@ -278,8 +278,13 @@ _PATTERN_HINTS = {
     "^[A-Za-z0-9_][A-Za-z0-9_.-]*$": "an id is one word of letters, digits, '_', '.' and '-'",
     "^!?[^\\s!0-9]\\S*$": "a glob is one word in the kernel's syntax (* ? [...], a leading ! "
                           "removes); put each glob in its own list entry",
-    "^(nop|call [A-Za-z_][A-Za-z0-9_]*(\\.tramp)?)$":
-        "write `nop` or `call SYMBOL` (ftrace_caller, ftrace_regs_caller or OPS.tramp)",
+    "^(nop|call [A-Za-z_][A-Za-z0-9_]*(\\.(tramp|func))?)$":
+        "write `nop` or `call SYMBOL` (at a function's site ftrace_caller, ftrace_regs_caller or "
+        "OPS.tramp; at a trampoline's site ftrace_stub, ftrace_ops_list_func, "
+        "ftrace_ops_assist_func or OPS.func)",
+    "^[A-Za-z_][A-Za-z0-9_]*(\\.tramp_call)?$":
+        "name a traceable function, or a trampoline's call site: ftrace_call, ftrace_regs_call "
+        "or OPS.tramp_call",
 }
 
 _POINTS = ["start"] + [f"{site}.{phase}" for site in ("sites", "ftrace_call", "ftrace_regs_call")

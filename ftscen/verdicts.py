@@ -19,6 +19,7 @@ from ftscen.model import (
     ExpectNotCalled,
     ExpectSite,
     Mark,
+    is_trampoline_site,
 )
 from ftscen.run import RunResult
 
@@ -94,32 +95,47 @@ def fmt(counts: dict[str, int]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "}"
 
 
-def _callbacks(result: RunResult, ops: str, func: str | None) -> list[Event]:
+def _callbacks(result: RunResult, ops: str, func: str | None,
+               regs: bool | None = None) -> list[Event]:
     return [e for e in result.events if e.kind == "callback" and e.get("ops") == ops
-            and (func is None or e.get("ip") == func)]
+            and (func is None or e.get("ip") == func)
+            and (regs is None or e.get("regs") == regs)]
 
 
-def _what(ops: str, func: str | None) -> str:
-    return f"{ops} on {func}" if func else ops
+def _what(ops: str, func: str | None, regs: bool | None = None) -> str:
+    what = f"{ops} on {func}" if func else ops
+    if regs is None:
+        return what
+    return f"{what} {'with' if regs else 'without'} regs"
 
 
 def check_called(result: RunResult, exp: ExpectCalled) -> Verdict:
-    evs = _callbacks(result, exp.ops, exp.func)
+    evs = _callbacks(result, exp.ops, exp.func, exp.regs)
     n = len(evs)
     ok = n >= 1 if exp.count is None else n == exp.count
     want = "at least once" if exp.count is None else f"{exp.count} time(s)"
-    return Verdict(ok, f"called {_what(exp.ops, exp.func)} {want}", want, f"{n} time(s)",
+    return Verdict(ok, f"called {_what(exp.ops, exp.func, exp.regs)} {want}", want,
+                   f"{n} time(s)" + _other_regs(result, exp.ops, exp.func, exp.regs),
                    tuple(evs), exp.mark)
 
 
 def check_not_called(result: RunResult, exp: ExpectNotCalled) -> Verdict:
-    evs = _callbacks(result, exp.ops, exp.func)
-    return Verdict(not evs, f"not_called {_what(exp.ops, exp.func)}", "0 times",
+    evs = _callbacks(result, exp.ops, exp.func, exp.regs)
+    return Verdict(not evs, f"not_called {_what(exp.ops, exp.func, exp.regs)}", "0 times",
                    f"{len(evs)} time(s)", tuple(evs), exp.mark)
 
 
+def _other_regs(result: RunResult, ops: str, func: str | None, regs: bool | None) -> str:
+    """For a count filtered by ``regs``: how often the handler ran with the other kind."""
+    if regs is None:
+        return ""
+    others = len(_callbacks(result, ops, func, not regs))
+    return f" (and {others} time(s) {'without' if regs else 'with'} regs)" if others else ""
+
+
 def check_site(result: RunResult, exp: ExpectSite) -> Verdict:
-    have = result.sites.get(exp.func, "(no call site)")
+    texts = result.trampoline_sites if is_trampoline_site(exp.func) else result.sites
+    have = texts.get(exp.func, "(no call site)")
     want = " ".join(exp.is_.split())
     return Verdict(have == want, f"site {exp.func} is {want}", want, have, (), exp.mark)
 

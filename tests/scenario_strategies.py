@@ -26,6 +26,8 @@ POINTS = ("start", "sites.int3", "sites.tail", "sites.done", "ftrace_call.int3",
           "ftrace_regs_call.done", "ftrace_call.int3#2", "sites.int3#2")
 ERRNOS = ("0", 0, "EBUSY", "EINVAL", "ENODEV")
 SITES = ("nop", "call ftrace_caller", "call ftrace_regs_caller")
+TRAMPOLINE_CALLEES = ("call ftrace_stub", "call ftrace_ops_list_func",
+                      "call ftrace_ops_assist_func")
 
 Data = dict[str, Any]
 
@@ -123,12 +125,18 @@ def assertions(draw: Any, funcs: list[Data], ops: list[Data], ids: list[str]) ->
             target: Data = {"ops": draw(st.sampled_from(ops_names))}
             if draw(st.booleans()):
                 target["func"] = draw(st.sampled_from(names))
+            if draw(st.booleans()):
+                target["regs"] = draw(st.booleans())
             entry = {kind: target}
             if kind == "called" and draw(st.booleans()):
                 entry["count"] = draw(st.integers(0, 3))
-        else:
+        elif draw(st.booleans()):
             entry = {"site": {"func": draw(st.sampled_from(traceable)),
                               "is": draw(st.sampled_from(SITES))}}
+        else:
+            callees = TRAMPOLINE_CALLEES + tuple(f"call {name}.func" for name in ops_names)
+            entry = {"site": {"func": draw(st.sampled_from(("ftrace_call", "ftrace_regs_call"))),
+                              "is": draw(st.sampled_from(callees))}}
         out.append(entry)
     return out
 

@@ -211,3 +211,36 @@ def test_permanent_means_nothing_before_5_5_so_sysctl_off_disables_a_live_patch(
     assert old.steps[1].errno == "0" and ran(old, "c") == ["f"]
     new = run(sc, "5.5")
     assert new.steps[1].errno == "EBUSY" and ran(new, "c") == ["f2"]
+
+
+def trampoline_sites(*actions, ops_=None, dynamic=False):
+    sc = scenario([fn("f"), fn("g")], ops_ or [ops("A", filter=("f",)), ops("B", filter=("g",))],
+                  steps(*actions), dynamic=dynamic)
+    return run(sc).trampoline_sites
+
+
+def test_trampoline_call_sites_call_what_update_ftrace_function_picks():
+    assert trampoline_sites() == {"ftrace_call": "call ftrace_stub",
+                                  "ftrace_regs_call": "call ftrace_stub"}
+    assert trampoline_sites(Register("A"))["ftrace_call"] == "call A.func"
+    both = trampoline_sites(Register("A"), Register("B"))
+    assert set(both.values()) == {"call ftrace_ops_list_func"}
+    assert trampoline_sites(Register("A"), Register("B"), Unregister("A"))[
+        "ftrace_regs_call"] == "call B.func"
+    recursion = trampoline_sites(Register("R"), ops_=[ops("R", "RECURSION")])
+    assert recursion["ftrace_call"] == "call ftrace_ops_assist_func"
+    dynamic = trampoline_sites(Register("D"), ops_=[ops("D", "DYNAMIC")])
+    assert dynamic["ftrace_call"] == "call ftrace_ops_list_func"
+
+
+def test_a_per_ops_call_site_reads_not_allocated_before_creation_and_after_the_free():
+    sites = trampoline_sites(Register("A"), dynamic=True,
+                             ops_=[ops("A", "DYNAMIC", filter=("f",)), ops("B")])
+    assert (sites["A.tramp_call"], sites["B.tramp_call"]) == ("call A.func", "not allocated")
+    freed = trampoline_sites(Register("A"), Unregister("A"), dynamic=True,
+                             ops_=[ops("A", "DYNAMIC", filter=("f",))])
+    assert freed["A.tramp_call"] == "not allocated"
+
+
+def test_without_per_ops_trampolines_only_the_shared_call_sites_are_read():
+    assert set(trampoline_sites(Register("A"))) == {"ftrace_call", "ftrace_regs_call"}

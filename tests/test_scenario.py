@@ -91,10 +91,26 @@ def test_every_assertion_kind_becomes_its_dataclass() -> None:
     assert marks_dropped == [
         ExpectCall("window", ("f_v2",), None, (("A", 1),), None),  # type: ignore[arg-type]
         ExpectCall("late", ("g",), (), None, None),  # type: ignore[arg-type]
-        ExpectCalled("A", "f", 1, None),  # type: ignore[arg-type]
-        ExpectNotCalled("A", None, None),  # type: ignore[arg-type]
+        ExpectCalled("A", "f", 1, mark=None),  # type: ignore[arg-type]
+        ExpectNotCalled("A", None, mark=None),  # type: ignore[arg-type]
         ExpectSite("f", "nop", None),  # type: ignore[arg-type]
     ]
+
+
+def test_regs_on_called_and_not_called_is_kept_and_absent_means_either() -> None:
+    text = TEXT.replace(b"  - {called: {ops: A, func: f}, count: 1}\n",
+                        b"  - {called: {ops: A, func: f, regs: false}, count: 1}\n"
+                        b"  - not_called: {ops: A, regs: true}\n")
+    expect = load_scenario("every.yaml", text).expect
+    assert [(e.regs, type(e).__name__) for e in expect[2:5]] == [  # type: ignore[union-attr]
+        (False, "ExpectCalled"), (True, "ExpectNotCalled"), (None, "ExpectNotCalled")]
+
+
+def test_a_site_assertion_keeps_a_trampoline_call_site_as_written() -> None:
+    text = TEXT.replace(b"  - site: {func: f, is: nop}\n",
+                        b"  - site: {func: ftrace_regs_call, is: call A.func}\n")
+    site = load_scenario("every.yaml", text).expect[-1]
+    assert (site.func, site.is_) == ("ftrace_regs_call", "call A.func")  # type: ignore[union-attr]
 
 
 def test_the_ops_keeps_globs_as_written_and_redirects_in_order() -> None:

@@ -214,6 +214,36 @@ def test_a_site_state_is_nop_or_a_call() -> None:
     assert found.message == "'jmp x' is not a site state"
 
 
+@pytest.mark.parametrize("func, state", [("f", "nop"), ("f", "call A.tramp"),
+                                         ("ftrace_call", "call ftrace_stub"),
+                                         ("ftrace_regs_call", "call A.func"),
+                                         ("A.tramp_call", "call ftrace_ops_assist_func")])
+def test_every_site_shape_fits(func: str, state: str) -> None:
+    assert shape(HEAD + f"timeline: []\nexpect:\n  - site: {{func: {func}, is: {state}}}\n") == []
+
+
+def test_a_site_is_a_function_or_a_trampoline_call_site() -> None:
+    found = one(HEAD + "timeline: []\nexpect:\n  - site: {func: A.tramp, is: nop}\n")
+    assert (found.message, found.path) == ("'A.tramp' is not a call site", "$.expect[0].site.func")
+    assert found.hint == ("name a traceable function, or a trampoline's call site: ftrace_call, "
+                          "ftrace_regs_call or OPS.tramp_call")
+
+
+def test_regs_on_a_whole_run_check_is_true_or_false() -> None:
+    text = HEAD + "ops: [{name: A}]\ntimeline: []\nexpect:\n  - called: {ops: A, regs: true}\n" \
+        "  - not_called: {ops: A, func: f, regs: false}\n"
+    assert shape(text) == []
+    found = one(text.replace("regs: true", "regs: 1"))
+    assert (found.message, found.path) == ("expected true or false, got the number 1",
+                                           "$.expect[0].called.regs")
+
+
+def test_regs_belongs_inside_the_ops_mapping() -> None:
+    found = shape(HEAD + "ops: [{name: A}]\ntimeline: []\nexpect:\n"
+                  "  - {called: {ops: A}, regs: false}\n")
+    assert "'regs' does not belong in a called assertion" in [f.message for f in found]
+
+
 def test_a_glob_is_one_word() -> None:
     found = one(HEAD + "ops:\n  - name: A\n    filter: ['sched *']\ntimeline: []\n")
     assert found.message == "'sched *' is not a glob"

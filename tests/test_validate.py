@@ -81,7 +81,8 @@ def test_unknown_functions_in_during_and_expect_are_reported() -> None:
     found = problems(FUNCS + "ops: [{name: A}]\ntimeline:\n  - register: A\n"
                      "    during: [{at: start, call: f, id: w}]\nexpect:\n  - {call: w, ran: g}\n"
                      "  - not_called: {ops: A, func: h}\n  - site: {func: i, is: nop}\n")
-    assert [f.message for f in found] == [f"unknown function '{n}'" for n in "fghi"]
+    assert [f.message for f in found] == [f"unknown function '{n}'" for n in "fgh"] + [
+        "unknown call site 'i'"]
 
 
 def test_an_unknown_ops_gets_a_did_you_mean() -> None:
@@ -228,6 +229,75 @@ def test_a_private_trampoline_needs_dynamic_trampolines() -> None:
 def test_a_notrace_function_has_no_site_to_check() -> None:
     found = one(FUNCS + "timeline: []\nexpect:\n  - site: {func: do_IRQ_v2, is: nop}\n")
     assert found.message == "'do_IRQ_v2' is notrace: it has no call site"
+
+
+def site(func: str, state: str, kernel: str = "") -> str:
+    """FUNCS with ops lp and tracer and one site assertion."""
+    return (FUNCS + kernel + "ops: [{name: lp}, {name: tracer}]\ntimeline: []\nexpect:\n"
+            f"  - site: {{func: {func}, is: '{state}'}}\n")
+
+
+DYNAMIC = "kernel: {dynamic_trampolines: true}\n"
+
+
+@pytest.mark.parametrize("func, state, kernel", [
+    ("ftrace_call", "call ftrace_stub", ""),
+    ("ftrace_call", "call ftrace_ops_list_func", ""),
+    ("ftrace_regs_call", "call ftrace_ops_assist_func", ""),
+    ("ftrace_regs_call", "call lp.func", ""),
+    ("lp.tramp_call", "call lp.func", DYNAMIC),
+])
+def test_trampoline_call_sites_and_their_callees_are_accepted(func: str, state: str,
+                                                              kernel: str) -> None:
+    load_scenario("t.yaml", site(func, state, kernel).encode())
+
+
+def test_an_unknown_call_site_gets_a_did_you_mean_over_functions_and_trampoline_sites() -> None:
+    found = one(site("ftrace_cal", "call ftrace_stub"))
+    assert found.message == "unknown call site 'ftrace_cal' (did you mean 'ftrace_call'?)"
+    assert found.hint == ("name a traceable function (defined: do_IRQ, schedule), ftrace_call, "
+                          "ftrace_regs_call or, with kernel.dynamic_trampolines, OPS.tramp_call")
+    assert found.path == "$.expect[0].site.func"
+    assert one(site("do_irq", "nop")).message == (
+        "unknown call site 'do_irq' (did you mean 'do_IRQ'?)")
+
+
+def test_a_per_ops_call_site_of_an_unknown_ops_is_refused() -> None:
+    found = one(site("live.tramp_call", "call lp.func", DYNAMIC))
+    assert found.message == "unknown call site 'live.tramp_call' (did you mean 'lp.tramp_call'?)"
+
+
+def test_a_per_ops_call_site_needs_dynamic_trampolines() -> None:
+    found = one(site("lp.tramp_call", "call lp.func"))
+    assert found.message == "'lp.tramp_call' exists only with per-ops trampolines"
+    assert found.hint == ("set kernel.dynamic_trampolines: true, or check ftrace_call or "
+                          "ftrace_regs_call")
+
+
+def test_a_trampoline_call_site_is_never_a_nop() -> None:
+    found = one(site("ftrace_regs_call", "nop"))
+    assert found.message == ("'ftrace_regs_call' is never a nop: a trampoline's call site "
+                             "always calls something")
+    assert found.hint == ("expect `call ftrace_stub` when no ops is registered, else `call "
+                          "SYMBOL` with SYMBOL ftrace_ops_list_func, ftrace_ops_assist_func or "
+                          "OPS.func (an ops' callback)")
+    assert found.path == "$.expect[0].site.is"
+
+
+def test_a_trampoline_call_site_never_calls_a_trampoline() -> None:
+    found = one(site("ftrace_call", "call ftrace_caller"))
+    assert found.message == "'ftrace_call' never calls 'ftrace_caller'"
+    assert found.hint == ("a trampoline's call site calls ftrace_stub, ftrace_ops_list_func, "
+                          "ftrace_ops_assist_func or OPS.func (an ops' callback)")
+    assert one(site("ftrace_call", "call tracr.func")).message == (
+        "'ftrace_call' never calls 'tracr.func' (did you mean 'tracer.func'?)")
+
+
+def test_a_callback_at_a_function_site_points_to_the_trampoline_site() -> None:
+    found = one(site("do_IRQ", "call tracer.func"))
+    assert found.message == ("a function's call site never calls 'tracer.func': a trampoline's "
+                             "call site does")
+    assert found.hint.endswith("`site: {func: ftrace_call, is: call tracer.func}`")
 
 
 # ---- kernel and limits ---------------------------------------------------------------------
