@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ftscen.errors import Diagnostic, ScenarioInvalid
-from ftscen.scenario import load_scenario
 from ftscen.profile import parse_version
+from ftscen.scenario import load_scenario
 from ftscen.validate import CHECKS
 
 FUNCS = """ftscen: 1

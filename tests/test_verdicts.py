@@ -6,8 +6,15 @@ from dataclasses import replace
 
 from build import fn, ops, scenario, steps
 
-from ftscen.model import (Call, ExpectCall, ExpectCalled, ExpectNotCalled, ExpectSite, Register,
-                          Unregister)
+from ftscen.model import (
+    Call,
+    ExpectCall,
+    ExpectCalled,
+    ExpectNotCalled,
+    ExpectSite,
+    Register,
+    Unregister,
+)
 from ftscen.profile import profile_for
 from ftscen.run import run_scenario
 from ftscen.verdicts import Outcome, evaluate
