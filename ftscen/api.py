@@ -7,6 +7,7 @@ verdicts -> :class:`~ftscen.report.ScenarioReport`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from ftscen.errors import Diagnostic, ScenarioInvalid, UsageError
@@ -56,18 +57,21 @@ def check_scenario(sc: Scenario, profile: KernelProfile, shown: str,
     return ScenarioReport(result, outcome, tuple(verdicts), shown)
 
 
-def check_file(path: str | os.PathLike[str], versions: list[str] | None = None,
-               budget: Budget | None = None) -> list[ScenarioReport]:
-    """Load, validate and run one scenario under each requested kernel version."""
-    sc = load(path)
-    shown = display_path(path)
-    reports = []
+def iter_reports(sc: Scenario, shown: str, versions: list[str] | None = None,
+                 budget: Budget | None = None) -> Iterator[ScenarioReport]:
+    """Run a loaded scenario under each kernel version, one report at a time; the points
+    problems of every version are raised together at the end."""
     problems: list[Diagnostic] = []
     for profile in profiles(sc, versions):
         try:
-            reports.append(check_scenario(sc, profile, shown, budget))
+            yield check_scenario(sc, profile, shown, budget)
         except ScenarioInvalid as exc:
             problems.extend(d for d in exc.diagnostics if d not in problems)
     if problems:
         raise ScenarioInvalid(problems)
-    return reports
+
+
+def check_file(path: str | os.PathLike[str], versions: list[str] | None = None,
+               budget: Budget | None = None) -> list[ScenarioReport]:
+    """Load, validate and run one scenario under each requested kernel version."""
+    return list(iter_reports(load(path), display_path(path), versions, budget))

@@ -119,17 +119,11 @@ def run_job(job: Job) -> JobResult:
     try:
         sc = api.load(job.path)
         runs: list[RunRecord] = []
-        problems: list[Diagnostic] = []
-        for profile in api.profiles(sc, list(job.versions) if job.versions else None):
-            start = time.perf_counter()
-            try:
-                rep = api.check_scenario(sc, profile, shown, job.budget)
-            except ScenarioInvalid as exc:
-                problems.extend(d for d in exc.diagnostics if d not in problems)
-                continue
+        versions = list(job.versions) if job.versions else None
+        start = time.perf_counter()
+        for rep in api.iter_reports(sc, shown, versions, job.budget):
             runs.append(_record(job, rep, time.perf_counter() - start))
-        if problems:
-            raise ScenarioInvalid(problems)
+            start = time.perf_counter()
         return JobResult(shown, tuple(runs), versions=job.versions)
     except ScenarioInvalid as exc:
         return JobResult(shown, diagnostics=tuple(exc.diagnostics), versions=job.versions)

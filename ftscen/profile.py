@@ -65,16 +65,6 @@ class KernelProfile:
         "ftrace: Handle tracing when switching between context", Oct 2020, v5.10 cycle)."""
         return self.release >= (5, 10)
 
-    @property
-    def era(self) -> str:
-        if self.release >= (5, 5):
-            return "E3"
-        if self.release >= (5, 3):
-            return "E2'"
-        if self.release == (5, 2) and self.dynamic_trampolines:
-            return "E2"
-        return "E1"
-
     def runtime_key(self) -> tuple[str, bool]:
         """What the shared runtime code depends on (for caching its assembly)."""
         return self.frame, self.recursion_transition

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftscen.events import Event
-from ftscen.model import Action, Call, Register, Scenario, SetFilter, SetNotrace, Sysctl, Unregister
+from ftscen.model import Action, Call, Register, SetFilter, SetNotrace, Sysctl, Unregister
 from ftscen.run import RunResult
 from ftscen.verdicts import Outcome, Verdict
 
@@ -159,7 +159,3 @@ def report_dict(rep: ScenarioReport) -> dict[str, Any]:
 
 def render_json(reports: list[ScenarioReport]) -> str:
     return json.dumps({"results": [report_dict(r) for r in reports]}, indent=2) + "\n"
-
-
-def scenario_label(sc: Scenario) -> str:
-    return sc.name
