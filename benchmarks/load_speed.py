@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from ftscen.loader import load_yaml
-from ftscen.scenario import load_scenario
-from ftscen.schema import check_shape
-from ftscen.validate import check_semantics
+from ftscen.load.loader import load_yaml
+from ftscen.load.scenario import load_scenario
+from ftscen.load.schema import check_shape
+from ftscen.load.validate import check_semantics
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT.parent / "shared" / "spec" / "examples"

@@ -25,7 +25,7 @@ TARGET = 100.0
 
 
 def scenario_files(given: list[str]) -> list[Path]:
-    from ftscen import corpus
+    from ftscen.app import corpus
 
     if given:
         return corpus.discover(given)
@@ -38,10 +38,10 @@ def scenario_files(given: list[str]) -> list[Path]:
 
 def phases(files: list[Path]) -> dict[str, float]:
     """Seconds per phase over one pass: load (YAML, schema, checks), run, verdicts+report."""
-    from ftscen import api
-    from ftscen.report import log_lines, render_text
-    from ftscen.run import run_scenario
-    from ftscen.verdicts import evaluate
+    from ftscen.app import pipeline as api
+    from ftscen.report.text import log_lines, render_text
+    from ftscen.emu.run import run_scenario
+    from ftscen.verdicts.evaluate import evaluate
 
     out = {"load": 0.0, "run": 0.0, "check+render": 0.0}
     for f in files:
@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--min", type=int, default=400, help="at least this many runs")
     ap.add_argument("--profile", action="store_true", help="print the top of a cProfile")
     args = ap.parse_args()
-    from ftscen.corpus import Job, run_job
+    from ftscen.app.corpus import Job, run_job
 
     files = scenario_files(args.paths)
     jobs = [Job(str(f)) for f in files] * max(1, -(-args.min // len(files)))

@@ -1,3 +1,3 @@
-from ftscen.cli import main
+from ftscen.app.cli import main
 
 main()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ftscen.model import Call, During, FtraceOps, Function, Kernel, Scenario, Step
+from ftscen.core.model import Call, During, FtraceOps, Function, Kernel, Scenario, Step
 
 
 def fn(name: str, *calls: str, notrace: bool = False) -> Function:

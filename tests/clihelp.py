@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from ftscen.cli import app
+from ftscen.app.cli import app
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PASSING = ("filter-notrace.yaml", "i386-regs-caller-window.yaml", "ipmodify-exclusive.yaml",
@@ -36,6 +36,6 @@ def run_process(args: Sequence[str], cwd: Path, env: dict[str, str] | None = Non
     """``ftscen ARGS`` as a real process, through the console entry point ``main()``."""
     full_env = {k: v for k, v in os.environ.items() if k != "CI"}
     full_env.update(env or {})
-    code = "from ftscen.cli import main; main()"
+    code = "from ftscen.app.cli import main; main()"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=120, check=False)

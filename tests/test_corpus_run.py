@@ -11,8 +11,9 @@ from xml.etree import ElementTree as ET
 import pytest
 from clihelp import copy_fixture, invoke
 
-from ftscen import corpus, session
-from ftscen.errors import UsageError
+from ftscen.app import corpus
+from ftscen.app import session
+from ftscen.core.errors import UsageError
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ftscen.diagnostics import did_you_mean, render_json, render_text, sort_diagnostics
-from ftscen.errors import Diagnostic
+from ftscen.core.diagnostics import did_you_mean, render_json, render_text, sort_diagnostics
+from ftscen.core.errors import Diagnostic
 
 UNKNOWN = Diagnostic("s.yaml", 14, 15, "unknown function 'do_irq' (did you mean 'do_IRQ'?)",
                      "$.ops[0].filter[1]", "define it under `functions:`",

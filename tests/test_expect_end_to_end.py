@@ -1,5 +1,5 @@
 """Site assertions on trampoline call sites and ``regs`` on whole-run checks, end to end:
-YAML file -> ``ftscen.api.check_file`` -> verdicts, the text a user reads, and JSON."""
+YAML file -> ``ftscen.app.pipeline.check_file`` -> verdicts, the text a user reads, and JSON."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ftscen.api import check_file
-from ftscen.errors import ScenarioInvalid
-from ftscen.report import render_text, report_dict
-from ftscen.verdicts import Outcome
+from ftscen.app.pipeline import check_file
+from ftscen.core.errors import ScenarioInvalid
+from ftscen.report.text import render_text, report_dict
+from ftscen.verdicts.evaluate import Outcome
 
 # An IPMODIFY ops without SAVE_REGS registers and is reached through ftrace_caller, whose
 # handlers get regs == NULL (R8, r9-ipmodify-without-save-regs-registers.yaml); a tracer

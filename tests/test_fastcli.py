@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from clihelp import FIXTURES, SEED
 
-from ftscen import cli, fastcli, session
-from ftscen.cli import app
+from ftscen.app import cli
+from ftscen.app import fastcli
+from ftscen.app import session
+from ftscen.app.cli import app
 
 PLAIN = [
     ["run", "a.yaml"],
@@ -65,7 +67,7 @@ def test_every_command_can_take_the_fast_path():
 
 
 def test_a_plain_run_does_not_import_pydantic():
-    code = ("import sys; from ftscen.cli import main\n"
+    code = ("import sys; from ftscen.app.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n"
             "    print(e.code, 'pydantic' in sys.modules, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code, "run", "-q", str(FIXTURES / SEED)],

@@ -1,6 +1,6 @@
 """Emulation faults end to end: a fault is a verdict (exit 1) that says where it happened.
 
-Through the real console script and through ``ftscen.api``: a handler that recurses without
+Through the real console script and through ``ftscen.app.pipeline``: a handler that recurses without
 a guard overflows the stack, and the instruction budgets (``--max-insns`` per call,
 ``--max-insns-total`` per scenario) stop code that runs too long. The machine-level faults
 themselves (invalid opcode, unmapped access, write to text, unhandled int3) are tested in
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from ftscen.api import check_file
-from ftscen.report import render_text
-from ftscen.run import Budget
-from ftscen.verdicts import Outcome
+from ftscen.app.pipeline import check_file
+from ftscen.report.text import render_text
+from ftscen.emu.run import Budget
+from ftscen.verdicts.evaluate import Outcome
 
 FTSCEN = Path(sys.executable).parent / "ftscen"
 

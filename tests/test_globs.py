@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ftscen.globs import MatchType, apply_globs, glob_match, glob_matches, parse_glob
+from ftscen.core.globs import MatchType, apply_globs, glob_match, glob_matches, parse_glob
 
 NAMES = ("sched_a", "sched_b", "Sched", "schedule", "__migrate_task", "do_IRQ", "lock_c", "ab")
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from clihelp import SEED, copy_fixture, invoke, run_process
 
-from ftscen import __version__, api, golden
-from ftscen.golden import GoldenStatus
+from ftscen import __version__
+from ftscen.app import pipeline as api
+from ftscen.report import golden
+from ftscen.report.golden import GoldenStatus
 
 
 @pytest.fixture

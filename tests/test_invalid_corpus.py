@@ -2,7 +2,7 @@
 
 Paths are shown relative to the repository root, as a user running ``ftscen`` there sees
 them. A file that loads (its mistake shows only when the steps run, as a ``during`` at a point
-its step never passes) goes on through :func:`ftscen.api.check_file`, as ``ftscen run`` takes
+its step never passes) goes on through :func:`ftscen.app.pipeline.check_file`, as ``ftscen run`` takes
 it. ``FTSCEN_UPDATE_EXPECTED=1`` rewrites the ``.expected`` files (never when ``CI`` is set).
 """
 
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from ftscen.api import check_file
-from ftscen.diagnostics import render_text
-from ftscen.errors import Diagnostic, ScenarioInvalid
-from ftscen.model import LIMITS
-from ftscen.scenario import load_scenario
+from ftscen.app.pipeline import check_file
+from ftscen.core.diagnostics import render_text
+from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.core.model import LIMITS
+from ftscen.load.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "scenarios" / "invalid"

@@ -56,7 +56,7 @@ def test_other_kernel_versions_change_the_regs_frame():
 
 
 def test_capstone_is_imported_only_for_a_listing():
-    code = ("import sys; from typer.testing import CliRunner; from ftscen.cli import app; "
+    code = ("import sys; from typer.testing import CliRunner; from ftscen.app.cli import app; "
             "r = CliRunner().invoke(app, ['build', sys.argv[1]] + sys.argv[2:]); "
             "print(r.exit_code, 'capstone' in sys.modules)")
     plain = subprocess.run([sys.executable, "-c", code, SEED_PATH], capture_output=True,

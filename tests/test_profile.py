@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ftscen.model import Kernel
-from ftscen.profile import parse_version, profile_for
+from ftscen.core.model import Kernel
+from ftscen.core.profile import parse_version, profile_for
 
 
 @pytest.mark.parametrize("version, dyn, int3, frame", [

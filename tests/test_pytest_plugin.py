@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from clihelp import FIXTURES, SEED
 
-from ftscen import api, golden
+from ftscen.app import pipeline as api
+from ftscen.report import golden
 
 pytest_plugins = ["pytester"]
 

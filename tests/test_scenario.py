@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ftscen.errors import ScenarioInvalid
-from ftscen.model import (
+from ftscen.core.errors import ScenarioInvalid
+from ftscen.core.model import (
     Call,
     ExpectCall,
     ExpectCalled,
@@ -21,7 +21,7 @@ from ftscen.model import (
     Sysctl,
     Unregister,
 )
-from ftscen.scenario import load_scenario
+from ftscen.load.scenario import load_scenario
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared/spec/examples"
 

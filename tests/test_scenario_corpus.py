@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ftscen.api import check_file
-from ftscen.golden import compare
-from ftscen.report import render_text
-from ftscen.verdicts import Outcome
+from ftscen.app.pipeline import check_file
+from ftscen.report.golden import compare
+from ftscen.report.text import render_text
+from ftscen.verdicts.evaluate import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from ftscen.errors import Diagnostic
-from ftscen.loader import load_yaml
-from ftscen.model import ERRNOS, INT3_MODES, LIMITS, OPS_FLAGS
-from ftscen.schema import check_shape, scenario_schema
+from ftscen.core.errors import Diagnostic
+from ftscen.load.loader import load_yaml
+from ftscen.core.model import ERRNOS, INT3_MODES, LIMITS, OPS_FLAGS
+from ftscen.load.schema import check_shape, scenario_schema
 
 REPO = Path(__file__).resolve().parents[1]
 HEAD = "ftscen: 1\nfunctions:\n  - name: f\n"

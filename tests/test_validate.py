@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ftscen.errors import Diagnostic, ScenarioInvalid
-from ftscen.profile import parse_version
-from ftscen.scenario import load_scenario
-from ftscen.validate import CHECKS
+from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.core.profile import parse_version
+from ftscen.load.scenario import load_scenario
+from ftscen.load.validate import CHECKS
 
 FUNCS = """ftscen: 1
 functions:

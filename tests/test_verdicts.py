@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from build import fn, ops, scenario, steps
 
-from ftscen.model import (
+from ftscen.core.model import (
     Call,
     ExpectCall,
     ExpectCalled,
@@ -15,9 +15,9 @@ from ftscen.model import (
     Register,
     Unregister,
 )
-from ftscen.profile import profile_for
-from ftscen.run import run_scenario
-from ftscen.verdicts import Outcome, evaluate
+from ftscen.core.profile import profile_for
+from ftscen.emu.run import run_scenario
+from ftscen.verdicts.evaluate import Outcome, evaluate
 
 
 def outcome(sc):

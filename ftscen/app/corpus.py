@@ -1,0 +1,182 @@
+"""Corpus runs: which files, which share of them (``--shard``), and running them as jobs.
+
+Discovery is deterministic: files given are taken as given; directories are searched
+recursively for ``*.yaml``/``*.yml`` in sorted order, skipping hidden directories and
+directories named ``invalid`` (their files are broken on purpose) unless that directory is
+the one given. A job runs one scenario file under each requested kernel and returns plain,
+picklable data, so ``--jobs N`` and a serial run print the very same thing, in input order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
+from ftscen.report.golden import GoldenCheck
+from ftscen.emu.run import Budget
+
+SUFFIXES = (".yaml", ".yml")
+SKIPPED_DIR = "invalid"
+
+
+# ---- discovery ------------------------------------------------------------------------------
+def discover(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Scenario files under ``paths``, in argument order, each directory sorted; no duplicates.
+    A path that does not exist is kept (running it reports the missing file)."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for given in map(Path, paths):
+        found = _walk(given) if given.is_dir() else [given]
+        for f in found:
+            key = Path(os.path.normpath(f))
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
+    return out
+
+
+def _walk(root: Path) -> list[Path]:
+    found = []
+    for here, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != SKIPPED_DIR]
+        found += [Path(here, f) for f in files if f.endswith(SUFFIXES) and not f.startswith(".")]
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+# ---- sharding -------------------------------------------------------------------------------
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4): shard K of N, 1 <= K <= N."""
+    k, sep, n = text.partition("/")
+    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
+        raise UsageError(f"--shard: '{text}' is not K/N (e.g. --shard 2/4)")
+    kk, nn = int(k), int(n)
+    if nn < 1 or not 1 <= kk <= nn:
+        raise UsageError(f"--shard: {text}: K must be between 1 and N, and N at least 1")
+    return kk, nn
+
+
+def shard(items: Sequence[Path], k: int, n: int) -> list[Path]:
+    """Shard ``k`` of ``n`` (1-based) of a sorted list: every n-th item from the k-th, so the
+    shards are disjoint, together complete, and differ in size by at most one."""
+    return list(items[k - 1 :: n])
+
+
+# ---- jobs -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """One scenario file to run; ``golden`` is None, ``"compare"`` or ``"update"``."""
+
+    path: str
+    versions: tuple[str, ...] | None = None
+    budget: Budget = field(default_factory=Budget)
+    golden: str | None = None
+    want_log: str = "never"  # "always", "failures" or "never": render the log in ``text``
+    want_json: bool = False
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One scenario under one kernel version, reduced to what the reporters print."""
+
+    version: str
+    own_version: str
+    name: str
+    outcome: str  # PASS, FAIL, XFAIL, XPASS
+    summary: str
+    text: str  # report.render_text (with or without the log, per Job.want_log)
+    failures: tuple[str, ...]  # the failing verdicts, as report.verdict_lines
+    golden: GoldenCheck | None = None
+    data: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("PASS", "XFAIL") and (self.golden is None or self.golden.ok)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """All kernels of one file, or why it could not run (diagnostics or an internal error)."""
+
+    path: str
+    runs: tuple[RunRecord, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    error: str | None = None
+    versions: tuple[str, ...] | None = field(default=None)
+
+
+def run_job(job: Job) -> JobResult:
+    """Load the scenario once and run it under each kernel version (never raises)."""
+    from ftscen.app import pipeline as api
+
+    shown = api.display_path(job.path)
+    try:
+        sc = api.load(job.path)
+        runs: list[RunRecord] = []
+        versions = list(job.versions) if job.versions else None
+        start = time.perf_counter()
+        for rep in api.iter_reports(sc, shown, versions, job.budget):
+            runs.append(_record(job, rep, time.perf_counter() - start))
+            start = time.perf_counter()
+        return JobResult(shown, tuple(runs), versions=job.versions)
+    except ScenarioInvalid as exc:
+        return JobResult(shown, diagnostics=tuple(exc.diagnostics), versions=job.versions)
+    except Exception as exc:  # noqa: BLE001 (a bug in ftscen: reported for this file only)
+        return JobResult(shown, error=f"{type(exc).__name__}: {exc}", versions=job.versions)
+
+
+def _record(job: Job, rep: Any, seconds: float) -> RunRecord:
+    from ftscen.report import golden
+    from ftscen.report.text import render_text, report_dict, summary_line, verdict_lines
+
+    own = rep.result.scenario.kernel.version
+    version = rep.result.profile.version
+    check = None
+    if job.golden is not None:
+        path = golden.golden_path(job.path, version, own)
+        check = golden.update(rep, path) if job.golden == "update" else golden.compare(rep, path)
+    show = job.want_log == "always" or (job.want_log == "failures" and not rep.outcome.ok)
+    text = render_text(rep, show_log=show) if job.want_log != "never" else ""
+    failures = tuple(line for v in rep.verdicts if not v.ok for line in verdict_lines(v))
+    # rstrip: a folded YAML scalar (xfail: >) ends in a newline that would split the line
+    return RunRecord(version, own, rep.name, rep.outcome.name, summary_line(rep).rstrip(), text,
+                     failures, check, report_dict(rep) if job.want_json else None, seconds)
+
+
+def run_jobs(jobs: Sequence[Job], workers: int = 1) -> Iterator[JobResult]:
+    """Results in the order of ``jobs``; with ``workers > 1`` the jobs run in that many
+    processes (each result is yielded as soon as it and all before it are done)."""
+    if workers <= 1 or len(jobs) <= 1:
+        yield from map(run_job, jobs)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(workers, len(jobs))
+    chunk = max(1, min(8, len(jobs) // (workers * 4)))
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    try:
+        yield from pool.map(run_job, jobs, chunksize=chunk)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone reports it and stops the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def worker_count(jobs: int) -> int:
+    """``--jobs 0`` means one process per CPU."""
+    return jobs if jobs > 0 else (os.cpu_count() or 1)
+
+
+def all_diagnostics(results: Iterable[JobResult]) -> list[Diagnostic]:
+    return [d for r in results for d in r.diagnostics]

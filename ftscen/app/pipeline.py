@@ -1,0 +1,77 @@
+"""The pipeline wired end to end, for the CLI, the pytest plugin and library users.
+
+``check_file``: YAML file -> Scenario -> (per kernel version) image -> machine -> log ->
+verdicts -> :class:`~ftscen.report.text.ScenarioReport`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
+from ftscen.core.model import Scenario
+from ftscen.core.profile import OLDEST_RELEASE, KernelProfile, parse_version, profile_for
+from ftscen.report.text import ScenarioReport
+from ftscen.emu.run import Budget, run_scenario
+from ftscen.verdicts.evaluate import evaluate
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """The path as the user gave it (relative stays relative), with forward slashes."""
+    return Path(path).as_posix()
+
+
+def parse_kernels(text: str | None) -> list[str] | None:
+    """``--kernel 5.1,5.3`` -> ["5.1", "5.3"]; a bad version is a usage error."""
+    if text is None:
+        return None
+    versions = [v.strip() for v in text.split(",") if v.strip()]
+    for v in versions:
+        release = parse_version(v)
+        if release is None:
+            raise UsageError(f"--kernel: '{v}' is not a kernel version (e.g. 5.1, 5.3, 6.6)")
+        if release < OLDEST_RELEASE:
+            raise UsageError(f"--kernel: {v} predates breakpoint-based patching (3.5); "
+                             "ftscen models 3.5 and later")
+    if not versions:
+        raise UsageError("--kernel needs at least one version, e.g. --kernel 5.1,5.3")
+    return versions
+
+
+def load(path: str | os.PathLike[str]) -> Scenario:
+    from ftscen.load.scenario import load_scenario
+
+    return load_scenario(path)
+
+
+def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
+    return [profile_for(sc.kernel, v) for v in (versions or [None])]  # type: ignore[list-item]
+
+
+def check_scenario(sc: Scenario, profile: KernelProfile, shown: str,
+                   budget: Budget | None = None) -> ScenarioReport:
+    result = run_scenario(sc, profile, budget or Budget())
+    outcome, verdicts = evaluate(result)
+    return ScenarioReport(result, outcome, tuple(verdicts), shown)
+
+
+def iter_reports(sc: Scenario, shown: str, versions: list[str] | None = None,
+                 budget: Budget | None = None) -> Iterator[ScenarioReport]:
+    """Run a loaded scenario under each kernel version, one report at a time; the points
+    problems of every version are raised together at the end."""
+    problems: list[Diagnostic] = []
+    for profile in profiles(sc, versions):
+        try:
+            yield check_scenario(sc, profile, shown, budget)
+        except ScenarioInvalid as exc:
+            problems.extend(d for d in exc.diagnostics if d not in problems)
+    if problems:
+        raise ScenarioInvalid(problems)
+
+
+def check_file(path: str | os.PathLike[str], versions: list[str] | None = None,
+               budget: Budget | None = None) -> list[ScenarioReport]:
+    """Load, validate and run one scenario under each requested kernel version."""
+    return list(iter_reports(load(path), display_path(path), versions, budget))

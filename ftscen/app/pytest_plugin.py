@@ -1,0 +1,165 @@
+"""pytest plugin (entry point ``pytest11``): scenario YAML files collected as test items.
+
+The plugin is installed wherever ftscen is, so it collects nothing unless asked:
+
+* ``pytest --ftscen [PATHS]`` collects scenario files under the paths pytest is given, or
+* the ini option ``ftscen_paths`` (e.g. ``ftscen_paths = ["scenarios"]`` under
+  ``[tool.pytest.ini_options]``) names directories whose scenario files are always collected.
+
+Even then a file is collected only if it is ``*.yaml``/``*.yml`` with a top-level ``ftscen:``
+key, and not inside a directory named ``invalid`` (deliberately broken files) unless that
+directory is what pytest was pointed at. Each file is one item per kernel version
+(``--ftscen-kernel 5.1,5.3``; default: the file's own). A failed assertion shows the failing
+verdict lines, not a traceback; XFAIL scenarios report as xfailed, XPASS fails. If a golden
+(``NAME.golden``, or ``NAME@V.golden`` for another version) exists beside the file, the run
+is compared with it as ``ftscen run --golden`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SUFFIXES = (".yaml", ".yml")
+# A top-level `ftscen:` key (quoted or not) at the start of a line, after an optional BOM.
+_TOP_KEY = re.compile(r"^\ufeff?[\"']?ftscen[\"']?[ \t]*:", re.MULTILINE)
+_SNIFF_BYTES = 1 << 16
+
+
+class ScenarioFailure(Exception):
+    """A scenario failed (assertions, XPASS, invalid file or golden): shown as plain text."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ftscen", "ftscen scenarios")
+    group.addoption("--ftscen", action="store_true", default=False,
+                    help="collect ftscen scenario files (*.yaml/*.yml with a top-level "
+                         "'ftscen:' key) as test items")
+    group.addoption("--ftscen-kernel", default=None, metavar="V[,V...]",
+                    help="run each scenario under these kernel versions (one item each)")
+    parser.addini("ftscen_paths", type="paths", default=[],
+                  help="directories whose ftscen scenario files are collected without --ftscen")
+
+
+def looks_like_scenario(path: Path) -> bool:
+    """True for a file with a top-level ``ftscen:`` key in its first 64 KiB."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except OSError:
+        return False
+    return _TOP_KEY.search(head.decode("utf-8", "replace")) is not None
+
+
+def _roots(config: pytest.Config) -> list[Path]:
+    """Where collection was asked for: the ini paths and (with --ftscen) the arguments."""
+    roots = [Path(p) for p in config.getini("ftscen_paths")]
+    if config.getoption("ftscen"):
+        here = config.invocation_params.dir
+        args = [a.split("::")[0] for a in config.args] or [str(config.rootpath)]
+        roots += [Path(here, a) for a in args]
+    return [Path(os.path.abspath(r)) for r in roots]
+
+
+def _collected(config: pytest.Config, path: Path) -> bool:
+    target = Path(os.path.abspath(path))
+    inside = [r for r in _roots(config) if target == r or r in target.parents]
+    if not inside:
+        return False
+    root = max(inside, key=lambda r: len(r.parts))  # the most specific root decides
+    return root == target or "invalid" not in target.relative_to(root).parts[:-1]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in SUFFIXES or not _collected(parent.config, file_path):
+        return None
+    if not looks_like_scenario(file_path):
+        return None
+    return ScenarioFile.from_parent(parent, path=file_path)
+
+
+class ScenarioFile(pytest.File):
+    """One scenario file; one item per kernel version."""
+
+    def collect(self) -> Iterator[ScenarioItem]:
+        text = self.config.getoption("ftscen_kernel")
+        if not text:
+            yield ScenarioItem.from_parent(self, name=self.path.stem, version=None)
+            return
+        from ftscen.app import pipeline as api
+        from ftscen.core.errors import UsageError
+
+        try:
+            versions = api.parse_kernels(text) or []
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        for v in versions:
+            yield ScenarioItem.from_parent(self, name=f"{self.path.stem}[{v}]", version=v)
+
+
+class ScenarioItem(pytest.Item):
+    """Runs the scenario as ``ftscen run FILE [--kernel V] [--golden if one exists]``."""
+
+    def __init__(self, *, version: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.version = version
+
+    def _shown(self) -> str:
+        try:
+            return Path(os.path.relpath(self.path, self.config.invocation_params.dir)).as_posix()
+        except ValueError:  # another drive (Windows)
+            return self.path.as_posix()
+
+    def runtest(self) -> None:
+        from ftscen.app import pipeline as api
+        from ftscen.core.errors import ScenarioInvalid
+
+        shown = self._shown()
+        try:
+            [rep] = api.check_file(shown, [self.version] if self.version else None)
+        except ScenarioInvalid as exc:
+            from ftscen.core.diagnostics import render_text
+
+            raise ScenarioFailure("invalid scenario:\n" + render_text(exc.diagnostics)) from None
+        problems = _problems(rep) + _golden_problems(rep, shown, self.version)
+        if problems:
+            raise ScenarioFailure("\n".join(problems))
+        if rep.outcome.name == "XFAIL":
+            pytest.xfail(rep.result.scenario.xfail or "expected failure")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, ScenarioFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        kernel = f" [kernel {self.version}]" if self.version else ""
+        return self.path, None, f"ftscen scenario {self.path.stem}{kernel}"
+
+
+def _problems(rep: Any) -> list[str]:
+    from ftscen.report.text import summary_line, verdict_lines
+
+    if rep.outcome.name not in ("FAIL", "XPASS"):
+        return []
+    return [summary_line(rep)] + [t for v in rep.verdicts if not v.ok for t in verdict_lines(v)]
+
+
+def _golden_problems(rep: Any, shown: str, version: str | None) -> list[str]:
+    from ftscen.report import golden
+
+    own = rep.result.scenario.kernel.version
+    path = golden.golden_path(shown, rep.result.profile.version, own)
+    if not path.exists():
+        return []
+    check = golden.compare(rep, path)
+    if check.ok:
+        return []
+    option = f" --kernel {version}" if version and version != own else None
+    return golden.describe(check, shown, option)

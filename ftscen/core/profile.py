@@ -1,0 +1,98 @@
+"""Kernel eras: what a ``kernel.version`` (or ``--kernel``) means for the model.
+
+The table follows ``reference/ftrace-model.md`` §0 (era map) and FORMAT.md ("Era defaults"):
+
+=========  ====================================  ======================  ==========
+versions   int3 hit on a site being modified     ftrace_regs_caller      patching
+=========  ====================================  ======================  ==========
+3.5-5.1    skip (ftrace_int3_handler, ip += 4)    short pt_regs           ftrace's own
+5.2        skip; emulate-call with per-ops        short pt_regs           ftrace's own
+           trampolines (x86_64 logic, [FTR64])
+5.3, 5.4   emulate-call ([PUSH32], [PULL-5.3])    full pt_regs (3c88c6)   ftrace's own
+>= 5.5     emulate-new (poke_int3_handler)        full pt_regs            text_poke_bp
+=========  ====================================  ======================  ==========
+
+Kernels before 3.5 patched under stop_machine (no breakpoint window) and are refused by
+validation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ftscen.core.model import Kernel
+
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?(?:-rc\d+)?\Z")
+
+#: Kernels before 3.5 patched under stop_machine: no breakpoint window to model.
+OLDEST_RELEASE = (3, 5)
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """``"5.3"``, ``"4.19.12"``, ``"6.6-rc1"`` -> (major, minor); None when not a version."""
+    m = _VERSION.match(text)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    """Everything the image, the machine and the patcher switch on."""
+
+    version: str
+    release: tuple[int, int]
+    int3: str
+    frame: str
+    dynamic_trampolines: bool
+    cpus: int
+
+    @property
+    def text_poke(self) -> bool:
+        """E3 (>= 5.5): ftrace patches through text_poke_bp (768ae4406a5c)."""
+        return self.release >= (5, 5)
+
+    @property
+    def has_permanent(self) -> bool:
+        """FTRACE_OPS_FL_PERMANENT exists from 5.5 ("ftrace: Introduce PERMANENT ftrace_ops
+        flag", Miroslav Benes, trace-v5.5 pull); before it the flag means nothing."""
+        return self.release >= (5, 5)
+
+    @property
+    def recursion_transition(self) -> bool:
+        """One extra nested call tolerated by the recursion guard (TRACE_TRANSITION_BIT,
+        "ftrace: Handle tracing when switching between context", Oct 2020, v5.10 cycle)."""
+        return self.release >= (5, 10)
+
+    def runtime_key(self) -> tuple[str, bool]:
+        """What the shared runtime code depends on (for caching its assembly)."""
+        return self.frame, self.recursion_transition
+
+
+def era_int3(release: tuple[int, int], dynamic_trampolines: bool) -> str:
+    """The era default for how an int3 on a site being modified is handled."""
+    if release >= (5, 5):
+        return "emulate-new"
+    if release >= (5, 3):
+        return "emulate-call"
+    if release == (5, 2) and dynamic_trampolines:
+        return "emulate-call"
+    return "skip"
+
+
+def profile_for(kernel: Kernel, version: str | None = None) -> KernelProfile:
+    """Resolve the scenario's ``kernel:`` block (optionally with a ``--kernel`` override)."""
+    text = version if version is not None else kernel.version
+    release = parse_version(text)
+    if release is None:
+        raise ValueError(f"not a kernel version: {text!r}")
+    int3 = kernel.int3 if kernel.int3 is not None else era_int3(release, kernel.dynamic_trampolines)
+    return KernelProfile(
+        version=text,
+        release=release,
+        int3=int3,
+        frame="full" if release >= (5, 3) else "short",
+        dynamic_trampolines=kernel.dynamic_trampolines,
+        cpus=kernel.cpus,
+    )

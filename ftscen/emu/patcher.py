@@ -1,0 +1,512 @@
+"""The modelled kernel: ftrace's core (kernel/trace/ftrace.c) and the x86 patching code.
+
+This runs on the host as CPU 0. It keeps the kernel's state (``ftrace_ops_list``, per-record
+targets and IPMODIFY owners, ``ftrace_trace_function``, ``saved_ftrace_func``,
+``function_trace_op``, ``ftrace_enabled``) and mirrors every piece the emulated CPUs read into
+their memory: the ops list, each ops' filter and notrace hashes, ``function_trace_op`` and the
+text. Code changes go through the three-phase breakpoint protocol and stop at the named points
+of FORMAT.md, where the runner places ``during`` calls.
+
+Model choices (reference §3-§4 and rules.md):
+
+* A record's target is computed from the enabled ops (``ftrace_get_addr_new``): the same
+  result the kernel's reference counts and REGS/TRAMP flags give (R3, R4), without modelling
+  the counters themselves.
+* ``SAVE_REGS_IF_SUPPORTED`` alone does not make an ops want regs: i386 has
+  DYNAMIC_FTRACE_WITH_REGS, and ``__register_ftrace_function`` only promotes it to SAVE_REGS
+  on arches without (the ``#ifndef CONFIG_DYNAMIC_FTRACE_WITH_REGS`` block).
+* An IPMODIFY ops without SAVE_REGS registers: ``__register_ftrace_function`` and
+  ``ftrace_startup`` (5.10, 6.x) check only DELETED, ENABLED, PERMANENT and the IPMODIFY
+  hashes, and ``__ftrace_hash_rec_update`` asks for regs only for SAVE_REGS, so on i386 such
+  an ops is reached through ``ftrace_caller`` with regs == NULL (include/linux/ftrace.h only
+  documents that IPMODIFY "can only be set with SAVE_REGS").
+* The breakpoint protocol is the same three phases in every era (E1 ``ftrace_replace_code`` /
+  ``update_ftrace_func``, E3 ``text_poke_bp_batch``); what differs is the int3 handler
+  (:meth:`Patcher.int3_policy`) and whether a fresh per-ops trampoline's call is written
+  under the protocol (before 5.5, ``arch_ftrace_update_trampoline`` -> ``update_ftrace_func``)
+  or directly into the new copy (from 5.5, ``create_trampoline``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from ftscen.image import layout as L
+from ftscen.core.errors import InternalError
+from ftscen.core.globs import apply_globs
+from ftscen.image.build import Image
+from ftscen.emu.machine import Machine
+from ftscen.core.model import (
+    TRAMPOLINE_SITES,
+    FtraceOps,
+    PatcherAction,
+    Register,
+    Scenario,
+    SetFilter,
+    SetNotrace,
+    Sysctl,
+    Unregister,
+)
+from ftscen.core.profile import KernelProfile
+
+EBUSY, ENODEV, EINVAL = 16, 19, 22
+ERRNO_NAMES = {0: "0", EBUSY: "EBUSY", ENODEV: "ENODEV", EINVAL: "EINVAL"}
+
+UPDATE_CALLS, DISABLE_CALLS, UPDATE_TRACE_FUNC = 1, 2, 4
+
+#: How a per-ops trampoline's call site reads while the trampoline does not exist.
+NOT_ALLOCATED = "not allocated"
+
+
+@dataclass
+class OpsState:
+    """A ``struct ftrace_ops`` at run time."""
+
+    defn: FtraceOps
+    index: int
+    struct: int
+    filter: frozenset[str]
+    notrace: frozenset[str]
+    flags: set[str] = field(default_factory=set)
+    trampoline: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.defn.name
+
+
+@dataclass
+class Record:
+    """A ``struct dyn_ftrace``: the site and what it calls now (None = NOP)."""
+
+    func: str
+    ip: int
+    target: int | None = None
+    ipmodify: bool = False
+
+
+class Patcher:
+    """The modelled kernel's patching side; one instance per run."""
+
+    def __init__(self, sc: Scenario, image: Image, machine: Machine, profile: KernelProfile,
+                 on_point: Callable[[str], None]) -> None:
+        self.image, self.m, self.profile, self.on_point = image, machine, profile, on_point
+        self.traceable = tuple(f.name for f in sc.functions if not f.notrace)
+        self.records = {f: Record(f, image.sites[f]) for f in self.traceable}
+        self.by_ip = {r.ip: r for r in self.records.values()}
+        self.ops = {o.name: self._new_ops(o, i) for i, o in enumerate(sc.ops)}
+        self.ops_list: list[OpsState] = []  # newest first (add_ftrace_ops inserts at the head)
+        sym = image.symbols
+        self.stub, self.list_func = sym.addr("ftrace_stub"), sym.addr("ftrace_ops_list_func")
+        self.regs_caller, self.caller = sym.addr("ftrace_regs_caller"), sym.addr("ftrace_caller")
+        self.ftrace_trace_function = self.stub
+        self.saved_ftrace_func: int | None = None
+        self.set_function_trace_op = L.FTRACE_LIST_END
+        self.ftrace_enabled = self.last_ftrace_enabled = True
+        self.ftrace_disabled = False
+        self.ftrace_start_up = 0
+        self.inflight: dict[int, bytes] = {}  # ip -> new instruction while int3 is in place
+        self._seen: Counter[str] = Counter()
+        self.points: list[str] = []
+        self._init_memory()
+
+    # ---- memory mirrors ---------------------------------------------------------------------
+    def _new_ops(self, o: FtraceOps, index: int) -> OpsState:
+        flt, _ = apply_globs(frozenset(), o.filter_hash, self.traceable, True)
+        ntr, _ = apply_globs(frozenset(), o.notrace_hash, self.traceable, True)
+        return OpsState(o, index, L.ops_struct(index), flt, ntr, set(o.flags))
+
+    def _init_memory(self) -> None:
+        m = self.m
+        m.write_u32(L.FTRACE_LIST_END + L.OPS_NEXT, L.FTRACE_LIST_END)
+        m.write_u32(L.FTRACE_LIST_END + L.OPS_FUNC, self.stub)
+        m.write_u32(L.FTRACE_LIST_END + L.OPS_FLAGS, 1 << L.OPS_FL_BITS["STUB"])
+        m.write_u32(L.FTRACE_OPS_LIST, L.FTRACE_LIST_END)
+        m.write_u32(L.FUNCTION_TRACE_OP, L.FTRACE_LIST_END)
+        for ops in self.ops.values():
+            base = L.HASHES + ops.index * 2 * L.HASH_SLOT
+            m.write_u32(ops.struct + L.OPS_FUNC, self.image.handlers[ops.name])
+            m.write_u32(ops.struct + L.OPS_FILTER, base)
+            m.write_u32(ops.struct + L.OPS_NOTRACE, base + L.HASH_SLOT)
+            m.write_u32(ops.struct + L.OPS_INDEX, ops.index)
+            self._write_flags(ops)
+            self._write_hashes(ops)
+
+    def _write_flags(self, ops: OpsState) -> None:
+        mask = sum(1 << L.OPS_FL_BITS[f] for f in ops.flags if f in L.OPS_FL_BITS)
+        self.m.write_u32(ops.struct + L.OPS_FLAGS, mask)
+
+    def _write_hashes(self, ops: OpsState) -> None:
+        """Publish the hashes the list function tests (R1: ``hash_contains_ip``)."""
+        for slot, names in ((0, ops.filter), (1, ops.notrace)):
+            ips = sorted(self.records[n].ip for n in names)
+            words = [len(ips), *ips]
+            base = L.HASHES + (ops.index * 2 + slot) * L.HASH_SLOT
+            self.m.write(base, b"".join(w.to_bytes(4, "little") for w in words))
+
+    def _write_ops_list(self) -> None:
+        chain = [o.struct for o in self.ops_list] + [L.FTRACE_LIST_END]
+        for here, nxt in pairwise(chain):
+            self.m.write_u32(here + L.OPS_NEXT, nxt)
+        self.m.write_u32(L.FTRACE_OPS_LIST, chain[0])
+
+    # ---- points -----------------------------------------------------------------------------
+    def begin_step(self) -> None:
+        self._seen.clear()
+        self.points = []
+
+    def point(self, base: str) -> None:
+        self._seen[base] += 1
+        n = self._seen[base]
+        name = base if n == 1 else f"{base}#{n}"
+        self.points.append(name)
+        self.m.emit(L.EV_POINT, self.m.intern(name))
+        self.on_point(name)
+
+    # ---- hashes and targets (R1, R3, R4, R5) ------------------------------------------------
+    @staticmethod
+    def ops_matches(ops: OpsState, func: str) -> bool:
+        """``hash_contains_ip``: (filter empty or in filter) and not in notrace (R1)."""
+        return (not ops.filter or func in ops.filter) and func not in ops.notrace
+
+    def addr_new(self, rec: Record) -> int | None:
+        """``ftrace_get_addr_new``: TRAMP (one ops with a trampoline) > REGS > ftrace_caller."""
+        users = [o for o in self.ops_list if "ENABLED" in o.flags and self.ops_matches(o, rec.func)]
+        if not users:
+            return None
+        if len(users) == 1 and users[0].trampoline is not None:
+            return users[0].trampoline
+        if any("SAVE_REGS" in o.flags for o in users):
+            return self.regs_caller
+        return self.caller
+
+    def get_func(self, ops: OpsState) -> int:
+        """``ftrace_ops_get_func``: the assist function for RECURSION ops (>= 5.11 form)."""
+        if "RECURSION" in ops.flags:
+            return self.image.symbols.addr("ftrace_ops_assist_func")
+        return self.image.handlers[ops.name]
+
+    def get_list_func(self, ops: OpsState) -> int:
+        """``ftrace_ops_get_list_func``: DYNAMIC ops always go through the list function."""
+        return self.list_func if "DYNAMIC" in ops.flags else self.get_func(ops)
+
+    def update_ftrace_function(self) -> None:
+        """``update_ftrace_function``: none -> stub, one -> its func, several -> list (R5)."""
+        if not self.ops_list:
+            func, self.set_function_trace_op = self.stub, L.FTRACE_LIST_END
+        elif len(self.ops_list) == 1:
+            func = self.get_list_func(self.ops_list[0])
+            self.set_function_trace_op = self.ops_list[0].struct
+        else:
+            func, self.set_function_trace_op = self.list_func, L.FTRACE_LIST_END
+        self.ftrace_trace_function = func
+
+    # ---- the breakpoint protocol (R12) -----------------------------------------------------
+    def insn(self, ip: int, target: int | None) -> bytes:
+        return L.NOP5 if target is None else L.call_insn(ip, target)
+
+    def _describe(self, ip: int, code: bytes) -> str:
+        if code == L.NOP5:
+            return "nop"
+        if code[0] == L.CALL_OP:
+            rel = int.from_bytes(code[1:5], "little", signed=True)
+            return f"call {self.image.symbols.label_for((ip + 5 + rel) & 0xFFFFFFFF)}"
+        return code.hex(" ")
+
+    def _protocol(self, name: str, changes: list[tuple[int, bytes]]) -> None:
+        """int3 on every byte 0, sync; new tails, sync; new byte 0, sync (each a point)."""
+        for ip, new in changes:
+            old = self.m.read(ip, 5)
+            self.m.emit(L.EV_PATCH, ip, self.m.intern(
+                f"{self._describe(ip, old)} -> {self._describe(ip, new)}"))
+            self.inflight[ip] = new
+            self.m.poke(ip, bytes([L.INT3]))
+        self.point(f"{name}.int3")
+        for ip, new in changes:
+            self.m.poke(ip + 1, new[1:])
+        self.point(f"{name}.tail")
+        for ip, new in changes:
+            self.m.poke(ip, new[:1])
+        self.point(f"{name}.done")
+        for ip, _ in changes:
+            del self.inflight[ip]
+
+    def update_call_site(self, name: str, ip: int, func: int) -> None:
+        """``update_ftrace_func`` / ``text_poke_bp`` on one trampoline call site."""
+        self._protocol(name, [(ip, L.call_insn(ip, func))])
+
+    def ftrace_update_ftrace_func(self, func: int) -> None:
+        """Both shared trampolines, ``ftrace_call`` first, then ``ftrace_regs_call``."""
+        sym = self.image.symbols
+        self.update_call_site("ftrace_call", sym.addr("ftrace_call"), func)
+        self.update_call_site("ftrace_regs_call", sym.addr("ftrace_regs_call"), func)
+
+    def ftrace_replace_code(self, enable: bool) -> None:
+        """Every record whose target changes, as one batch (FTRACE_UPDATE_IGNORE skipped)."""
+        changes = []
+        for rec in sorted(self.records.values(), key=lambda r: r.ip):
+            new = self.addr_new(rec) if enable else None
+            if new == rec.target:
+                continue
+            if self.m.read(rec.ip, 5) != self.insn(rec.ip, rec.target):
+                raise InternalError(f"ftrace_bug: {rec.func} does not hold what ftrace expects")
+            changes.append((rec, new))
+        if not changes:
+            return
+        self._protocol("sites", [(r.ip, self.insn(r.ip, new)) for r, new in changes])
+        for rec, new in changes:
+            rec.target = new  # ftrace_update_record
+
+    def ftrace_modify_all_code(self, command: int) -> None:
+        """List function first, then the sites, then the final function (R6)."""
+        update = command & UPDATE_TRACE_FUNC
+        if update:
+            self.ftrace_update_ftrace_func(self.list_func)
+        if command & UPDATE_CALLS:
+            self.ftrace_replace_code(True)
+        elif command & DISABLE_CALLS:
+            self.ftrace_replace_code(False)
+        if update and self.ftrace_trace_function != self.list_func:
+            self.m.write_u32(L.FUNCTION_TRACE_OP, self.set_function_trace_op)
+            self.ftrace_update_ftrace_func(self.ftrace_trace_function)
+
+    def ftrace_startup_enable(self, command: int) -> None:
+        if self.saved_ftrace_func != self.ftrace_trace_function:
+            self.saved_ftrace_func = self.ftrace_trace_function
+            command |= UPDATE_TRACE_FUNC
+        if command and self.ftrace_enabled:
+            self.ftrace_modify_all_code(command)
+
+    def _records_change(self) -> bool:
+        return any(self.addr_new(r) != r.target for r in self.records.values())
+
+    # ---- the int3 handler -------------------------------------------------------------------
+    def int3_policy(self, ip: int) -> tuple[int, int] | None:
+        """What the int3 handler of the era does for a trap at ``ip``.
+
+        * ``skip`` (``ftrace_int3_handler`` before 9e298e860460): resume at ip + 5.
+        * ``emulate-call`` (E2): a record -> ``int3_emulate_call(ftrace_regs_caller)``; a
+          trampoline call site -> call ``ftrace_update_func_call`` (the new callee).
+        * ``emulate-new`` (``poke_int3_handler``): execute the instruction being written.
+        """
+        new = self.inflight.get(ip)
+        if new is None:
+            return None
+        mode = self.profile.int3
+        if mode == "skip" or (mode == "emulate-new" and new == L.NOP5):
+            return (L.INT3_JMP, ip + 5)
+        if mode == "emulate-call" and ip in self.by_ip:
+            return (L.INT3_CALL, self.regs_caller)
+        if new == L.NOP5:  # emulate-call at a trampoline site with nothing to call
+            return (L.INT3_JMP, ip + 5)
+        rel = int.from_bytes(new[1:5], "little", signed=True)
+        return (L.INT3_CALL, (ip + 5 + rel) & 0xFFFFFFFF)
+
+    # ---- per-ops trampolines (x86_64 logic, reference §2.5) ---------------------------------
+    def ftrace_update_trampoline(self, ops: OpsState) -> None:
+        """``arch_ftrace_update_trampoline``: create the copy, or retarget an allocated one."""
+        if not self.profile.dynamic_trampolines:
+            return
+        tramp = self.image.trampolines[ops.name]
+        func = self.get_func(ops)
+        if ops.trampoline is None:
+            code = bytearray(tramp.code)
+            at = tramp.call_site - tramp.addr
+            first = func if self.profile.text_poke else self.stub
+            code[at : at + 5] = L.call_insn(tramp.call_site, first)
+            self.m.poke(tramp.addr, bytes(code))
+            ops.trampoline = tramp.addr
+            ops.flags.add("ALLOC_TRAMP")
+            if self.profile.text_poke:
+                return
+        elif "ALLOC_TRAMP" not in ops.flags:
+            return
+        self.update_call_site(f"{ops.name}.tramp_call", tramp.call_site, func)
+
+    def ftrace_trampoline_free(self, ops: OpsState) -> None:
+        if ops.trampoline is not None:
+            self.m.poke(ops.trampoline, L.UD2 * (L.TRAMP_SLOT // 2))
+            ops.trampoline = None
+            ops.flags.discard("ALLOC_TRAMP")
+
+    # ---- IPMODIFY (R9, reference §3.4) ------------------------------------------------------
+    def hash_update_ipmodify(self, ops: OpsState, old: frozenset[str] | None,
+                             new: frozenset[str] | None) -> int:
+        """``__ftrace_hash_update_ipmodify``: exclusive owners per record, with rollback.
+
+        As in the kernel, None stands for "all functions" (an empty filter hash passed as
+        NULL), which an IPMODIFY ops may never cover: -EINVAL."""
+        if "ENABLED" not in ops.flags or "IPMODIFY" not in ops.flags:
+            return 0
+        if new is None or old is None:
+            return -EINVAL
+        taken: list[str] = []
+        for func in self.traceable:
+            in_old, in_new = func in old, func in new
+            if in_old == in_new:
+                continue
+            rec = self.records[func]
+            if in_new and rec.ipmodify:
+                for t in taken:
+                    self.records[t].ipmodify = not self.records[t].ipmodify
+                return -EBUSY
+            rec.ipmodify = in_new
+            taken.append(func)
+        return 0
+
+    # ---- the steps --------------------------------------------------------------------------
+    def run(self, action: PatcherAction) -> int:
+        """Carry out one patcher step; returns 0 or a negative errno."""
+        self.begin_step()
+        if isinstance(action, Register):
+            return self.ftrace_startup(self.ops[action.ops])
+        if isinstance(action, Unregister):
+            return self.ftrace_shutdown(self.ops[action.ops])
+        if isinstance(action, SetFilter):
+            return self.ftrace_set_hash(self.ops[action.ops], action.globs, action.reset, True)
+        if isinstance(action, SetNotrace):
+            return self.ftrace_set_hash(self.ops[action.ops], action.globs, action.reset, False)
+        if isinstance(action, Sysctl):
+            return self.ftrace_enable_sysctl(action.ftrace_enabled)
+        raise InternalError(f"not a patcher action: {action!r}")
+
+    def ftrace_startup(self, ops: OpsState) -> int:
+        """``register_ftrace_function`` -> ``ftrace_startup`` (kernel/trace/ftrace.c)."""
+        if self.ftrace_disabled:
+            return -ENODEV
+        if "ENABLED" in ops.flags:
+            return -EBUSY
+        if self._permanent(ops) and not self.ftrace_enabled:
+            return -EBUSY
+        self.ops_list.insert(0, ops)  # __register_ftrace_function: add_ftrace_ops
+        self._write_ops_list()
+        self.point("start")
+        self.ftrace_update_trampoline(ops)
+        if self.ftrace_enabled:
+            self.update_ftrace_function()
+        self.ftrace_start_up += 1
+        ops.flags |= {"ENABLED", "ADDING"}
+        ret = self.hash_update_ipmodify(ops, frozenset(), ops.filter or None)
+        if ret:
+            self._unregister_rollback(ops)
+            return ret
+        self._write_flags(ops)
+        self.ftrace_startup_enable(UPDATE_CALLS if self._records_change() else 0)
+        ops.flags.discard("ADDING")
+        self._write_flags(ops)
+        return 0
+
+    def _unregister_rollback(self, ops: OpsState) -> None:
+        self.ops_list.remove(ops)
+        self._write_ops_list()
+        if self.ftrace_enabled:
+            self.update_ftrace_function()
+        self.ftrace_start_up -= 1
+        ops.flags -= {"ENABLED", "ADDING"}
+        self._write_flags(ops)
+
+    def _permanent(self, ops: OpsState) -> bool:
+        """PERMANENT is honoured only in kernels that have the flag (5.5 and later); before,
+        writing ftrace_enabled = 0 silently disabled live patches, the reason it was added."""
+        return "PERMANENT" in ops.flags and self.profile.has_permanent
+
+    def ftrace_shutdown(self, ops: OpsState) -> int:
+        """``unregister_ftrace_function`` -> ``ftrace_shutdown``; DYNAMIC ops' trampolines
+        are freed after the update (all calls in this model have completed by then, R10)."""
+        if self.ftrace_disabled:
+            return -ENODEV
+        if "ENABLED" not in ops.flags:
+            return -EBUSY
+        self.ops_list.remove(ops)
+        self._write_ops_list()
+        self.point("start")
+        if self.ftrace_enabled:
+            self.update_ftrace_function()
+        self.ftrace_start_up -= 1
+        if "IPMODIFY" in ops.flags:
+            for func in ops.filter:
+                self.records[func].ipmodify = False
+        ops.flags.discard("ENABLED")  # ftrace_hash_rec_disable, then ENABLED cleared
+        self._write_flags(ops)
+        command = UPDATE_CALLS if self._records_change() else 0
+        if self.saved_ftrace_func != self.ftrace_trace_function:
+            self.saved_ftrace_func = self.ftrace_trace_function
+            command |= UPDATE_TRACE_FUNC
+        if command and self.ftrace_enabled:
+            self.ftrace_modify_all_code(command)
+        if "DYNAMIC" in ops.flags:
+            self.ftrace_trampoline_free(ops)
+        return 0
+
+    def ftrace_set_hash(self, ops: OpsState, globs: tuple[str, ...], reset: bool,
+                        enable: bool) -> int:
+        """``ftrace_set_filter`` / ``ftrace_set_notrace`` -> ``ftrace_set_hash``: match the
+        globs (none matching -> -EINVAL), ``ftrace_hash_move`` (IPMODIFY rules), then
+        ``ftrace_ops_update_code`` for a registered ops."""
+        if self.ftrace_disabled:
+            return -ENODEV
+        current = ops.filter if enable else ops.notrace
+        new, unmatched = apply_globs(current, globs, self.traceable, reset)
+        if unmatched is not None:
+            return -EINVAL
+        if not enable and "IPMODIFY" in ops.flags:
+            return -EINVAL
+        if enable:
+            ret = self.hash_update_ipmodify(ops, ops.filter or None, new or None)
+            if ret:
+                return ret
+            ops.filter = new
+        else:
+            ops.notrace = new
+        self._write_hashes(ops)
+        self.point("start")
+        if "ENABLED" in ops.flags and self.ftrace_enabled:
+            self.ftrace_modify_all_code(UPDATE_CALLS)
+        return 0
+
+    def ftrace_enable_sysctl(self, enabled: bool) -> int:
+        """``ftrace_enable_sysctl``: off sends everything to NOP and the stub; refused with
+        -EBUSY while a PERMANENT ops is registered (R9)."""
+        if self.ftrace_disabled:
+            return -ENODEV
+        if enabled == self.last_ftrace_enabled:
+            return 0
+        if enabled:
+            self.ftrace_enabled = True
+            self.point("start")
+            if self.ops_list:
+                self.update_ftrace_function()
+            self.saved_ftrace_func = None  # ftrace_startup_sysctl: force the update
+            if self.ftrace_start_up:
+                self.ftrace_startup_enable(UPDATE_CALLS)
+        else:
+            if any(self._permanent(o) for o in self.ops_list):
+                return -EBUSY
+            self.ftrace_enabled = False
+            self.point("start")
+            self.ftrace_trace_function = self.stub
+            if self.ftrace_start_up:
+                self.ftrace_modify_all_code(DISABLE_CALLS)
+        self.last_ftrace_enabled = enabled
+        return 0
+
+    # ---- what the text says now ---------------------------------------------------------
+    def _text_at(self, ip: int) -> str:
+        return self._describe(ip, self.m.read(ip, 5))
+
+    def site_text(self, func: str) -> str:
+        return self._text_at(self.records[func].ip)
+
+    def trampoline_site_texts(self) -> dict[str, str]:
+        """What each trampoline's own call site calls now: ``ftrace_call``,
+        ``ftrace_regs_call`` and, with per-ops trampolines, every ``OPS.tramp_call``, which
+        reads ``not allocated`` while its ops has no trampoline (never created, or freed)."""
+        out = {name: self._text_at(self.image.symbols.addr(name)) for name in TRAMPOLINE_SITES}
+        for name, tramp in self.image.trampolines.items():
+            allocated = self.ops[name].trampoline is not None
+            out[f"{name}.tramp_call"] = self._text_at(tramp.call_site) if allocated \
+                else NOT_ALLOCATED
+        return out

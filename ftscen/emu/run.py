@@ -1,0 +1,179 @@
+"""Stage: Scenario + profile -> RunResult (image built, machine run, patcher driven, log read).
+
+The timeline runs in order. A ``call`` step runs to completion on its CPU; a patcher step runs
+on CPU 0 and, at each named point it passes, runs the ``during`` calls placed there, each to
+completion. A fault ends the run (the CPU would have oopsed); what was logged until then
+stays in the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftscen.image import layout as L
+from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.emu.events import CallInfo, Event, decode
+from ftscen.image.build import Image, build_image
+from ftscen.emu.machine import Fault, Machine
+from ftscen.core.model import Call, During, Scenario, Step
+from ftscen.emu.patcher import ERRNO_NAMES, Patcher
+from ftscen.core.profile import KernelProfile
+
+
+@dataclass(frozen=True)
+class StepResult:
+    index: int
+    errno: str | None  # None for call steps
+    expected: str | None
+    points: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaultReport:
+    kind: str
+    cpu: int
+    pc: str
+    step: int
+    call: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    scenario: Scenario
+    profile: KernelProfile
+    events: tuple[Event, ...]
+    steps: tuple[StepResult, ...]
+    calls: tuple[CallInfo, ...]
+    fault: FaultReport | None
+    sites: dict[str, str] = field(default_factory=dict)  # final text per traceable function
+    image: Image | None = None
+    #: final text of ftrace_call, ftrace_regs_call and each OPS.tramp_call
+    trampoline_sites: dict[str, str] = field(default_factory=dict)
+
+
+class _Abort(Exception):
+    """A fault inside a ``during`` call: unwind the patcher step."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    per_call: int = 2_000_000
+    total: int = 50_000_000
+
+
+class Runner:
+    def __init__(self, sc: Scenario, profile: KernelProfile, execute_calls: bool = True,
+                 budget: Budget = Budget()) -> None:
+        self.sc, self.profile, self.execute_calls = sc, profile, execute_calls
+        self.image = build_image(sc, profile)
+        self.calls: list[CallInfo] = []
+        self.fault: FaultReport | None = None
+        self.m = Machine(self.image, profile.cpus, self._int3, budget.per_call, budget.total)
+        self.patcher = Patcher(sc, self.image, self.m, profile, self._at_point)
+        self._step: Step | None = None
+
+    def _int3(self, ip: int) -> tuple[int, int] | None:
+        return self.patcher.int3_policy(ip)
+
+    def _call(self, call: Call, cid: str, step: int, at: str | None) -> None:
+        cpu = call.cpu if call.cpu is not None else 1
+        info = CallInfo(len(self.calls), cid, step, cpu, call.func, at)
+        self.calls.append(info)
+        if not self.execute_calls:
+            return
+        self.m.emit(L.EV_CALL, cpu, info.index)
+        fault = self.m.run_call(cpu, self.image.functions[call.func])
+        if fault is not None:
+            self._record_fault(fault, info)
+        self.m.emit(L.EV_RETURN, cpu, info.index)
+        if fault is not None:
+            raise _Abort()
+
+    def _record_fault(self, fault: Fault, info: CallInfo) -> None:
+        label = self.image.symbols.label_for
+        detail = fault.detail + (f" at {fault.addr:#x}" if fault.addr is not None else "")
+        self.m.emit(L.EV_FAULT, fault.cpu, info.index, fault.pc, self.m.intern(fault.kind),
+                    self.m.intern(detail))
+        self.fault = FaultReport(fault.kind, fault.cpu, label(fault.pc), info.step, info.id,
+                                 detail)
+
+    def _at_point(self, name: str) -> None:
+        step = self._step
+        assert step is not None
+        for j, d in enumerate(step.during):
+            if d.at == name:
+                self._call(d.call, d.id or f"@{step.index}.{j}", step.index, name)
+
+    def run(self) -> RunResult:
+        results: list[StepResult] = []
+        try:
+            for step in self.sc.timeline:
+                self._step = step
+                self.m.emit(L.EV_STEP, step.index)
+                if isinstance(step.action, Call):
+                    results.append(StepResult(step.index, None, None))
+                    self._call(step.action, step.id or f"@{step.index}", step.index, None)
+                    continue
+                try:
+                    ret = self.patcher.run(step.action)
+                except _Abort:
+                    results.append(StepResult(step.index, None, step.expect,
+                                              tuple(self.patcher.points)))
+                    raise
+                self.m.emit(L.EV_RESULT, -ret)
+                results.append(StepResult(step.index, ERRNO_NAMES.get(-ret, str(-ret)),
+                                          step.expect, tuple(self.patcher.points)))
+        except _Abort:
+            pass
+        events = decode(self.m.ring(), self.m.strings, self.image, self.calls)
+        sites = {f: self.patcher.site_text(f) for f in self.patcher.records}
+        return RunResult(self.sc, self.profile, tuple(events), tuple(results),
+                         tuple(self.calls), self.fault, sites, self.image,
+                         self.patcher.trampoline_site_texts())
+
+
+def check_points(sc: Scenario, steps: tuple[StepResult, ...]) -> list[Diagnostic]:
+    """Every ``during.at`` must name a point its step really passes."""
+    passed = {s.index: s.points for s in steps}
+    out = []
+    for step in sc.timeline:
+        if step.index not in passed:
+            continue  # the run stopped before this step
+        for d in step.during:
+            if d.at not in passed[step.index]:
+                out.append(_point_diagnostic(d, passed[step.index]))
+    return out
+
+
+def _point_diagnostic(d: During, points: tuple[str, ...]) -> Diagnostic:
+    listed = ", ".join(points) if points else "none: this step changes no code"
+    m = d.mark
+    return Diagnostic(m.file, m.line, m.col, f"this step never passes point '{d.at}'",
+                      m.path, hint=f"the points it passes are: {listed}",
+                      source_line=_source_line(m.file, m.line))
+
+
+def _source_line(path: str, line: int) -> str | None:
+    """The line a diagnostic points at (read again: this is the error path only)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def run_scenario(sc: Scenario, profile: KernelProfile, budget: Budget = Budget()) -> RunResult:
+    """Stage entry point. Raises ScenarioInvalid when a ``during`` names a point not passed."""
+    result = Runner(sc, profile, True, budget).run()
+    steps = result.steps if result.fault is None else dry_run(sc, profile).steps
+    problems = check_points(sc, steps)
+    if problems:
+        raise ScenarioInvalid(problems)
+    return result
+
+
+def dry_run(sc: Scenario, profile: KernelProfile) -> RunResult:
+    """The patcher alone (no calls run): which points each step passes."""
+    return Runner(sc, profile, execute_calls=False).run()

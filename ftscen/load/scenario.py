@@ -1,0 +1,206 @@
+"""Stage 2: a scenario file -> a validated :class:`~ftscen.core.model.Scenario`.
+
+:func:`load_scenario` runs the loader (YAML with marks), the shape check (the JSON Schema),
+the semantic checks (:data:`ftscen.load.validate.CHECKS`), and builds the frozen model. Anything
+wrong is raised as one :class:`ScenarioInvalid` holding every diagnostic, best first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from ftscen.core.diagnostics import sort_diagnostics
+from ftscen.load.document import Document
+from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.load.loader import load_yaml, oversize
+from ftscen.core.model import (
+    Action,
+    Call,
+    During,
+    Expectation,
+    ExpectCall,
+    ExpectCalled,
+    ExpectNotCalled,
+    ExpectSite,
+    FtraceOps,
+    Function,
+    Kernel,
+    Mark,
+    Register,
+    Scenario,
+    SetFilter,
+    SetNotrace,
+    Step,
+    Sysctl,
+    Unregister,
+)
+from ftscen.load.schema import check_shape
+from ftscen.load.validate import check_semantics
+
+
+def load_scenario(path: str | os.PathLike[str], text: bytes | None = None, *,
+                  fast: bool = True) -> Scenario:
+    """Load, check and build one scenario (stage 2).
+
+    ``path`` is shown in diagnostics and marks exactly as given; ``text`` (the file's bytes)
+    is read from ``path`` when omitted. Raises :class:`ScenarioInvalid` with all problems,
+    sorted by line and column. ``fast=False`` skips the fast paths of the YAML and schema
+    stages (for tests and benchmarks: the result is the same).
+    """
+    file = os.fspath(path)
+    data = _read(file) if text is None else text
+    try:
+        doc = load_yaml(data, file, fast=fast)
+    except ScenarioInvalid as invalid:
+        raise ScenarioInvalid(sort_diagnostics(invalid.diagnostics)) from None
+    problems = check_shape(doc, fast=fast) or check_semantics(doc)
+    if problems:
+        raise ScenarioInvalid(sort_diagnostics(_with_source(doc, problems)))
+    return build_scenario(doc, hashlib.sha256(data).hexdigest())
+
+
+def _read(file: str) -> bytes:
+    try:
+        too_big = oversize(file, os.stat(file).st_size)
+        if too_big is not None:
+            raise ScenarioInvalid([too_big])
+        with open(file, "rb") as stream:
+            return stream.read()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise ScenarioInvalid([Diagnostic(file, 0, 0, f"cannot read the file: {reason}",
+                                          hint="check the path")]) from None
+
+
+def _with_source(doc: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Fill in each diagnostic's source line from the document."""
+    out = []
+    for diag in diags:
+        if diag.source_line is None and doc.line(diag.line) is not None:
+            diag = Diagnostic(diag.file, diag.line, diag.col, diag.message, diag.path,
+                              diag.hint, doc.line(diag.line), diag.severity)
+        out.append(diag)
+    return out
+
+
+# ---- building the model from a checked document ---------------------------------------------
+
+
+def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
+    """The frozen model of a document that passed every check."""
+    data: dict[str, Any] = doc.data
+    return Scenario(
+        name=data.get("name") or Path(doc.file).stem,
+        path=doc.file,
+        functions=tuple(_function(doc, i, f) for i, f in enumerate(data["functions"])),
+        ops=tuple(_ops(doc, i, o) for i, o in enumerate(data.get("ops", []))),
+        timeline=tuple(_step(doc, i, s) for i, s in enumerate(data["timeline"])),
+        expect=tuple(_assertion(doc, i, e) for i, e in enumerate(data.get("expect", []))),
+        kernel=_kernel(doc, data.get("kernel", {})),
+        description=data.get("description", "").strip(),
+        xfail=data["xfail"].strip() if "xfail" in data else None,
+        source_sha256=source_sha256,
+    )
+
+
+def _mark(doc: Document, path: str) -> Mark:
+    line, col = doc.mark(path)
+    return Mark(doc.file, line, col, path)
+
+
+def _kernel(doc: Document, block: dict[str, Any]) -> Kernel:
+    return Kernel(
+        version=block.get("version", "6.6"),
+        dynamic_trampolines=bool(block.get("dynamic_trampolines", False)),
+        int3=block.get("int3"),
+        cpus=int(block.get("cpus", 2)),
+        mark=_mark(doc, "$.kernel"),
+    )
+
+
+def _function(doc: Document, i: int, entry: dict[str, Any]) -> Function:
+    return Function(entry["name"], tuple(entry.get("calls", [])),
+                    bool(entry.get("notrace", False)), _mark(doc, f"$.functions[{i}]"))
+
+
+def _ops(doc: Document, i: int, entry: dict[str, Any]) -> FtraceOps:
+    return FtraceOps(
+        name=entry["name"],
+        flags=frozenset(entry.get("flags", [])),
+        filter_hash=tuple(entry.get("filter", [])),
+        notrace_hash=tuple(entry.get("notrace", [])),
+        redirect=tuple(entry.get("redirect", {}).items()),
+        calls=tuple(entry.get("calls", [])),
+        mark=_mark(doc, f"$.ops[{i}]"),
+    )
+
+
+def _cpu(entry: dict[str, Any]) -> int | None:
+    return int(entry["cpu"]) if "cpu" in entry else None
+
+
+def _action(step: dict[str, Any]) -> Action:
+    if "register" in step:
+        return Register(step["register"])
+    if "unregister" in step:
+        return Unregister(step["unregister"])
+    if "set_filter" in step:
+        edit = step["set_filter"]
+        return SetFilter(edit["ops"], tuple(edit["filter"]), bool(edit.get("reset", True)))
+    if "set_notrace" in step:
+        edit = step["set_notrace"]
+        return SetNotrace(edit["ops"], tuple(edit["notrace"]), bool(edit.get("reset", True)))
+    if "sysctl" in step:
+        return Sysctl(bool(step["sysctl"]["ftrace_enabled"]))
+    return Call(step["call"], _cpu(step))
+
+
+def _errno(value: Any) -> str | None:
+    """``expect: 0`` and ``expect: "0"`` both mean success, "0"."""
+    if value is None:
+        return None
+    return "0" if value == 0 and not isinstance(value, bool) else str(value)
+
+
+def _step(doc: Document, i: int, step: dict[str, Any]) -> Step:
+    path = f"$.timeline[{i}]"
+    during = tuple(
+        During(entry["at"], Call(entry["call"], _cpu(entry)), entry.get("id"),
+               _mark(doc, f"{path}.during[{j}].at"))
+        for j, entry in enumerate(step.get("during", []))
+    )
+    return Step(i, _action(step), step.get("id"), _errno(step.get("expect")), during,
+                _mark(doc, path))
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _regs(target: dict[str, Any]) -> bool | None:
+    return bool(target["regs"]) if "regs" in target else None
+
+
+def _assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
+    mark = _mark(doc, f"$.expect[{i}]")
+    if "call" in entry:
+        called = entry.get("called")
+        counts = tuple((k, int(v)) for k, v in called.items()) if isinstance(called, dict) \
+            else None
+        listed = tuple(called) if isinstance(called, list) else None
+        return ExpectCall(entry["call"], _names(entry.get("ran")), listed, counts, mark)
+    if "called" in entry:
+        target = entry["called"]
+        count = entry.get("count")
+        return ExpectCalled(target["ops"], target.get("func"),
+                            None if count is None else int(count), _regs(target), mark)
+    if "not_called" in entry:
+        target = entry["not_called"]
+        return ExpectNotCalled(target["ops"], target.get("func"), _regs(target), mark)
+    site = entry["site"]
+    return ExpectSite(site["func"], site["is"], mark)

@@ -1,0 +1,205 @@
+"""Golden files: the canonical log of a scenario, kept beside it and compared on every run.
+
+A golden file holds a short meta header, then the body that is compared::
+
+    # ftscen golden file: the expected log of the scenario beside it (ftscen run --golden)
+    # ftscen-version: 0.1.0
+    # scenario-sha256: 6b2c...
+    # scenario: seed-livepatch-tracer-window          <- body: report.header_lines,
+    # kernel: 5.3 (int3: emulate-call, pt_regs: full, dynamic trampolines)
+    [0] register livepatch                            <- report.log_lines,
+    ...
+    outcome: PASS (9/9 assertions hold)               <- and the outcome line
+
+Only the body is compared, so a new ftscen version does not invalidate every golden; the
+recorded sha256 of the scenario file makes a golden **stale** once its scenario is edited.
+
+Keying: the scenario's own kernel (no ``--kernel``, or ``--kernel`` naming the version the
+file declares) uses ``NAME.golden``; any other version ``V`` uses ``NAME@V.golden``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from ftscen import __version__
+from ftscen.report.text import ScenarioReport, header_lines, log_lines
+
+BANNER = "# ftscen golden file: the expected log of the scenario beside it (ftscen run --golden)"
+VERSION_KEY = "# ftscen-version: "
+SHA_KEY = "# scenario-sha256: "
+_META = (BANNER, VERSION_KEY, SHA_KEY)
+
+
+class GoldenStatus(Enum):
+    MATCH = "match"
+    DIFFERS = "differs"
+    MISSING = "missing"
+    STALE = "stale"
+    UNREADABLE = "unreadable"
+    WRITTEN = "written"
+    UNCHANGED = "unchanged"
+
+    @property
+    def ok(self) -> bool:
+        return self in (GoldenStatus.MATCH, GoldenStatus.WRITTEN, GoldenStatus.UNCHANGED)
+
+
+@dataclass(frozen=True)
+class GoldenCheck:
+    """The result of comparing (or writing) one golden file; ``stale`` may go with DIFFERS."""
+
+    path: str
+    status: GoldenStatus
+    diff: tuple[str, ...] = ()
+    stale: bool = False
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status.ok and not self.stale
+
+
+@dataclass(frozen=True)
+class Golden:
+    """A parsed golden file."""
+
+    version: str | None
+    sha256: str | None
+    body: tuple[str, ...]
+
+
+def golden_path(scenario: str | os.PathLike[str], version: str, own_version: str) -> Path:
+    """``NAME.golden`` for the scenario's own kernel version, ``NAME@V.golden`` otherwise."""
+    path = Path(scenario)
+    suffix = ".golden" if version == own_version else f"@{version}.golden"
+    return path.with_name(path.stem + suffix)
+
+
+def outcome_line(rep: ScenarioReport) -> str:
+    held = sum(v.ok for v in rep.verdicts)
+    return f"outcome: {rep.outcome.name} ({held}/{len(rep.verdicts)} assertions hold)"
+
+
+def body_lines(rep: ScenarioReport) -> list[str]:
+    """What a golden compares: header, callback log and outcome; no paths, no timestamps."""
+    return header_lines(rep.result) + log_lines(rep.result) + [outcome_line(rep)]
+
+
+def render(rep: ScenarioReport) -> str:
+    meta = [BANNER, VERSION_KEY + __version__, SHA_KEY + rep.result.scenario.source_sha256]
+    return "\n".join(meta + body_lines(rep)) + "\n"
+
+
+def parse(text: str) -> Golden:
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    version = sha = None
+    n = 0
+    while n < len(lines) and lines[n].startswith(_META):
+        line = lines[n]
+        if line.startswith(VERSION_KEY):
+            version = line[len(VERSION_KEY):].strip()
+        elif line.startswith(SHA_KEY):
+            sha = line[len(SHA_KEY):].strip()
+        n += 1
+    return Golden(version, sha, tuple(lines[n:]))
+
+
+def _read(path: Path) -> Golden | GoldenCheck:
+    try:
+        return parse(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return GoldenCheck(path.as_posix(), GoldenStatus.MISSING)
+    except (OSError, UnicodeDecodeError) as exc:
+        return GoldenCheck(path.as_posix(), GoldenStatus.UNREADABLE, detail=str(exc))
+
+
+def compare(rep: ScenarioReport, path: Path) -> GoldenCheck:
+    """Compare a run with its golden file: MATCH, DIFFERS (with a unified diff), MISSING,
+    STALE (the scenario changed since the golden was written) or UNREADABLE."""
+    found = _read(path)
+    if isinstance(found, GoldenCheck):
+        return found
+    shown = path.as_posix()
+    stale = found.sha256 != rep.result.scenario.source_sha256
+    actual = body_lines(rep)
+    if list(found.body) == actual:
+        return GoldenCheck(shown, GoldenStatus.STALE if stale else GoldenStatus.MATCH,
+                           stale=stale)
+    diff = difflib.unified_diff(list(found.body), actual, fromfile=shown,
+                                tofile=f"{shown} (this run)", lineterm="")
+    return GoldenCheck(shown, GoldenStatus.DIFFERS, tuple(diff), stale)
+
+
+def update(rep: ScenarioReport, path: Path) -> GoldenCheck:
+    """Write the golden unless it already matches (body and scenario hash): WRITTEN or
+    UNCHANGED. The diff against the previous content (if any) is kept for the report."""
+    before = compare(rep, path)
+    if before.status is GoldenStatus.MATCH:
+        return GoldenCheck(before.path, GoldenStatus.UNCHANGED)
+    write_atomic(path, render(rep))
+    return GoldenCheck(before.path, GoldenStatus.WRITTEN, before.diff)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file in the same directory, then ``os.replace`` it: readers see
+    the old file or the new one, never half of it."""
+    mode = _mode_for(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode("utf-8"))
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def ci_refusal(environ: dict[str, str] | os._Environ[str]) -> str | None:
+    """Why ``--update-golden`` must not run here, or None. Goldens are reviewed changes,
+    never rewritten by CI: any non-empty ``CI`` other than ``0``/``false`` refuses."""
+    value = environ.get("CI", "").strip()
+    if value and value.lower() not in ("0", "false"):
+        return (f"--update-golden refuses to run when CI is set (CI={value}): goldens are "
+                "updated locally and reviewed; run without --update-golden to compare")
+    return None
+
+
+def describe(check: GoldenCheck, scenario: str, kernel_option: str | None) -> list[str]:
+    """What a user reads about one golden: a status line, the diff, and what to do."""
+    fix = f"ftscen run {scenario}{kernel_option or ''} --update-golden"
+    s, path = check.status, check.path
+    if s is GoldenStatus.MATCH:
+        return [f"golden {path}: matches"]
+    if s is GoldenStatus.UNCHANGED:
+        return [f"golden {path}: up to date"]
+    if s is GoldenStatus.WRITTEN:
+        return [f"golden {path}: written"]
+    if s is GoldenStatus.MISSING:
+        return [f"golden {path}: missing (create it with: {fix})"]
+    if s is GoldenStatus.UNREADABLE:
+        return [f"golden {path}: cannot be read ({check.detail})"]
+    stale = (f"golden {path}: stale: {scenario} changed since this golden was written; "
+             f"review the log, then: {fix}")
+    if s is GoldenStatus.STALE:
+        return [stale]
+    out = [f"golden {path}: differs from this run"] + list(check.diff)
+    out.append(stale if check.stale else f"if the new log is right: {fix}")
+    return out

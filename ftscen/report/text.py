@@ -1,0 +1,161 @@
+"""Stage: results -> text and JSON (reporters over one result object; stage code never prints).
+
+The text log is canonical: addresses by symbol, no timestamps, no absolute paths, so the same
+scenario gives byte-identical output on every run (it is what golden files hold).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ftscen.emu.events import Event
+from ftscen.core.model import Action, Call, Register, SetFilter, SetNotrace, Sysctl, Unregister
+from ftscen.emu.run import RunResult
+from ftscen.verdicts.evaluate import Outcome, Verdict
+
+
+@dataclass(frozen=True)
+class ScenarioReport:
+    """One scenario run under one kernel profile, checked."""
+
+    result: RunResult
+    outcome: Outcome
+    verdicts: tuple[Verdict, ...]
+    display_path: str
+
+    @property
+    def name(self) -> str:
+        return self.result.scenario.name
+
+
+def describe_action(action: Action) -> str:
+    if isinstance(action, Register):
+        return f"register {action.ops}"
+    if isinstance(action, Unregister):
+        return f"unregister {action.ops}"
+    if isinstance(action, (SetFilter, SetNotrace)):
+        verb = "set_filter" if isinstance(action, SetFilter) else "set_notrace"
+        reset = "" if action.reset else " (reset: false)"
+        return f"{verb} {action.ops} [{', '.join(action.globs)}]{reset}"
+    if isinstance(action, Sysctl):
+        return f"sysctl ftrace_enabled={int(action.ftrace_enabled)}"
+    assert isinstance(action, Call)
+    return f"call {action.func}"
+
+
+def event_text(e: Event) -> str:
+    """One event as a log line (without indentation)."""
+    g = e.get
+    if e.kind == "point":
+        return f"point {g('point')}"
+    if e.kind == "patch":
+        return f"patch {g('site')}: {g('change')}"
+    if e.kind == "result":
+        errno = g("errno")
+        return f"result {errno if errno == '0' else '-' + errno}"
+    if e.kind == "call":
+        return f"call {e.call}: {g('func')} on cpu{e.cpu}"
+    if e.kind == "ran":
+        return f"ran {g('func')}"
+    if e.kind == "int3":
+        if g("action") == "call":
+            return f"int3 at {g('ip')}: emulate call {g('target')}"
+        return f"int3 at {g('ip')}: resume at {g('target')}"
+    if e.kind == "callback":
+        regs = "regs" if g("regs") else "regs=NULL"
+        op = g("op")
+        extra = "" if op == f"{g('ops')}.ops" else f" op={op}"
+        return f"callback {g('ops')} ip={g('ip')} parent_ip={g('parent_ip')} {regs}{extra}"
+    if e.kind == "fault":
+        return f"FAULT {g('fault')} on cpu{e.cpu} at {g('pc')}: {g('detail')}"
+    return e.kind
+
+
+def log_lines(result: RunResult) -> list[str]:
+    """The callback log as indented text: steps, points, patches, calls and what ran."""
+    steps = {s.index: s for s in result.scenario.timeline}
+    lines: list[str] = []
+    inner: str | None = None  # indentation of events inside the current call
+    for e in result.events:
+        if e.kind == "step":
+            st = steps[e.step]
+            head = f"[{e.step}] {describe_action(st.action)}"
+            if isinstance(st.action, Call):
+                head += f" on cpu{st.action.cpu or 1}"
+            lines.append(head + (f" ({st.id})" if st.id else ""))
+        elif e.kind == "call":
+            if e.get("at") is None:
+                inner = "  "  # the step header already names the call
+            else:
+                lines.append("    " + event_text(e))
+                inner = "      "
+        elif e.kind == "return":
+            inner = None
+        else:
+            lines.append((inner or "  ") + event_text(e))
+    return lines
+
+
+def header_lines(result: RunResult) -> list[str]:
+    p = result.profile
+    dyn = ", dynamic trampolines" if p.dynamic_trampolines else ""
+    return [f"# scenario: {result.scenario.name}",
+            f"# kernel: {p.version} (int3: {p.int3}, pt_regs: {p.frame}{dyn})"]
+
+
+def verdict_lines(v: Verdict) -> list[str]:
+    where = f"{v.mark.at()}: " if v.mark.line else ""
+    if v.ok:
+        return [f"  ok    {v.title}"]
+    out = [f"  FAIL  {where}{v.title}", f"          expected: {v.expected}",
+           f"          log shows: {v.actual}"]
+    out += [f"          | {event_text(e)}" for e in v.events]
+    return out
+
+
+def summary_line(rep: ScenarioReport) -> str:
+    n_ok = sum(v.ok for v in rep.verdicts)
+    word = {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.XFAIL: "XFAIL",
+            Outcome.XPASS: "XPASS"}[rep.outcome]
+    tail = f"{n_ok}/{len(rep.verdicts)} assertions hold"
+    if rep.outcome is Outcome.XFAIL:
+        tail += f"; expected failure: {rep.result.scenario.xfail}"
+    if rep.outcome is Outcome.XPASS:
+        tail += f"; marked xfail ({rep.result.scenario.xfail}) but everything held"
+    return f"{word}  {rep.display_path} [kernel {rep.result.profile.version}]: {tail}"
+
+
+def render_text(rep: ScenarioReport, show_log: bool = True) -> str:
+    out: list[str] = []
+    if show_log:
+        out += header_lines(rep.result) + log_lines(rep.result) + [""]
+    if rep.verdicts:
+        out.append("assertions:")
+        for v in rep.verdicts:
+            out += verdict_lines(v)
+        out.append("")
+    out.append(summary_line(rep))
+    return "\n".join(out) + "\n"
+
+
+def report_dict(rep: ScenarioReport) -> dict[str, Any]:
+    r, p = rep.result, rep.result.profile
+    return {
+        "scenario": r.scenario.name,
+        "file": rep.display_path,
+        "kernel": {"version": p.version, "int3": p.int3, "pt_regs": p.frame,
+                   "dynamic_trampolines": p.dynamic_trampolines},
+        "outcome": rep.outcome.value,
+        "events": [e.to_dict() for e in r.events],
+        "assertions": [{"ok": v.ok, "title": v.title, "expected": v.expected,
+                        "actual": v.actual, "line": v.mark.line or None} for v in rep.verdicts],
+        "fault": None if r.fault is None else vars(r.fault),
+        "sites": dict(sorted(r.sites.items())),
+        "trampoline_sites": dict(sorted(r.trampoline_sites.items())),
+    }
+
+
+def render_json(reports: list[ScenarioReport]) -> str:
+    return json.dumps({"results": [report_dict(r) for r in reports]}, indent=2) + "\n"

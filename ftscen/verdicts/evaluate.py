@@ -1,0 +1,189 @@
+"""Stage: RunResult -> verdicts (the scenario's assertions checked against the callback log).
+
+A failed assertion is a :class:`Verdict` with ``ok=False``, never an exception. The outcome of
+a scenario rolls the verdicts up (``xfail`` turns the sense around); the exit code follows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
+
+from ftscen.emu.events import Event
+from ftscen.core.model import (
+    NO_MARK,
+    Expectation,
+    ExpectCall,
+    ExpectCalled,
+    ExpectNotCalled,
+    ExpectSite,
+    Mark,
+    is_trampoline_site,
+)
+from ftscen.emu.run import RunResult
+
+
+class Outcome(Enum):
+    PASS = "pass"
+    XFAIL = "xfail"
+    FAIL = "fail"
+    XPASS = "xpass"
+
+    @property
+    def ok(self) -> bool:
+        return self in (Outcome.PASS, Outcome.XFAIL)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    title: str
+    expected: str = ""
+    actual: str = ""
+    events: tuple[Event, ...] = ()
+    mark: Mark = NO_MARK
+
+
+def _names(items: list[str] | tuple[str, ...]) -> str:
+    return "[" + ", ".join(items) + "]" if items else "[] (none)"
+
+
+def _diff(want: list[str], have: list[str], missing: str = "did not run",
+          extra: str = "ran instead") -> str:
+    parts = []
+    if [x for x in want if x not in have]:
+        parts.append(f"{missing}: {', '.join(x for x in want if x not in have)}")
+    if [x for x in have if x not in want]:
+        parts.append(f"{extra}: {', '.join(x for x in have if x not in want)}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _call_events(result: RunResult, cid: str) -> list[Event]:
+    return [e for e in result.events if e.call == cid]
+
+
+def check_call(result: RunResult, exp: ExpectCall) -> list[Verdict]:
+    if not any(c.id == exp.call for c in result.calls):
+        return [Verdict(False, f"call {exp.call}", "the call to run", "it never ran "
+                        "(the run stopped before it)", (), exp.mark)]
+    evs = _call_events(result, exp.call)
+    out = []
+    if exp.ran is not None:
+        ran = sorted({str(e.get("func")) for e in evs if e.kind == "ran"})
+        want = sorted(set(exp.ran))
+        out.append(Verdict(ran == want, f"call {exp.call}: ran {_names(want)}",
+                           f"bodies {_names(want)}", f"bodies {_names(ran)}" + _diff(want, ran),
+                           tuple(e for e in evs if e.kind in ("ran", "int3")), exp.mark))
+    got = Counter(str(e.get("ops")) for e in evs if e.kind == "callback")
+    if exp.called is not None:
+        want = sorted(set(exp.called))
+        have = sorted(got)
+        out.append(Verdict(have == want, f"call {exp.call}: called {_names(want)}",
+                           f"handlers {_names(want)}", f"handlers {_names(have)}" +
+                           _diff(want, have, "not called", "called too"),
+                           tuple(e for e in evs if e.kind in ("callback", "int3")), exp.mark))
+    if exp.called_counts is not None:
+        want_c = dict(exp.called_counts)
+        out.append(Verdict(dict(got) == want_c, f"call {exp.call}: called {fmt(want_c)}",
+                           f"handlers {fmt(want_c)}", f"handlers {fmt(dict(got))}",
+                           tuple(e for e in evs if e.kind == "callback"), exp.mark))
+    return out
+
+
+def fmt(counts: dict[str, int]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "}"
+
+
+def _callbacks(result: RunResult, ops: str, func: str | None,
+               regs: bool | None = None) -> list[Event]:
+    return [e for e in result.events if e.kind == "callback" and e.get("ops") == ops
+            and (func is None or e.get("ip") == func)
+            and (regs is None or e.get("regs") == regs)]
+
+
+def _what(ops: str, func: str | None, regs: bool | None = None) -> str:
+    what = f"{ops} on {func}" if func else ops
+    if regs is None:
+        return what
+    return f"{what} {'with' if regs else 'without'} regs"
+
+
+def check_called(result: RunResult, exp: ExpectCalled) -> Verdict:
+    evs = _callbacks(result, exp.ops, exp.func, exp.regs)
+    n = len(evs)
+    ok = n >= 1 if exp.count is None else n == exp.count
+    want = "at least once" if exp.count is None else f"{exp.count} time(s)"
+    return Verdict(ok, f"called {_what(exp.ops, exp.func, exp.regs)} {want}", want,
+                   f"{n} time(s)" + _other_regs(result, exp.ops, exp.func, exp.regs),
+                   tuple(evs), exp.mark)
+
+
+def check_not_called(result: RunResult, exp: ExpectNotCalled) -> Verdict:
+    evs = _callbacks(result, exp.ops, exp.func, exp.regs)
+    return Verdict(not evs, f"not_called {_what(exp.ops, exp.func, exp.regs)}", "0 times",
+                   f"{len(evs)} time(s)", tuple(evs), exp.mark)
+
+
+def _other_regs(result: RunResult, ops: str, func: str | None, regs: bool | None) -> str:
+    """For a count filtered by ``regs``: how often the handler ran with the other kind."""
+    if regs is None:
+        return ""
+    others = len(_callbacks(result, ops, func, not regs))
+    return f" (and {others} time(s) {'without' if regs else 'with'} regs)" if others else ""
+
+
+def check_site(result: RunResult, exp: ExpectSite) -> Verdict:
+    texts = result.trampoline_sites if is_trampoline_site(exp.func) else result.sites
+    have = texts.get(exp.func, "(no call site)")
+    want = " ".join(exp.is_.split())
+    return Verdict(have == want, f"site {exp.func} is {want}", want, have, (), exp.mark)
+
+
+def check_expectation(result: RunResult, exp: Expectation) -> list[Verdict]:
+    if isinstance(exp, ExpectCall):
+        return check_call(result, exp)
+    if isinstance(exp, ExpectCalled):
+        return [check_called(result, exp)]
+    if isinstance(exp, ExpectNotCalled):
+        return [check_not_called(result, exp)]
+    return [check_site(result, exp)]
+
+
+def check_steps(result: RunResult) -> list[Verdict]:
+    """Patcher return values: an error nobody expected fails the run (FORMAT.md)."""
+    out = []
+    steps = {s.index: s for s in result.scenario.timeline}
+    for sr in result.steps:
+        if sr.errno is None:
+            continue
+        step = steps[sr.index]
+        title = f"step {sr.index} returns {sr.expected or '0'}"
+        if sr.expected is None and sr.errno == "0":
+            continue
+        ok = sr.errno == (sr.expected or "0")
+        want = sr.expected or "0 (no error was expected)"
+        evs = tuple(e for e in result.events if e.kind == "result" and e.step == sr.index)
+        out.append(Verdict(ok, title, want, sr.errno, evs, step.mark))
+    return out
+
+
+def check_fault(result: RunResult) -> list[Verdict]:
+    f = result.fault
+    if f is None:
+        return []
+    evs = tuple(e for e in result.events if e.kind == "fault")
+    where = f"cpu{f.cpu} at {f.pc} in step {f.step}" + (f", call {f.call}" if f.call else "")
+    return [Verdict(False, f"emulation fault: {f.kind}", "no fault",
+                    f"{f.kind} on {where} ({f.detail})", evs)]
+
+
+def evaluate(result: RunResult) -> tuple[Outcome, list[Verdict]]:
+    """All verdicts of a run and the scenario's outcome."""
+    verdicts = check_fault(result) + check_steps(result)
+    for exp in result.scenario.expect:
+        verdicts.extend(check_expectation(result, exp))
+    held = all(v.ok for v in verdicts)
+    if result.scenario.xfail is not None:
+        return (Outcome.XPASS if held else Outcome.XFAIL), verdicts
+    return (Outcome.PASS if held else Outcome.FAIL), verdicts
