@@ -39,8 +39,8 @@ def scenario_files(given: list[str]) -> list[Path]:
 def phases(files: list[Path]) -> dict[str, float]:
     """Seconds per phase over one pass: load (YAML, schema, checks), run, verdicts+report."""
     from ftscen.app import pipeline as api
-    from ftscen.report.text import log_lines, render_text
     from ftscen.emu.run import run_scenario
+    from ftscen.report.text import log_lines, render_text
     from ftscen.verdicts.evaluate import evaluate
 
     out = {"load": 0.0, "run": 0.0, "check+render": 0.0}

@@ -11,8 +11,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from clihelp import copy_fixture, invoke
 
-from ftscen.app import corpus
-from ftscen.app import session
+from ftscen.app import corpus, session
 from ftscen.core.errors import UsageError
 
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from clihelp import FIXTURES, SEED
 
-from ftscen.app import cli
-from ftscen.app import fastcli
-from ftscen.app import session
+from ftscen.app import cli, fastcli, session
 from ftscen.app.cli import app
 
 PLAIN = [

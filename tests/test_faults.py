@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from ftscen.app.pipeline import check_file
-from ftscen.report.text import render_text
 from ftscen.emu.run import Budget
+from ftscen.report.text import render_text
 from ftscen.verdicts.evaluate import Outcome
 
 FTSCEN = Path(sys.executable).parent / "ftscen"

@@ -31,10 +31,10 @@ from ftscen.app.pipeline import check_file
 from ftscen.core.diagnostics import render_json, render_text
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
 from ftscen.core.profile import profile_for
-from ftscen.report.text import render_json as report_json
-from ftscen.report.text import render_text as report_text
 from ftscen.emu.run import Budget, dry_run
 from ftscen.load.scenario import load_scenario
+from ftscen.report.text import render_json as report_json
+from ftscen.report.text import render_text as report_text
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True,

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from build import fn, ops, scenario, steps
 
-from ftscen.image import layout as L
-from ftscen.image.build import build_image, runtime_unit
 from ftscen.core.model import Register
 from ftscen.core.profile import profile_for
+from ftscen.image import layout as L
+from ftscen.image.build import build_image, runtime_unit
 
 
 def image(dynamic=False, version="6.6"):

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario_strategies import JSONISH, broken_data, broken_files, odd_scalar_files, scenarios
 
-from ftscen.load.document import Document, split_lines
 from ftscen.core.errors import ScenarioInvalid
-from ftscen.load.loader import _plain_document, load_yaml
 from ftscen.core.model import Scenario
+from ftscen.load.document import Document, split_lines
+from ftscen.load.loader import _plain_document, load_yaml
 from ftscen.load.scenario import load_scenario
 from ftscen.load.schema import _fits, _validator, check_shape
 

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from ftscen.load.document import Document, child_path, parent_path
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
-from ftscen.load.loader import ALIAS_BUDGET, MAX_DEPTH, load_yaml
 from ftscen.core.model import LIMITS
+from ftscen.load.document import Document, child_path, parent_path
+from ftscen.load.loader import ALIAS_BUDGET, MAX_DEPTH, load_yaml
 
 
 def load(text: str | bytes) -> Document:

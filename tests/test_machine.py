@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from build import fn, scenario, steps
 
-from ftscen.image import layout as L
-from ftscen.image.build import build_image
-from ftscen.emu.machine import Machine
 from ftscen.core.model import Call
 from ftscen.core.profile import profile_for
+from ftscen.emu.machine import Machine
+from ftscen.image import layout as L
+from ftscen.image.build import build_image
 
 
 def machine(policy=lambda ip: None, per_call=100_000, functions=None):

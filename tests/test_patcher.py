@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from build import during, fn, ops, scenario, steps
 
-from ftscen.image import layout as L
 from ftscen.core.model import Call, Register, SetFilter, SetNotrace, Sysctl, Unregister
 from ftscen.core.profile import profile_for
 from ftscen.emu.run import Runner, dry_run, run_scenario
+from ftscen.image import layout as L
 
 
 def run(sc, version=None):

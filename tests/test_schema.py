@@ -11,8 +11,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ftscen.core.errors import Diagnostic
-from ftscen.load.loader import load_yaml
 from ftscen.core.model import ERRNOS, INT3_MODES, LIMITS, OPS_FLAGS
+from ftscen.load.loader import load_yaml
 from ftscen.load.schema import check_shape, scenario_schema
 
 REPO = Path(__file__).resolve().parents[1]

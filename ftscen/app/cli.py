@@ -101,9 +101,8 @@ def run(
     """Run scenarios (files or directories) and check their assertions and goldens."""
     import os
 
+    from ftscen.app import corpus, session
     from ftscen.app import pipeline as api
-    from ftscen.app import corpus
-    from ftscen.app import session
     from ftscen.emu.run import Budget
 
     try:
@@ -123,8 +122,8 @@ def run(
 def validate(paths: Paths, fmt: Annotated[Format, typer.Option(
         "--format", help="Output format.")] = Format.text) -> None:
     """Check scenarios (schema, names, and the points each step really passes)."""
-    from ftscen.app import pipeline as api
     from ftscen.app import corpus
+    from ftscen.app import pipeline as api
     from ftscen.emu.run import check_points, dry_run
 
     worst = EXIT_OK
@@ -161,8 +160,8 @@ def _load(path: Path, kernel: str | None) -> tuple[Scenario, list[KernelProfile]
 @app.command()
 def points(path: OneFile, kernel: Kernel = None) -> None:
     """For each patcher step, the named points it passes (for placing 'during' calls)."""
-    from ftscen.report.text import describe_action
     from ftscen.emu.run import dry_run
+    from ftscen.report.text import describe_action
 
     sc, profiles = _load(path, kernel)
     for profile in profiles:
@@ -191,7 +190,8 @@ def build(
         "(default: the text as built).")] = False,
 ) -> None:
     """Build the i386 image: memory map, symbols, call sites (and with --listing, code)."""
-    from ftscen.image.listing import build_view, listing_lines, summary_lines
+    from ftscen.app.pipeline import build_view
+    from ftscen.image.listing import listing_lines, summary_lines
 
     sc, profiles = _load(path, kernel)
     for i, profile in enumerate(profiles):

@@ -9,13 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
 from ftscen.core.model import Scenario
 from ftscen.core.profile import OLDEST_RELEASE, KernelProfile, parse_version, profile_for
+from ftscen.emu.run import Budget, Runner, run_scenario
 from ftscen.report.text import ScenarioReport
-from ftscen.emu.run import Budget, run_scenario
 from ftscen.verdicts.evaluate import evaluate
+
+if TYPE_CHECKING:
+    from ftscen.image.listing import View
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
@@ -75,3 +79,20 @@ def check_file(path: str | os.PathLike[str], versions: list[str] | None = None,
                budget: Budget | None = None) -> list[ScenarioReport]:
     """Load, validate and run one scenario under each requested kernel version."""
     return list(iter_reports(load(path), display_path(path), versions, budget))
+
+
+def build_view(sc: Scenario, profile: KernelProfile, after: bool) -> View:
+    """What ``ftscen build`` shows: the built image, or (``after``) the machine's memory once
+    the whole timeline has run."""
+    from ftscen.image.listing import View, image_view
+
+    if not after:
+        return image_view(sc, profile)
+    runner = Runner(sc, profile)
+    result = runner.run()
+    note = ""
+    if result.fault is not None:
+        f = result.fault
+        note = (f"the run stopped at a fault ({f.kind} on cpu{f.cpu} at {f.pc}) in step "
+                f"{f.step}: the text is as the fault left it")
+    return View(sc, profile, runner.image, runner.m.read, True, note)

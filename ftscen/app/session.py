@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import IO
 
 from ftscen.app import corpus
-from ftscen.app.corpus import Job, JobResult
+from ftscen.app.corpus import Job
+from ftscen.core.errors import UsageError
+from ftscen.emu.run import Budget
 from ftscen.report.corpus import (
     Progress,
     Sink,
@@ -24,8 +26,7 @@ from ftscen.report.corpus import (
     kernel_rows,
     render_json,
 )
-from ftscen.core.errors import UsageError
-from ftscen.emu.run import Budget
+from ftscen.report.records import JobResult
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 

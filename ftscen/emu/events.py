@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ftscen.core.errno import errno_name
 from ftscen.image import layout as L
 from ftscen.image.build import Image
-from ftscen.emu.patcher import ERRNO_NAMES
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
             out.append(Event("patch", step, 0, None, (("site", label(a)),
                                                       ("change", strings[b]))))
         elif kind == L.EV_RESULT:
-            out.append(Event("result", step, 0, None, (("errno", ERRNO_NAMES.get(a, str(a))),)))
+            out.append(Event("result", step, 0, None, (("errno", errno_name(a)),)))
         elif kind == L.EV_FAULT:
             failed = calls[b] if b < len(calls) else None
             out.append(Event("fault", step, a, failed.id if failed else None,

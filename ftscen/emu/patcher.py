@@ -34,11 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from ftscen.image import layout as L
+from ftscen.core.errno import EBUSY, EINVAL, ENODEV
 from ftscen.core.errors import InternalError
 from ftscen.core.globs import apply_globs
-from ftscen.image.build import Image
-from ftscen.emu.machine import Machine
 from ftscen.core.model import (
     TRAMPOLINE_SITES,
     FtraceOps,
@@ -51,9 +49,9 @@ from ftscen.core.model import (
     Unregister,
 )
 from ftscen.core.profile import KernelProfile
-
-EBUSY, ENODEV, EINVAL = 16, 19, 22
-ERRNO_NAMES = {0: "0", EBUSY: "EBUSY", ENODEV: "ENODEV", EINVAL: "EINVAL"}
+from ftscen.emu.machine import Machine
+from ftscen.image import layout as L
+from ftscen.image.build import Image
 
 UPDATE_CALLS, DISABLE_CALLS, UPDATE_TRACE_FUNC = 1, 2, 4
 

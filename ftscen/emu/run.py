@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftscen.image import layout as L
+from ftscen.core.errno import errno_name
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
-from ftscen.emu.events import CallInfo, Event, decode
-from ftscen.image.build import Image, build_image
-from ftscen.emu.machine import Fault, Machine
 from ftscen.core.model import Call, During, Scenario, Step
-from ftscen.emu.patcher import ERRNO_NAMES, Patcher
 from ftscen.core.profile import KernelProfile
+from ftscen.emu.events import CallInfo, Event, decode
+from ftscen.emu.machine import Fault, Machine
+from ftscen.emu.patcher import Patcher
+from ftscen.image import layout as L
+from ftscen.image.build import Image, build_image
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Runner:
                                               tuple(self.patcher.points)))
                     raise
                 self.m.emit(L.EV_RESULT, -ret)
-                results.append(StepResult(step.index, ERRNO_NAMES.get(-ret, str(-ret)),
+                results.append(StepResult(step.index, errno_name(-ret),
                                           step.expect, tuple(self.patcher.points)))
         except _Abort:
             pass

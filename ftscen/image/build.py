@@ -13,11 +13,11 @@ import re
 import struct
 from dataclasses import dataclass
 
-from ftscen.image import asm
-from ftscen.image import layout as L
 from ftscen.core.errors import InternalError
 from ftscen.core.model import Scenario
 from ftscen.core.profile import KernelProfile
+from ftscen.image import asm
+from ftscen.image import layout as L
 from ftscen.image.symbols import Symbol, SymbolTable
 
 _LABEL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):", re.MULTILINE)

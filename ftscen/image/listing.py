@@ -12,11 +12,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ftscen.image import layout as L
 from ftscen.core.errors import InternalError
-from ftscen.image.build import Image, Trampoline
 from ftscen.core.model import Scenario
 from ftscen.core.profile import KernelProfile
+from ftscen.image import layout as L
+from ftscen.image.build import Image, Trampoline
 from ftscen.image.symbols import SymbolTable
 
 Reader = Callable[[int, int], bytes]
@@ -231,20 +231,9 @@ def listing_lines(view: View) -> list[str]:
     return out + [""] + _text_parts(view, dis)
 
 
-def build_view(sc: Scenario, profile: KernelProfile, after: bool) -> View:
-    """The built image, or (``after``) the machine once the whole timeline has run."""
-    if not after:
-        from ftscen.image.build import build_image
+def image_view(sc: Scenario, profile: KernelProfile) -> View:
+    """The built image, before any step of the timeline has run."""
+    from ftscen.image.build import build_image
 
-        image = build_image(sc, profile)
-        return View(sc, profile, image, image_reader(image), False)
-    from ftscen.emu.run import Runner
-
-    runner = Runner(sc, profile)
-    result = runner.run()
-    note = ""
-    if result.fault is not None:
-        f = result.fault
-        note = (f"the run stopped at a fault ({f.kind} on cpu{f.cpu} at {f.pc}) in step "
-                f"{f.step}: the text is as the fault left it")
-    return View(sc, profile, runner.image, runner.m.read, True, note)
+    image = build_image(sc, profile)
+    return View(sc, profile, image, image_reader(image), False)

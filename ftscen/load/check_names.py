@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ftscen.core.diagnostics import suggestion
-from ftscen.load.document import child_path
 from ftscen.core.errors import Diagnostic
 from ftscen.core.model import RESERVED_SYMBOLS, is_reserved
+from ftscen.load.document import child_path
 
 if TYPE_CHECKING:
-    from ftscen.load.validate import Context
+    from ftscen.load.context import Context
 
 
 def _duplicates(ctx: Context, entries: list[tuple[str, str]], noun: str,

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ftscen.core.diagnostics import suggestion
-from ftscen.load.document import child_path
 from ftscen.core.errors import Diagnostic
 from ftscen.core.globs import apply_globs
 from ftscen.core.model import LIMITS, TRAMPOLINE_CALLEES, TRAMPOLINE_SITES, is_trampoline_site
 from ftscen.core.profile import OLDEST_RELEASE, parse_version
+from ftscen.load.document import child_path
 
 if TYPE_CHECKING:
-    from ftscen.load.validate import Context
+    from ftscen.load.context import Context
 
 #: Symbols a function's call site may call besides ``OPS.tramp`` (arch/x86/kernel/ftrace_32.S).
 SITE_TARGETS = ("ftrace_caller", "ftrace_regs_caller")

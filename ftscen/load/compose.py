@@ -23,8 +23,8 @@ from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ftscen.load.document import Document, child_path, split_lines
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.load.document import Document, child_path, split_lines
 
 #: Nodes that aliases may add to the document beyond the nodes written in the file.
 ALIAS_BUDGET = 10_000

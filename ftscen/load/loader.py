@@ -29,6 +29,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.core.model import LIMITS
 from ftscen.load.compose import (
     ALIAS_BUDGET,
     AS_TEXT,
@@ -41,8 +43,6 @@ from ftscen.load.compose import (
     scalar_value,
 )
 from ftscen.load.document import Document, child_path, split_lines
-from ftscen.core.errors import Diagnostic, ScenarioInvalid
-from ftscen.core.model import LIMITS
 
 __all__ = ["ALIAS_BUDGET", "FAST_PATH", "MAX_DEPTH", "load_yaml", "oversize"]
 

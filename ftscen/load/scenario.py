@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ftscen.core.diagnostics import sort_diagnostics
-from ftscen.load.document import Document
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
-from ftscen.load.loader import load_yaml, oversize
 from ftscen.core.model import (
     Action,
     Call,
@@ -37,6 +35,8 @@ from ftscen.core.model import (
     Sysctl,
     Unregister,
 )
+from ftscen.load.document import Document
+from ftscen.load.loader import load_yaml, oversize
 from ftscen.load.schema import check_shape
 from ftscen.load.validate import check_semantics
 

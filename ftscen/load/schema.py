@@ -17,8 +17,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ftscen.core.diagnostics import did_you_mean, suggestion
-from ftscen.load.document import Document, child_path
 from ftscen.core.errors import Diagnostic
+from ftscen.load.document import Document, child_path
 from ftscen.load.schema_fast import Unsupported, compile_schema, ecma_regex, same_value
 
 if TYPE_CHECKING:  # jsonschema is imported only when a document does not fit

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ftscen import __version__
-from ftscen.app.corpus import JobResult, RunRecord
 from ftscen.report.golden import GoldenStatus, describe
+from ftscen.report.records import JobResult, RunRecord
 
 OUTCOMES = ("PASS", "FAIL", "XFAIL", "XPASS")
 _STYLES = {"PASS": "green", "FAIL": "bold red", "XFAIL": "yellow", "XPASS": "bold magenta",

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from xml.etree import ElementTree as ET
 
-from ftscen.app.corpus import JobResult, RunRecord
 from ftscen.report.corpus import golden_lines
+from ftscen.report.records import JobResult, RunRecord
 
 # Characters XML 1.0 cannot carry at all (they would make the report unreadable).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

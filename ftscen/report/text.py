@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ftscen.emu.events import Event
 from ftscen.core.model import Action, Call, Register, SetFilter, SetNotrace, Sysctl, Unregister
+from ftscen.emu.events import Event
 from ftscen.emu.run import RunResult
 from ftscen.verdicts.evaluate import Outcome, Verdict
 

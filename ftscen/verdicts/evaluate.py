@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 
-from ftscen.emu.events import Event
 from ftscen.core.model import (
     NO_MARK,
     Expectation,
@@ -21,6 +20,7 @@ from ftscen.core.model import (
     Mark,
     is_trampoline_site,
 )
+from ftscen.emu.events import Event
 from ftscen.emu.run import RunResult
 
 
