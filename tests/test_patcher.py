@@ -6,6 +6,7 @@ from build import during, fn, ops, scenario, steps
 
 from ftscen.core.model import Call, Register, SetFilter, SetNotrace, Sysctl, Unregister
 from ftscen.core.profile import profile_for
+from ftscen.emu.events import CallbackEvent, RanEvent
 from ftscen.emu.run import Runner, dry_run, run_scenario
 from ftscen.image import layout as L
 
@@ -15,11 +16,11 @@ def run(sc, version=None):
 
 
 def callbacks(result, cid):
-    return [e.get("ops") for e in result.events if e.call == cid and e.kind == "callback"]
+    return [e.ops for e in result.events if e.call == cid and isinstance(e, CallbackEvent)]
 
 
 def ran(result, cid):
-    return [e.get("func") for e in result.events if e.call == cid and e.kind == "ran"]
+    return [e.func for e in result.events if e.call == cid and isinstance(e, RanEvent)]
 
 
 def test_site_bytes_go_through_the_three_phases_of_the_int3_protocol():
@@ -69,8 +70,8 @@ def test_single_static_ops_is_called_directly_with_function_trace_op():
     sc = scenario([fn("f")], [ops("T", filter=("f",))],
                   steps(Register("T"), (Call("f"), "c")))
     r = run(sc)
-    cb = [e for e in r.events if e.kind == "callback"]
-    assert [e.get("op") for e in cb] == ["T.ops"]
+    cb = [e for e in r.events if isinstance(e, CallbackEvent)]
+    assert [e.op for e in cb] == ["T.ops"]
     assert r.sites["f"] == "call ftrace_caller"
 
 
@@ -110,7 +111,7 @@ def test_ipmodify_without_save_regs_registers_and_gets_no_regs():
                   steps(Register("A"), (Call("f"), "c")))
     r = run(sc)
     assert r.steps[0].errno == "0" and r.sites["f"] == "call ftrace_caller"
-    assert [e.get("regs") for e in r.events if e.kind == "callback"] == [False]
+    assert [e.regs for e in r.events if isinstance(e, CallbackEvent)] == [False]
 
 
 def test_notrace_on_ipmodify_ops_is_einval():

@@ -112,7 +112,7 @@ def test_a_failed_regs_count_says_how_often_the_other_kind_ran():
     assert vs[0].actual == "0 time(s) (and 1 time(s) with regs)"
     out, vs = regs_outcome(ExpectNotCalled("N", regs=True))
     assert out is Outcome.FAIL and vs[0].actual == "1 time(s)"
-    assert [e.get("regs") for e in vs[0].events] == [True]
+    assert [e.regs for e in vs[0].events] == [True]
 
 
 def test_xfail_passes_when_an_assertion_fails_and_xpass_fails():

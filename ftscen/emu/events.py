@@ -7,8 +7,9 @@ so the order of the log is the order things happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
 from ftscen.core.errno import errno_name
 from ftscen.image import layout as L
@@ -30,62 +31,175 @@ class CallInfo:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str
+    """One entry of the callback log. Each kind is its own class with its own fields; ``kind``
+    names it in JSON and ``to_dict`` lists the common fields first, then the kind's own."""
+
+    kind: ClassVar[str] = "event"
     step: int
     cpu: int
     call: str | None
-    fields: tuple[tuple[str, Any], ...] = ()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return dict(self.fields).get(key, default)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "step": self.step, "cpu": self.cpu,
-                               "call": self.call}
-        out.update(self.fields)
+        out: dict[str, Any] = {"kind": self.kind}
+        out.update((f.name, getattr(self, f.name)) for f in fields(self))
         return out
+
+
+@dataclass(frozen=True)
+class StepEvent(Event):
+    kind: ClassVar[str] = "step"
+    index: int
+
+
+@dataclass(frozen=True)
+class CallEvent(Event):
+    """A call of the timeline starts; ``at`` is the point it was placed at, if any."""
+
+    kind: ClassVar[str] = "call"
+    func: str
+    at: str | None
+
+
+@dataclass(frozen=True)
+class ReturnEvent(Event):
+    kind: ClassVar[str] = "return"
+
+
+@dataclass(frozen=True)
+class RanEvent(Event):
+    """A function body ran (written by the body itself, in emulated code)."""
+
+    kind: ClassVar[str] = "ran"
+    func: str
+
+
+@dataclass(frozen=True)
+class CallbackEvent(Event):
+    """An ops' handler was called (written by the handler, in emulated code)."""
+
+    kind: ClassVar[str] = "callback"
+    ops: str
+    ip: str
+    parent_ip: str
+    regs: bool
+    op: str
+
+
+@dataclass(frozen=True)
+class Int3Event(Event):
+    """The int3 handler's decision: ``call`` (emulate a call to target) or ``jmp``."""
+
+    kind: ClassVar[str] = "int3"
+    ip: str
+    action: str
+    target: str
+
+
+@dataclass(frozen=True)
+class PointEvent(Event):
+    kind: ClassVar[str] = "point"
+    point: str
+
+
+@dataclass(frozen=True)
+class PatchEvent(Event):
+    kind: ClassVar[str] = "patch"
+    site: str
+    change: str
+
+
+@dataclass(frozen=True)
+class ResultEvent(Event):
+    kind: ClassVar[str] = "result"
+    errno: str
+
+
+@dataclass(frozen=True)
+class FaultEvent(Event):
+    kind: ClassVar[str] = "fault"
+    fault: str
+    pc: str
+    detail: str
+
+
+Raw = tuple[int, ...]
+
+
+class _Decoder:
+    """Raw ring records -> events, tracking the current step and the call being run."""
+
+    def __init__(self, strings: list[str], image: Image, calls: list[CallInfo]) -> None:
+        self.strings, self.image, self.calls = strings, image, calls
+        self.label = image.symbols.label_for
+        self.step = -1
+        self.stack: list[CallInfo] = []
+
+    def where(self) -> tuple[int, int, str | None]:
+        cur = self.stack[-1] if self.stack else None
+        return (self.step, cur.cpu, cur.id) if cur else (self.step, 0, None)
+
+    def host(self) -> tuple[int, int, None]:
+        return self.step, 0, None
+
+    def step_(self, r: Raw) -> Event:
+        self.step = r[1]
+        return StepEvent(*self.host(), index=r[1])
+
+    def call_(self, r: Raw) -> Event:
+        info = self.calls[r[2]]
+        self.stack.append(info)
+        return CallEvent(self.step, info.cpu, info.id, func=info.func, at=info.at)
+
+    def return_(self, r: Raw) -> Event:
+        info = self.stack.pop()
+        return ReturnEvent(self.step, info.cpu, info.id)
+
+    def ran(self, r: Raw) -> Event:
+        return RanEvent(*self.where(), func=self.image.func_names[r[1]])
+
+    def callback(self, r: Raw) -> Event:
+        lb = self.label
+        return CallbackEvent(*self.where(), ops=self.image.ops_names[r[1]], ip=lb(r[2]),
+                             parent_ip=lb(r[3]), regs=r[4] != 0, op=lb(r[5]))
+
+    def int3(self, r: Raw) -> Event:
+        action = "call" if r[2] == L.INT3_CALL else "jmp"
+        return Int3Event(*self.where(), ip=self.label(r[1]), action=action,
+                         target=self.label(r[3]))
+
+    def point(self, r: Raw) -> Event:
+        return PointEvent(*self.host(), point=self.strings[r[1]])
+
+    def patch(self, r: Raw) -> Event:
+        return PatchEvent(*self.host(), site=self.label(r[1]), change=self.strings[r[2]])
+
+    def result(self, r: Raw) -> Event:
+        return ResultEvent(*self.host(), errno=errno_name(r[1]))
+
+    def fault(self, r: Raw) -> Event:
+        failed = self.calls[r[2]] if r[2] < len(self.calls) else None
+        return FaultEvent(self.step, r[1], failed.id if failed else None,
+                          fault=self.strings[r[4]], pc=self.label(r[3]),
+                          detail=self.strings[r[5]])
+
+
+#: Ring record kind -> how it decodes (layout.EV_* documents each record's words).
+_DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
+    L.EV_STEP: _Decoder.step_,
+    L.EV_CALL: _Decoder.call_,
+    L.EV_RETURN: _Decoder.return_,
+    L.EV_RAN: _Decoder.ran,
+    L.EV_CALLBACK: _Decoder.callback,
+    L.EV_INT3: _Decoder.int3,
+    L.EV_POINT: _Decoder.point,
+    L.EV_PATCH: _Decoder.patch,
+    L.EV_RESULT: _Decoder.result,
+    L.EV_FAULT: _Decoder.fault,
+}
 
 
 def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
            calls: list[CallInfo]) -> list[Event]:
-    """Turn raw ring records into events, tracking the current step and call."""
-    label = image.symbols.label_for
-    step, stack = -1, list[CallInfo]()  # the call being run, if any
-    out: list[Event] = []
-    for kind, a, b, c, d, e, _f, _g in ring:
-        cur = stack[-1] if stack else None
-        cpu, cid = (cur.cpu, cur.id) if cur else (0, None)
-        if kind == L.EV_STEP:
-            step = a
-            out.append(Event("step", step, 0, None, (("index", a),)))
-        elif kind == L.EV_CALL:
-            info = calls[b]
-            stack.append(info)
-            out.append(Event("call", step, info.cpu, info.id,
-                             (("func", info.func), ("at", info.at))))
-        elif kind == L.EV_RETURN:
-            info = stack.pop()
-            out.append(Event("return", step, info.cpu, info.id, ()))
-        elif kind == L.EV_RAN:
-            out.append(Event("ran", step, cpu, cid, (("func", image.func_names[a]),)))
-        elif kind == L.EV_CALLBACK:
-            name = image.ops_names[a]
-            out.append(Event("callback", step, cpu, cid, (
-                ("ops", name), ("ip", label(b)), ("parent_ip", label(c)), ("regs", d != 0),
-                ("op", label(e)))))
-        elif kind == L.EV_INT3:
-            action = "call" if b == L.INT3_CALL else "jmp"
-            out.append(Event("int3", step, cpu, cid,
-                             (("ip", label(a)), ("action", action), ("target", label(c)))))
-        elif kind == L.EV_POINT:
-            out.append(Event("point", step, 0, None, (("point", strings[a]),)))
-        elif kind == L.EV_PATCH:
-            out.append(Event("patch", step, 0, None, (("site", label(a)),
-                                                      ("change", strings[b]))))
-        elif kind == L.EV_RESULT:
-            out.append(Event("result", step, 0, None, (("errno", errno_name(a)),)))
-        elif kind == L.EV_FAULT:
-            failed = calls[b] if b < len(calls) else None
-            out.append(Event("fault", step, a, failed.id if failed else None,
-                             (("fault", strings[d]), ("pc", label(c)), ("detail", strings[e]))))
-    return out
+    """Turn raw ring records into events, in ring order."""
+    dec = _Decoder(strings, image, calls)
+    return [_DECODE[r[0]](dec, r) for r in ring if r[0] in _DECODE]

@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftscen.core.model import Action, Call, Register, SetFilter, SetNotrace, Sysctl, Unregister
-from ftscen.emu.events import Event
+from ftscen.emu.events import (
+    CallbackEvent,
+    CallEvent,
+    Event,
+    FaultEvent,
+    Int3Event,
+    PatchEvent,
+    PointEvent,
+    RanEvent,
+    ResultEvent,
+    ReturnEvent,
+    StepEvent,
+)
 from ftscen.emu.run import RunResult
 from ftscen.verdicts.evaluate import Outcome, Verdict
 
@@ -45,31 +57,37 @@ def describe_action(action: Action) -> str:
     return f"call {action.func}"
 
 
+def _callback_text(e: CallbackEvent) -> str:
+    regs = "regs" if e.regs else "regs=NULL"
+    extra = "" if e.op == f"{e.ops}.ops" else f" op={e.op}"
+    return f"callback {e.ops} ip={e.ip} parent_ip={e.parent_ip} {regs}{extra}"
+
+
+def _int3_text(e: Int3Event) -> str:
+    if e.action == "call":
+        return f"int3 at {e.ip}: emulate call {e.target}"
+    return f"int3 at {e.ip}: resume at {e.target}"
+
+
 def event_text(e: Event) -> str:
     """One event as a log line (without indentation)."""
-    g = e.get
-    if e.kind == "point":
-        return f"point {g('point')}"
-    if e.kind == "patch":
-        return f"patch {g('site')}: {g('change')}"
-    if e.kind == "result":
-        errno = g("errno")
-        return f"result {errno if errno == '0' else '-' + errno}"
-    if e.kind == "call":
-        return f"call {e.call}: {g('func')} on cpu{e.cpu}"
-    if e.kind == "ran":
-        return f"ran {g('func')}"
-    if e.kind == "int3":
-        if g("action") == "call":
-            return f"int3 at {g('ip')}: emulate call {g('target')}"
-        return f"int3 at {g('ip')}: resume at {g('target')}"
-    if e.kind == "callback":
-        regs = "regs" if g("regs") else "regs=NULL"
-        op = g("op")
-        extra = "" if op == f"{g('ops')}.ops" else f" op={op}"
-        return f"callback {g('ops')} ip={g('ip')} parent_ip={g('parent_ip')} {regs}{extra}"
-    if e.kind == "fault":
-        return f"FAULT {g('fault')} on cpu{e.cpu} at {g('pc')}: {g('detail')}"
+    match e:
+        case PointEvent():
+            return f"point {e.point}"
+        case PatchEvent():
+            return f"patch {e.site}: {e.change}"
+        case ResultEvent():
+            return f"result {e.errno if e.errno == '0' else '-' + e.errno}"
+        case CallEvent():
+            return f"call {e.call}: {e.func} on cpu{e.cpu}"
+        case RanEvent():
+            return f"ran {e.func}"
+        case Int3Event():
+            return _int3_text(e)
+        case CallbackEvent():
+            return _callback_text(e)
+        case FaultEvent():
+            return f"FAULT {e.fault} on cpu{e.cpu} at {e.pc}: {e.detail}"
     return e.kind
 
 
@@ -79,19 +97,19 @@ def log_lines(result: RunResult) -> list[str]:
     lines: list[str] = []
     inner: str | None = None  # indentation of events inside the current call
     for e in result.events:
-        if e.kind == "step":
+        if isinstance(e, StepEvent):
             st = steps[e.step]
             head = f"[{e.step}] {describe_action(st.action)}"
             if isinstance(st.action, Call):
                 head += f" on cpu{st.action.cpu or 1}"
             lines.append(head + (f" ({st.id})" if st.id else ""))
-        elif e.kind == "call":
-            if e.get("at") is None:
+        elif isinstance(e, CallEvent):
+            if e.at is None:
                 inner = "  "  # the step header already names the call
             else:
                 lines.append("    " + event_text(e))
                 inner = "      "
-        elif e.kind == "return":
+        elif isinstance(e, ReturnEvent):
             inner = None
         else:
             lines.append((inner or "  ") + event_text(e))

@@ -20,7 +20,7 @@ from ftscen.core.model import (
     Mark,
     is_trampoline_site,
 )
-from ftscen.emu.events import Event
+from ftscen.emu.events import CallbackEvent, Event, FaultEvent, RanEvent, ResultEvent
 from ftscen.emu.run import RunResult
 
 
@@ -70,12 +70,12 @@ def check_call(result: RunResult, exp: ExpectCall) -> list[Verdict]:
     evs = _call_events(result, exp.call)
     out = []
     if exp.ran is not None:
-        ran = sorted({str(e.get("func")) for e in evs if e.kind == "ran"})
+        ran = sorted({e.func for e in evs if isinstance(e, RanEvent)})
         want = sorted(set(exp.ran))
         out.append(Verdict(ran == want, f"call {exp.call}: ran {_names(want)}",
                            f"bodies {_names(want)}", f"bodies {_names(ran)}" + _diff(want, ran),
                            tuple(e for e in evs if e.kind in ("ran", "int3")), exp.mark))
-    got = Counter(str(e.get("ops")) for e in evs if e.kind == "callback")
+    got = Counter(e.ops for e in evs if isinstance(e, CallbackEvent))
     if exp.called is not None:
         want = sorted(set(exp.called))
         have = sorted(got)
@@ -87,7 +87,7 @@ def check_call(result: RunResult, exp: ExpectCall) -> list[Verdict]:
         want_c = dict(exp.called_counts)
         out.append(Verdict(dict(got) == want_c, f"call {exp.call}: called {fmt(want_c)}",
                            f"handlers {fmt(want_c)}", f"handlers {fmt(dict(got))}",
-                           tuple(e for e in evs if e.kind == "callback"), exp.mark))
+                           tuple(e for e in evs if isinstance(e, CallbackEvent)), exp.mark))
     return out
 
 
@@ -96,10 +96,9 @@ def fmt(counts: dict[str, int]) -> str:
 
 
 def _callbacks(result: RunResult, ops: str, func: str | None,
-               regs: bool | None = None) -> list[Event]:
-    return [e for e in result.events if e.kind == "callback" and e.get("ops") == ops
-            and (func is None or e.get("ip") == func)
-            and (regs is None or e.get("regs") == regs)]
+               regs: bool | None = None) -> list[CallbackEvent]:
+    return [e for e in result.events if isinstance(e, CallbackEvent) and e.ops == ops
+            and (func is None or e.ip == func) and (regs is None or e.regs == regs)]
 
 
 def _what(ops: str, func: str | None, regs: bool | None = None) -> str:
@@ -163,7 +162,7 @@ def check_steps(result: RunResult) -> list[Verdict]:
             continue
         ok = sr.errno == (sr.expected or "0")
         want = sr.expected or "0 (no error was expected)"
-        evs = tuple(e for e in result.events if e.kind == "result" and e.step == sr.index)
+        evs = tuple(e for e in result.events if isinstance(e, ResultEvent) and e.step == sr.index)
         out.append(Verdict(ok, title, want, sr.errno, evs, step.mark))
     return out
 
@@ -172,7 +171,7 @@ def check_fault(result: RunResult) -> list[Verdict]:
     f = result.fault
     if f is None:
         return []
-    evs = tuple(e for e in result.events if e.kind == "fault")
+    evs = tuple(e for e in result.events if isinstance(e, FaultEvent))
     where = f"cpu{f.cpu} at {f.pc} in step {f.step}" + (f", call {f.call}" if f.call else "")
     return [Verdict(False, f"emulation fault: {f.kind}", "no fault",
                     f"{f.kind} on {where} ({f.detail})", evs)]
