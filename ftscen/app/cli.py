@@ -124,15 +124,11 @@ def validate(paths: Paths, fmt: Annotated[Format, typer.Option(
     """Check scenarios (schema, names, and the points each step really passes)."""
     from ftscen.app import corpus
     from ftscen.app import pipeline as api
-    from ftscen.emu.run import check_points, dry_run
 
     worst = EXIT_OK
     for path in corpus.discover(paths):
         try:
-            sc = api.load(path)
-            problems = []
-            for profile in api.profiles(sc, None):
-                problems += check_points(sc, dry_run(sc, profile).steps)
+            problems = api.check_points(api.load(path))
             if problems:
                 raise ScenarioInvalid(problems)
             if fmt is Format.text:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
 from ftscen.core.model import Scenario
 from ftscen.core.profile import OLDEST_RELEASE, KernelProfile, parse_version, profile_for
-from ftscen.emu.run import Budget, Runner, run_scenario
+from ftscen.emu.run import Budget, Runner, Unplaced, dry_run, run_scenario
 from ftscen.report.text import ScenarioReport
 from ftscen.verdicts.evaluate import evaluate
 
@@ -57,8 +57,30 @@ def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
 def check_scenario(sc: Scenario, profile: KernelProfile, shown: str,
                    budget: Budget | None = None) -> ScenarioReport:
     result = run_scenario(sc, profile, budget or Budget())
+    if result.unplaced:
+        raise ScenarioInvalid([unplaced_diagnostic(u) for u in result.unplaced])
     outcome, verdicts = evaluate(result)
     return ScenarioReport(result, outcome, tuple(verdicts), shown)
+
+
+def unplaced_diagnostic(u: Unplaced) -> Diagnostic:
+    """A ``during`` whose point its step never passed, worded at the ``at`` it names."""
+    listed = ", ".join(u.points) if u.points else "none: this step changes no code"
+    m = u.during.mark
+    return Diagnostic(m.file, m.line, m.col, f"this step never passes point '{u.during.at}'",
+                      m.path, hint=f"the points it passes are: {listed}", source_line=m.text)
+
+
+def check_points(sc: Scenario, versions: list[str] | None = None) -> list[Diagnostic]:
+    """``ftscen validate``: the patcher alone (no calls) under each kernel version, and every
+    ``during`` whose step never passes the point it names."""
+    problems: list[Diagnostic] = []
+    for profile in profiles(sc, versions):
+        for u in dry_run(sc, profile).unplaced:
+            d = unplaced_diagnostic(u)
+            if d not in problems:
+                problems.append(d)
+    return problems
 
 
 def iter_reports(sc: Scenario, shown: str, versions: list[str] | None = None,

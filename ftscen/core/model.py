@@ -35,6 +35,9 @@ class Mark:
     line: int
     col: int
     path: str = "$"
+    #: the text of that line, kept from loading so later stages can quote it without
+    #: reading the file again
+    text: str | None = field(default=None, compare=False, repr=False)
 
     def at(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"

@@ -9,10 +9,8 @@ stays in the result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ftscen.core.errno import errno_name
-from ftscen.core.errors import Diagnostic, ScenarioInvalid
 from ftscen.core.model import Call, During, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
@@ -41,6 +39,17 @@ class FaultReport:
 
 
 @dataclass(frozen=True)
+class Unplaced:
+    """A ``during`` call whose step ran to its end without passing the point it names: a
+    mistake in the scenario, found by running the modelled kernel (which points a step passes
+    depends on the state of every ops before it)."""
+
+    during: During
+    step: int
+    points: tuple[str, ...]  # the points the step did pass
+
+
+@dataclass(frozen=True)
 class RunResult:
     scenario: Scenario
     profile: KernelProfile
@@ -52,6 +61,8 @@ class RunResult:
     image: Image | None = None
     #: final text of ftrace_call, ftrace_regs_call and each OPS.tramp_call
     trampoline_sites: dict[str, str] = field(default_factory=dict)
+    #: ``during`` calls placed at a point their step never passed (so they never ran)
+    unplaced: tuple[Unplaced, ...] = ()
 
 
 class _Abort(Exception):
@@ -132,47 +143,20 @@ class Runner:
         sites = {f: self.patcher.site_text(f) for f in self.patcher.records}
         return RunResult(self.sc, self.profile, tuple(events), tuple(results),
                          tuple(self.calls), self.fault, sites, self.image,
-                         self.patcher.trampoline_site_texts())
+                         self.patcher.trampoline_site_texts(), self._unplaced(results))
 
-
-def check_points(sc: Scenario, steps: tuple[StepResult, ...]) -> list[Diagnostic]:
-    """Every ``during.at`` must name a point its step really passes."""
-    passed = {s.index: s.points for s in steps}
-    out = []
-    for step in sc.timeline:
-        if step.index not in passed:
-            continue  # the run stopped before this step
-        for d in step.during:
-            if d.at not in passed[step.index]:
-                out.append(_point_diagnostic(d, passed[step.index]))
-    return out
-
-
-def _point_diagnostic(d: During, points: tuple[str, ...]) -> Diagnostic:
-    listed = ", ".join(points) if points else "none: this step changes no code"
-    m = d.mark
-    return Diagnostic(m.file, m.line, m.col, f"this step never passes point '{d.at}'",
-                      m.path, hint=f"the points it passes are: {listed}",
-                      source_line=_source_line(m.file, m.line))
-
-
-def _source_line(path: str, line: int) -> str | None:
-    """The line a diagnostic points at (read again: this is the error path only)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return lines[line - 1] if 0 < line <= len(lines) else None
+    def _unplaced(self, results: list[StepResult]) -> tuple[Unplaced, ...]:
+        """The ``during`` calls of every step that ran to its end whose point never came
+        (a step cut short by a fault is not judged: its later points were never reached)."""
+        done = results if self.fault is None else results[:-1]
+        steps = {s.index: s for s in self.sc.timeline}
+        return tuple(Unplaced(d, r.index, r.points) for r in done
+                     for d in steps[r.index].during if d.at not in r.points)
 
 
 def run_scenario(sc: Scenario, profile: KernelProfile, budget: Budget = Budget()) -> RunResult:
-    """Stage entry point. Raises ScenarioInvalid when a ``during`` names a point not passed."""
-    result = Runner(sc, profile, True, budget).run()
-    steps = result.steps if result.fault is None else dry_run(sc, profile).steps
-    problems = check_points(sc, steps)
-    if problems:
-        raise ScenarioInvalid(problems)
-    return result
+    """Stage entry point: the whole timeline, once, with every call run."""
+    return Runner(sc, profile, True, budget).run()
 
 
 def dry_run(sc: Scenario, profile: KernelProfile) -> RunResult:

@@ -108,7 +108,7 @@ def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
 
 def _mark(doc: Document, path: str) -> Mark:
     line, col = doc.mark(path)
-    return Mark(doc.file, line, col, path)
+    return Mark(doc.file, line, col, path, doc.line(line))
 
 
 def _kernel(doc: Document, block: dict[str, Any]) -> Kernel:
