@@ -9,8 +9,7 @@ total (``load_scenario``: all of them and the model). Target: total under 3 ms.
 
     python benchmarks/load_speed.py [--rounds 7] [--loads 40] [FILE...]
 
-Without files: the contract examples (../shared/spec/examples beside the repository if
-present, else the copies in scenarios/).
+Without files: the five examples of the format (docs/format.md), as kept in scenarios/.
 """
 
 from __future__ import annotations
@@ -29,15 +28,12 @@ from ftscen.load.schema import check_shape
 from ftscen.load.validate import check_semantics
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT.parent / "shared" / "spec" / "examples"
 CONTRACT = ("filter-notrace.yaml", "i386-regs-caller-window.yaml", "ipmodify-exclusive.yaml",
             "seed-livepatch-tracer-window.yaml", "text-poke-new-insn.yaml")
 TARGET_MS = 3.0
 
 
 def default_files() -> list[Path]:
-    if EXAMPLES.is_dir():
-        return sorted(EXAMPLES.glob("*.yaml"))
     return [ROOT / "scenarios" / name for name in CONTRACT if (ROOT / "scenarios" / name).exists()]
 
 

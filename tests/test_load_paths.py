@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from clihelp import PASSING
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario_strategies import JSONISH, broken_data, broken_files, odd_scalar_files, scenarios
@@ -26,11 +27,10 @@ from ftscen.load.scenario import load_scenario
 from ftscen.load.schema import _fits, _validator, check_shape
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
+FIXTURES = REPO / "tests" / "fixtures"
 FILES = sorted([*REPO.glob("scenarios/*.yaml"), *REPO.glob("scenarios/invalid/*.yaml"),
-                *EXAMPLES.glob("*.yaml")])
-CONTRACT = sorted(EXAMPLES.glob("*.yaml")) or sorted(
-    p for p in REPO.glob("scenarios/*.yaml") if not p.name.startswith(("r", "seed-")))
+                *FIXTURES.glob("*.yaml")])
+CONTRACT = [FIXTURES / name for name in PASSING]
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")

@@ -257,7 +257,7 @@ def is_reserved(name: str) -> bool:
     """True for names the runtime image uses itself (including the ``caller_cpuN`` stubs)."""
     return name in RESERVED_SYMBOLS or re.fullmatch(r"caller_cpu[0-9]+", name) is not None
 
-#: Documented limits on one scenario (FORMAT.md, "Limits"); beyond them validation fails.
+#: Documented limits on one scenario (docs/format.md, "Limits"); beyond them validation fails.
 LIMITS: dict[str, int] = {
     "file_bytes": 1 << 20,
     "functions": 256,

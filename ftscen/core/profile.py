@@ -1,14 +1,15 @@
 """Kernel eras: what a ``kernel.version`` (or ``--kernel``) means for the model.
 
-The table follows ``reference/ftrace-model.md`` §0 (era map) and FORMAT.md ("Era defaults"):
+The eras, their kernel sources and the model's departures are described in docs/model.md
+("Kernel eras"); the defaults users see are in docs/format.md:
 
 =========  ====================================  ======================  ==========
 versions   int3 hit on a site being modified     ftrace_regs_caller      patching
 =========  ====================================  ======================  ==========
 3.5-5.1    skip (ftrace_int3_handler, ip += 4)    short pt_regs           ftrace's own
 5.2        skip; emulate-call with per-ops        short pt_regs           ftrace's own
-           trampolines (x86_64 logic, [FTR64])
-5.3, 5.4   emulate-call ([PUSH32], [PULL-5.3])    full pt_regs (3c88c6)   ftrace's own
+           trampolines (x86_64 logic, 9e298e860460)
+5.3, 5.4   emulate-call (i386 int3_emulate_push)  full pt_regs (3c88c6)   ftrace's own
 >= 5.5     emulate-new (poke_int3_handler)        full pt_regs            text_poke_bp
 =========  ====================================  ======================  ==========
 

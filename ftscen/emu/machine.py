@@ -2,10 +2,11 @@
 
 CPUs are saved register contexts over one ``Uc`` and one memory. CPU 0 is the patcher, which
 runs on the host; calls run on CPUs 1.. from a caller stub to its return, one at a time, at
-the moments the patcher allows (reference: "CPUs are register contexts sharing one memory").
+the moments the patcher allows (docs/model.md, "What the model relies on in the emulator").
 
 Every text write goes through :meth:`Machine.poke`, which invalidates Unicorn's translated
-blocks for the range: the emulator's analogue of ``sync_core()`` (emulator-notes.md).
+blocks for the range: the emulator's analogue of ``sync_core()`` (a host write alone does not
+reliably invalidate code Unicorn has already translated).
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ targets and IPMODIFY owners, ``ftrace_trace_function``, ``saved_ftrace_func``,
 ``function_trace_op``, ``ftrace_enabled``) and mirrors every piece the emulated CPUs read into
 their memory: the ops list, each ops' filter and notrace hashes, ``function_trace_op`` and the
 text. Code changes go through the three-phase breakpoint protocol and stop at the named points
-of FORMAT.md, where the runner places ``during`` calls.
+of docs/format.md, where the runner places ``during`` calls.
 
-Model choices (reference §3-§4 and rules.md):
+Model choices (the delivery rules R1..R13 of docs/model.md):
 
 * A record's target is computed from the enabled ops (``ftrace_get_addr_new``): the same
   result the kernel's reference counts and REGS/TRAMP flags give (R3, R4), without modelling
@@ -303,7 +303,7 @@ class Patcher:
         rel = int.from_bytes(new[1:5], "little", signed=True)
         return (L.INT3_CALL, (ip + 5 + rel) & 0xFFFFFFFF)
 
-    # ---- per-ops trampolines (x86_64 logic, reference §2.5) ---------------------------------
+    # ---- per-ops trampolines (x86_64 logic, arch/x86/kernel/ftrace.c) ----------------------
     def ftrace_update_trampoline(self, ops: OpsState) -> None:
         """``arch_ftrace_update_trampoline``: create the copy, or retarget an allocated one."""
         if not self.profile.dynamic_trampolines:
@@ -330,7 +330,7 @@ class Patcher:
             ops.trampoline = None
             ops.flags.discard("ALLOC_TRAMP")
 
-    # ---- IPMODIFY (R9, reference §3.4) ------------------------------------------------------
+    # ---- IPMODIFY (R9, __ftrace_hash_update_ipmodify) ---------------------------------------
     def hash_update_ipmodify(self, ops: OpsState, old: frozenset[str] | None,
                              new: frozenset[str] | None) -> int:
         """``__ftrace_hash_update_ipmodify``: exclusive owners per record, with rollback.

@@ -2,9 +2,10 @@
 
 The trampolines follow arch/x86/kernel/ftrace_32.S (non-frame-pointer build): ``ftrace_caller``
 passes a NULL regs pointer; ``ftrace_regs_caller`` builds the short pt_regs of kernels up to
-5.2 (reference §2.2, the [SEED] message) or the full pt_regs of 3c88c692c287 from 5.3 on
-(§2.3). Segment pushes and pops are spelled as bytes because Keystone encodes ``push es``
-with an operand-size prefix (a 2-byte push), which would corrupt the frame.
+5.2 (flags in the return slot, regs->sp ignored) or the full pt_regs of 3c88c692c287 from
+5.3 on (docs/model.md, "The i386 image"). Segment pushes and pops are spelled as bytes
+because Keystone encodes ``push es`` with an operand-size prefix (a 2-byte push), which would
+corrupt the frame.
 
 Labels: ``F_<func>`` bodies, ``H_<ops>`` handlers, ``T_<ops>`` per-ops trampolines,
 ``C_<cpu>`` caller stubs; the image maps them to the names users see.

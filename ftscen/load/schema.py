@@ -267,7 +267,7 @@ def _enum(doc: Document, error: ValidationError) -> list[Diagnostic]:
 def _const(doc: Document, error: ValidationError) -> list[Diagnostic]:
     if _path(error) == "$.ftscen":
         return _here(doc, error, f"unsupported format version {_show(_instance(error))}: this "
-                     "ftscen reads format version 1", "write `ftscen: 1` (see FORMAT.md)")
+                     "ftscen reads format version 1", "write `ftscen: 1` (see docs/format.md)")
     return _here(doc, error, f"expected {_show(_expected(error))}, got "
                  f"{_show(_instance(error))}", None)
 

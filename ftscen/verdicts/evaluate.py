@@ -150,7 +150,7 @@ def check_expectation(result: RunResult, exp: Expectation) -> list[Verdict]:
 
 
 def check_steps(result: RunResult) -> list[Verdict]:
-    """Patcher return values: an error nobody expected fails the run (FORMAT.md)."""
+    """Patcher return values: an error nobody expected fails the run (docs/format.md)."""
     out = []
     steps = {s.index: s for s in result.scenario.timeline}
     for sr in result.steps:
