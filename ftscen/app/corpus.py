@@ -3,8 +3,9 @@
 Discovery is deterministic: files given are taken as given; directories are searched
 recursively for ``*.yaml``/``*.yml`` in sorted order, skipping hidden directories and
 directories named ``invalid`` (their files are broken on purpose) unless that directory is
-the one given. A job runs one scenario file under each requested kernel and returns plain,
-picklable data, so ``--jobs N`` and a serial run print the very same thing, in input order.
+the one given. A job runs one scenario file under each requested kernel and returns typed, picklable
+results (:mod:`ftscen.report.records`) that the reporters render, so ``--jobs N`` and a serial
+run print the very same thing, in input order.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
 from ftscen.emu.run import Budget
+from ftscen.report import golden
+from ftscen.report.golden import GoldenMode
 from ftscen.report.records import JobResult, RunRecord
 
 SUFFIXES = (".yaml", ".yml")
@@ -70,14 +72,12 @@ def shard(items: Sequence[Path], k: int, n: int) -> list[Path]:
 # ---- jobs -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Job:
-    """One scenario file to run; ``golden`` is None, ``"compare"`` or ``"update"``."""
+    """One scenario file to run under each requested kernel (all: the scenario's own)."""
 
     path: str
     versions: tuple[str, ...] | None = None
     budget: Budget = field(default_factory=Budget)
-    golden: str | None = None
-    want_log: str = "never"  # "always", "failures" or "never": render the log in ``text``
-    want_json: bool = False
+    golden: GoldenMode | None = None
 
 
 def run_job(job: Job) -> JobResult:
@@ -91,31 +91,14 @@ def run_job(job: Job) -> JobResult:
         versions = list(job.versions) if job.versions else None
         start = time.perf_counter()
         for rep in api.iter_reports(sc, shown, versions, job.budget):
-            runs.append(_record(job, rep, time.perf_counter() - start))
+            check = golden.check(rep, job.path, job.golden) if job.golden else None
+            runs.append(RunRecord.of(rep, check, time.perf_counter() - start))
             start = time.perf_counter()
         return JobResult(shown, tuple(runs), versions=job.versions)
     except ScenarioInvalid as exc:
         return JobResult(shown, diagnostics=tuple(exc.diagnostics), versions=job.versions)
     except Exception as exc:  # noqa: BLE001 (a bug in ftscen: reported for this file only)
         return JobResult(shown, error=f"{type(exc).__name__}: {exc}", versions=job.versions)
-
-
-def _record(job: Job, rep: Any, seconds: float) -> RunRecord:
-    from ftscen.report import golden
-    from ftscen.report.text import render_text, report_dict, summary_line, verdict_lines
-
-    own = rep.result.scenario.kernel.version
-    version = rep.result.profile.version
-    check = None
-    if job.golden is not None:
-        path = golden.golden_path(job.path, version, own)
-        check = golden.update(rep, path) if job.golden == "update" else golden.compare(rep, path)
-    show = job.want_log == "always" or (job.want_log == "failures" and not rep.outcome.ok)
-    text = render_text(rep, show_log=show) if job.want_log != "never" else ""
-    failures = tuple(line for v in rep.verdicts if not v.ok for line in verdict_lines(v))
-    # rstrip: a folded YAML scalar (xfail: >) ends in a newline that would split the line
-    return RunRecord(version, own, rep.name, rep.outcome.name, summary_line(rep).rstrip(), text,
-                     failures, check, report_dict(rep) if job.want_json else None, seconds)
 
 
 def run_jobs(jobs: Sequence[Job], workers: int = 1) -> Iterator[JobResult]:

@@ -116,21 +116,20 @@ class ScenarioItem(pytest.Item):
             return self.path.as_posix()
 
     def runtest(self) -> None:
-        from ftscen.app import pipeline as api
-        from ftscen.core.errors import ScenarioInvalid
+        """The corpus job ``ftscen run FILE --golden`` runs, with goldens compared only where
+        one exists; what fails is worded as the corpus reporter words it."""
+        from ftscen.app.corpus import Job, run_job
+        from ftscen.report.golden import GoldenMode
+        from ftscen.verdicts.evaluate import Outcome
 
-        shown = self._shown()
-        try:
-            [rep] = api.check_file(shown, [self.version] if self.version else None)
-        except ScenarioInvalid as exc:
-            from ftscen.core.diagnostics import render_text
-
-            raise ScenarioFailure("invalid scenario:\n" + render_text(exc.diagnostics)) from None
-        problems = _problems(rep) + _golden_problems(rep, shown, self.version)
+        versions = (self.version,) if self.version else None
+        result = run_job(Job(self._shown(), versions, golden=GoldenMode.EXISTING))
+        problems = _problems(result, versions)
         if problems:
             raise ScenarioFailure("\n".join(problems))
-        if rep.outcome.name == "XFAIL":
-            pytest.xfail(rep.result.scenario.xfail or "expected failure")
+        [run] = result.runs
+        if run.outcome is Outcome.XFAIL:
+            pytest.xfail(run.report.result.scenario.xfail or "expected failure")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:
@@ -143,23 +142,20 @@ class ScenarioItem(pytest.Item):
         return self.path, None, f"ftscen scenario {self.path.stem}{kernel}"
 
 
-def _problems(rep: Any) -> list[str]:
-    from ftscen.report.text import summary_line, verdict_lines
+def _problems(result: Any, versions: tuple[str, ...] | None) -> list[str]:
+    from ftscen.core.diagnostics import render_text
+    from ftscen.report.corpus import failure_lines, golden_lines
+    from ftscen.report.text import summary_line
+    from ftscen.verdicts.evaluate import Outcome
 
-    if rep.outcome.name not in ("FAIL", "XPASS"):
-        return []
-    return [summary_line(rep)] + [t for v in rep.verdicts if not v.ok for t in verdict_lines(v)]
-
-
-def _golden_problems(rep: Any, shown: str, version: str | None) -> list[str]:
-    from ftscen.report import golden
-
-    own = rep.result.scenario.kernel.version
-    path = golden.golden_path(shown, rep.result.profile.version, own)
-    if not path.exists():
-        return []
-    check = golden.compare(rep, path)
-    if check.ok:
-        return []
-    option = f" --kernel {version}" if version and version != own else None
-    return golden.describe(check, shown, option)
+    if result.error is not None:
+        return [f"internal error: {result.error}"]
+    if result.diagnostics:
+        return ["invalid scenario:\n" + render_text(result.diagnostics)]
+    [run] = result.runs
+    out = []
+    if run.outcome in (Outcome.FAIL, Outcome.XPASS):
+        out += [summary_line(run.report), *failure_lines(run)]
+    if run.golden is not None and not run.golden.ok:
+        out += golden_lines(run, result.path, versions)
+    return out

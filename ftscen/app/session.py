@@ -14,9 +14,10 @@ from typing import IO
 
 from ftscen.app import corpus
 from ftscen.app.corpus import Job
-from ftscen.core.errors import UsageError
+from ftscen.core.errors import ExitCode, UsageError
 from ftscen.emu.run import Budget
 from ftscen.report.corpus import (
+    LogMode,
     Progress,
     Sink,
     Tally,
@@ -26,9 +27,8 @@ from ftscen.report.corpus import (
     kernel_rows,
     render_json,
 )
+from ftscen.report.golden import GoldenMode
 from ftscen.report.records import JobResult
-
-EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class RunOptions:
     versions: tuple[str, ...] | None = None
     json: bool = False
     quiet: bool = False
-    golden: str | None = None  # None, "compare" or "update"
+    golden: GoldenMode | None = None
     jobs: int = 1
     shard: tuple[int, int] | None = None
     junit: str | None = None
@@ -64,7 +64,7 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 def golden_mode(compare: bool, update: bool, environ: os._Environ[str] | dict[str, str]
-                ) -> str | None:
+                ) -> GoldenMode | None:
     """``--golden`` / ``--update-golden``; updating is refused when CI is set."""
     from ftscen.report.golden import ci_refusal
 
@@ -72,8 +72,8 @@ def golden_mode(compare: bool, update: bool, environ: os._Environ[str] | dict[st
         refusal = ci_refusal(environ)
         if refusal:
             raise UsageError(refusal)
-        return "update"
-    return "compare" if compare else None
+        return GoldenMode.UPDATE
+    return GoldenMode.COMPARE if compare else None
 
 
 def is_detailed(opts: RunOptions) -> bool:
@@ -87,14 +87,10 @@ def plan(opts: RunOptions) -> list[Job]:
         raise UsageError(f"no scenario files (*.yaml, *.yml) under {', '.join(opts.paths)}")
     if opts.shard is not None:
         files = corpus.shard(files, *opts.shard)
-    detailed = is_detailed(opts)
-    many = opts.versions is not None and len(opts.versions) > 1
-    log = "never" if opts.quiet or not detailed else ("failures" if many else "always")
-    return [Job(str(f), opts.versions, opts.budget, opts.golden, log, opts.json)
-            for f in files]
+    return [Job(str(f), opts.versions, opts.budget, opts.golden) for f in files]
 
 
-def run_session(opts: RunOptions, streams: Streams) -> int:
+def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
     """Run everything, report it, write the JUnit file if asked; returns the exit code."""
     jobs = plan(opts)
     progress = Progress(streams.err, len(jobs)) if streams.progress and len(jobs) > 1 else None
@@ -118,13 +114,14 @@ def run_session(opts: RunOptions, streams: Streams) -> int:
 
 
 def _emit(opts: RunOptions, sink: Sink, err: Sink, result: JobResult) -> None:
+    many = opts.versions is not None and len(opts.versions) > 1
     if is_detailed(opts):
-        emit_detailed(sink, err, result, opts.quiet, opts.versions)
+        log = LogMode.FAILURES if many else LogMode.ALWAYS
+        emit_detailed(sink, err, result, opts.quiet, opts.versions, log)
         return
     if not result.runs:
         emit_broken(sink, result, opts.quiet)
         return
-    many = opts.versions is not None and len(opts.versions) > 1
     for run in result.runs:
         if not many or not run.ok:  # with several kernels the table shows the passing runs
             emit_run(sink, result, run, opts.quiet, opts.versions)
@@ -155,9 +152,9 @@ def write_junit(path: str, results: Sequence[JobResult], versions: Sequence[str]
     write_atomic(target, junit.render(results, versions))
 
 
-def exit_code(tally: Tally) -> int:
+def exit_code(tally: Tally) -> ExitCode:
     if tally.errors:
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
     if tally.invalid:
-        return EXIT_INVALID
-    return EXIT_FAIL if tally.failed else EXIT_OK
+        return ExitCode.INVALID
+    return ExitCode.FAIL if tally.failed else ExitCode.OK

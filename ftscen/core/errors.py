@@ -13,6 +13,16 @@ Emulation faults and failed assertions are not exceptions: they are verdicts (ex
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What ``ftscen`` exits with; a whole run takes the worst of its scenarios."""
+
+    OK = 0  # every assertion held (or an xfail scenario failed as expected)
+    FAIL = 1  # an assertion failed, a fault happened, a golden differs, an xfail passed
+    INVALID = 2  # a scenario or the command line is invalid
+    INTERNAL = 3  # a bug in ftscen
 
 
 @dataclass(frozen=True)

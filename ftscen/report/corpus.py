@@ -11,13 +11,19 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import IO, Any
 
 from ftscen import __version__
 from ftscen.report.golden import GoldenStatus, describe
 from ftscen.report.records import JobResult, RunRecord
+from ftscen.report.text import render_text as render_report
+from ftscen.report.text import report_dict, summary_line, verdict_lines
+from ftscen.verdicts.evaluate import Outcome
 
-OUTCOMES = ("PASS", "FAIL", "XFAIL", "XPASS")
+#: Outcomes in the order the summary line names them.
+OUTCOMES = (Outcome.PASS, Outcome.FAIL, Outcome.XFAIL, Outcome.XPASS)
+_WORDS = tuple(o.name for o in OUTCOMES)
 _STYLES = {"PASS": "green", "FAIL": "bold red", "XFAIL": "yellow", "XPASS": "bold magenta",
            "INVALID": "red", "ERROR": "bold white on red", "+": "green", "-": "red",
            "@": "cyan", "summary": "bold"}
@@ -43,7 +49,7 @@ class Sink:
         else:
             from rich.text import Text
 
-            word = text.split(maxsplit=1)[0] if kind in OUTCOMES + ("INVALID", "ERROR") else ""
+            word = text.split(maxsplit=1)[0] if kind in _WORDS + ("INVALID", "ERROR") else ""
             styled = Text(text)
             styled.stylize(_STYLES[kind], 0, len(word) or len(text))
             self._console.print(styled)
@@ -57,7 +63,7 @@ class Sink:
         """A pre-rendered block (report.render_text), outcome word coloured."""
         for t in block.rstrip("\n").split("\n"):
             head = t.split(maxsplit=1)[0] if t.strip() else ""
-            self.line(t, head if head in OUTCOMES and not t.startswith(" ") else "")
+            self.line(t, head if head in _WORDS and not t.startswith(" ") else "")
 
     def table(self, rows: Sequence[Sequence[str]]) -> None:
         if self._console is None:
@@ -109,7 +115,7 @@ class Tally:
     """Counts over a whole run, for the summary line, JSON and the exit code."""
 
     scenarios: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
     goldens: Counter[str] = field(default_factory=Counter)
     invalid: int = 0
     errors: int = 0
@@ -130,14 +136,14 @@ class Tally:
     @property
     def failed(self) -> bool:
         bad = ("differs", "missing", "stale", "unreadable")
-        return bool(self.outcomes["FAIL"] or self.outcomes["XPASS"]
+        return bool(self.outcomes[Outcome.FAIL] or self.outcomes[Outcome.XPASS]
                     or any(self.goldens[b] for b in bad))
 
     def line(self) -> str:
         head = f"{self.scenarios} scenario{'s' if self.scenarios != 1 else ''}"
         if self.runs and self.runs != self.scenarios:
             head += f", {self.runs} runs"
-        parts = [", ".join(f"{self.outcomes[o]} {o}" for o in OUTCOMES if self.outcomes[o])]
+        parts = [", ".join(f"{self.outcomes[o]} {o.name}" for o in OUTCOMES if self.outcomes[o])]
         parts = [p for p in parts if p]
         if self.invalid:
             parts.append(f"{self.invalid} INVALID")
@@ -150,7 +156,7 @@ class Tally:
 
     def to_dict(self) -> dict[str, Any]:
         return {"scenarios": self.scenarios, "runs": self.runs,
-                **{o.lower(): self.outcomes[o] for o in OUTCOMES},
+                **{o.value: self.outcomes[o] for o in OUTCOMES},
                 "invalid": self.invalid, "internal_errors": self.errors,
                 "goldens": dict(sorted(self.goldens.items()))}
 
@@ -161,6 +167,18 @@ def _golden_word(run: RunRecord) -> str:
 
 
 # ---- what is printed per scenario -----------------------------------------------------------
+class LogMode(Enum):
+    """Which runs show their callback log in the single-file form."""
+
+    ALWAYS = "always"
+    FAILURES = "failures"  # several kernels: the passing ones are in the table
+
+
+def failure_lines(run: RunRecord) -> list[str]:
+    """The failing verdicts of a run, as the text report words them."""
+    return [t for v in run.report.verdicts if not v.ok for t in verdict_lines(v)]
+
+
 def kernel_option(run: RunRecord, versions: Sequence[str] | None) -> str | None:
     return f" --kernel {run.version}" if versions and run.version != run.own_version else None
 
@@ -174,9 +192,9 @@ def golden_lines(run: RunRecord, path: str, versions: Sequence[str] | None) -> l
 def emit_run(sink: Sink, result: JobResult, run: RunRecord, quiet: bool,
              versions: Sequence[str] | None) -> None:
     """Corpus form: the summary line; failing verdicts and golden problems under it."""
-    sink.line(run.summary, run.outcome)
-    if not quiet and run.outcome == "FAIL":  # an XFAIL's failed verdicts are expected
-        sink.lines(run.failures)
+    sink.line(summary_line(run.report), run.outcome.name)
+    if not quiet and run.outcome is Outcome.FAIL:  # an XFAIL's failed verdicts are expected
+        sink.lines(failure_lines(run))
     if run.golden is not None and not run.golden.ok:
         lines = golden_lines(run, result.path, versions)
         for t in lines[:1] if quiet else lines:
@@ -200,7 +218,7 @@ def emit_broken(sink: Sink, result: JobResult, quiet: bool) -> None:
 
 
 def emit_detailed(sink: Sink, err: Sink, result: JobResult, quiet: bool,
-                  versions: Sequence[str] | None) -> None:
+                  versions: Sequence[str] | None, log: LogMode = LogMode.ALWAYS) -> None:
     """Single-file form: the log and every assertion (as ``render_text``), then goldens."""
     if result.runs == () and result.error is None:
         from ftscen.core.diagnostics import render_text
@@ -212,9 +230,10 @@ def emit_detailed(sink: Sink, err: Sink, result: JobResult, quiet: bool,
         return
     for run in result.runs:
         if quiet:
-            sink.line(run.summary, run.outcome)
+            sink.line(summary_line(run.report), run.outcome.name)
         else:
-            sink.text(run.text)
+            show = log is LogMode.ALWAYS or not run.outcome.ok
+            sink.text(render_report(run.report, show_log=show))
         for t in golden_lines(run, result.path, versions):
             sink.line(t, t[:1] if t[:1] in "+-@" and not t.startswith("golden") else "")
 
@@ -231,8 +250,8 @@ def kernel_rows(results: Sequence[JobResult], versions: Sequence[str]) -> list[l
 
 def _cell(run: RunRecord) -> str:
     if run.golden is None or run.golden.ok:
-        return run.outcome
-    return f"{run.outcome}, golden {_golden_word(run)}"
+        return run.outcome.name
+    return f"{run.outcome.name}, golden {_golden_word(run)}"
 
 
 # ---- JSON for the whole run -----------------------------------------------------------------
@@ -243,7 +262,7 @@ def render_json(results: Sequence[JobResult], tally: Tally,
     runs, invalid, broken = [], [], []
     for r in results:
         for run in r.runs:
-            runs.append({**(run.data or {}), "golden": _golden_json(run)})
+            runs.append({**report_dict(run.report), "golden": _golden_json(run)})
         if r.diagnostics:
             invalid.append({"file": r.path, "errors": [d.to_dict() for d in r.diagnostics]})
         if r.error is not None:

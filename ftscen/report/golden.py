@@ -36,6 +36,15 @@ SHA_KEY = "# scenario-sha256: "
 _META = (BANNER, VERSION_KEY, SHA_KEY)
 
 
+class GoldenMode(Enum):
+    """What a run does with goldens: ``--golden``, ``--update-golden``, or (the pytest
+    plugin) compare only where a golden file exists."""
+
+    COMPARE = "compare"
+    UPDATE = "update"
+    EXISTING = "existing"
+
+
 class GoldenStatus(Enum):
     MATCH = "match"
     DIFFERS = "differs"
@@ -146,6 +155,16 @@ def update(rep: ScenarioReport, path: Path) -> GoldenCheck:
         return GoldenCheck(before.path, GoldenStatus.UNCHANGED)
     write_atomic(path, render(rep))
     return GoldenCheck(before.path, GoldenStatus.WRITTEN, before.diff)
+
+
+def check(rep: ScenarioReport, scenario: str, mode: GoldenMode) -> GoldenCheck | None:
+    """Compare (or write) the golden of one report as ``mode`` asks."""
+    path = golden_path(scenario, rep.result.profile.version, rep.result.scenario.kernel.version)
+    if mode is GoldenMode.UPDATE:
+        return update(rep, path)
+    if mode is GoldenMode.EXISTING and not path.exists():
+        return None
+    return compare(rep, path)
 
 
 def write_atomic(path: Path, text: str) -> None:

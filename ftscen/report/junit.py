@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from xml.etree import ElementTree as ET
 
-from ftscen.report.corpus import golden_lines
+from ftscen.report.corpus import failure_lines, golden_lines
 from ftscen.report.records import JobResult, RunRecord
+from ftscen.report.text import summary_line
+from ftscen.verdicts.evaluate import Outcome
 
 # Characters XML 1.0 cannot carry at all (they would make the report unreadable).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -46,20 +48,21 @@ def _run_case(suite: ET.Element, result: JobResult, run: RunRecord,
               versions: Sequence[str] | None) -> str:
     case = _case(suite, result, f"{run.name} [kernel {run.version}]", run.seconds)
     problems, kind = [], "AssertionFailed"
-    if run.outcome == "XPASS":
-        problems.append(run.summary)
+    summary = summary_line(run.report)
+    if run.outcome is Outcome.XPASS:
+        problems.append(summary)
         kind = "XPASS"
-    elif run.outcome == "FAIL":
-        problems += [run.summary, *run.failures]
+    elif run.outcome is Outcome.FAIL:
+        problems += [summary, *failure_lines(run)]
     golden_bad = run.golden is not None and not run.golden.ok
     if golden_bad:
         problems += golden_lines(run, result.path, versions)
-        kind = kind if run.outcome in ("FAIL", "XPASS") else "GoldenMismatch"
+        kind = kind if run.outcome in (Outcome.FAIL, Outcome.XPASS) else "GoldenMismatch"
     if problems:
         _child(case, "failure", problems[0], kind, "\n".join(problems))
         return "failure"
-    if run.outcome == "XFAIL":
-        _child(case, "skipped", run.summary, "xfail", "")
+    if run.outcome is Outcome.XFAIL:
+        _child(case, "skipped", summary, "xfail", "")
         return "skipped"
     return "pass"
 

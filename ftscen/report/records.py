@@ -1,32 +1,53 @@
-"""What a corpus run hands its reporters: one record per scenario x kernel, one result per file."""
+"""What a corpus run hands its reporters: one record per scenario x kernel, one result per file.
+
+Workers return these objects, reporters render them: nothing here is text. They cross process
+boundaries (``--jobs``), so a record holds the report without the built image.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 from ftscen.core.errors import Diagnostic
 from ftscen.report.golden import GoldenCheck
+from ftscen.report.text import ScenarioReport
+from ftscen.verdicts.evaluate import Outcome
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One scenario under one kernel version, reduced to what the reporters print."""
+    """One scenario under one kernel version, checked (and its golden, if asked)."""
 
-    version: str
-    own_version: str
-    name: str
-    outcome: str  # PASS, FAIL, XFAIL, XPASS
-    summary: str
-    text: str  # report.render_text (with or without the log, per Job.want_log)
-    failures: tuple[str, ...]  # the failing verdicts, as report.verdict_lines
+    report: ScenarioReport
     golden: GoldenCheck | None = None
-    data: dict[str, Any] | None = None
     seconds: float = 0.0
+
+    @classmethod
+    def of(cls, rep: ScenarioReport, golden: GoldenCheck | None, seconds: float) -> RunRecord:
+        """A record that travels light: the image is only needed while running."""
+        light = dataclasses.replace(rep, result=dataclasses.replace(rep.result, image=None))
+        return cls(light, golden, seconds)
+
+    @property
+    def version(self) -> str:
+        return self.report.result.profile.version
+
+    @property
+    def own_version(self) -> str:
+        return self.report.result.scenario.kernel.version
+
+    @property
+    def name(self) -> str:
+        return self.report.name
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.report.outcome
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("PASS", "XFAIL") and (self.golden is None or self.golden.ok)
+        return self.outcome.ok and (self.golden is None or self.golden.ok)
 
 
 @dataclass(frozen=True)
