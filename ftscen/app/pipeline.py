@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
+from ftscen.core.errors import Diagnostic, IntegrityError, ScenarioInvalid, UsageError
 from ftscen.core.model import Scenario
 from ftscen.core.profile import OLDEST_RELEASE, KernelProfile, parse_version, profile_for
 from ftscen.emu.run import Budget, Runner, Unplaced, dry_run, run_scenario
@@ -56,7 +56,10 @@ def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
 
 def check_scenario(sc: Scenario, profile: KernelProfile, shown: str,
                    budget: Budget | None = None) -> ScenarioReport:
-    result = run_scenario(sc, profile, budget or Budget())
+    try:
+        result = run_scenario(sc, profile, budget or Budget())
+    except IntegrityError as exc:  # name the kernel: the file is named by the caller
+        raise IntegrityError(exc.check, exc.detail, profile.version) from exc
     if result.unplaced:
         raise ScenarioInvalid([unplaced_diagnostic(u) for u in result.unplaced])
     outcome, verdicts = evaluate(result)

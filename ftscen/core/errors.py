@@ -6,6 +6,8 @@ Bad input is data (:class:`Diagnostic`); exceptions are for aborting a stage and
     ├── ScenarioInvalid          the file cannot be run; carries Diagnostics (exit 2)
     ├── UsageError               bad command-line use (exit 2)
     └── InternalError            a bug in ftscen (exit 3)
+        └── IntegrityError       emulated state failed a consistency check: the run
+                                 cannot be trusted, so it gives no PASS or FAIL
 
 Emulation faults and failed assertions are not exceptions: they are verdicts (exit 1).
 """
@@ -70,3 +72,15 @@ class UsageError(FtscenError):
 
 class InternalError(FtscenError):
     """A bug in ftscen: exit 3 with a one-line report."""
+
+
+class IntegrityError(InternalError):
+    """Emulated state is not what the model put there (the event ring's pointer, an event
+    record, text the patcher is about to rewrite), checked the way the kernel's
+    ``ftrace_bug()`` checks a call site before changing it. The run stops here: results read
+    from corrupted state would be wrong, not merely failing."""
+
+    def __init__(self, check: str, detail: str, kernel: str | None = None) -> None:
+        under = f" under kernel {kernel}" if kernel else ""
+        super().__init__(f"integrity check '{check}' failed{under}: {detail}")
+        self.check, self.detail, self.kernel = check, detail, kernel

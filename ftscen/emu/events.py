@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from ftscen.core.errno import errno_name
+from ftscen.core.errors import IntegrityError
 from ftscen.image import layout as L
 from ftscen.image.build import Image
 
@@ -200,6 +201,15 @@ _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
 
 def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
            calls: list[CallInfo]) -> list[Event]:
-    """Turn raw ring records into events, in ring order."""
+    """Turn raw ring records into events, in ring order; a record that is not one the model
+    writes (unknown kind, a call, function or string that does not exist) is corrupt state."""
     dec = _Decoder(strings, image, calls)
-    return [_DECODE[r[0]](dec, r) for r in ring if r[0] in _DECODE]
+    out = []
+    for n, raw in enumerate(ring):
+        try:
+            out.append(_DECODE[raw[0]](dec, raw))
+        except (KeyError, IndexError):
+            words = " ".join(f"{w:#x}" for w in raw)
+            raise IntegrityError("event-record", f"record {n} of the ring ({words}) is not an "
+                                 "event the model writes") from None
+    return out

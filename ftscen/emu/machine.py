@@ -15,6 +15,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ftscen.core.errors import IntegrityError
 from ftscen.image import layout as L
 from ftscen.image.build import Image
 
@@ -131,9 +132,17 @@ class Machine:
             self.strings.append(text)
         return self._string_ids[text]
 
+    def ring_pointer(self) -> int:
+        """``RING_PTR``, checked: inside the ring and on an event boundary."""
+        at = self.read_u32(L.RING_PTR)
+        if not L.RING_BASE <= at <= L.RING_BASE + L.RING_SIZE or (at - L.RING_BASE) % L.EVENT_SIZE:
+            raise IntegrityError("event-ring-pointer", f"RING_PTR holds {at:#x}, not a slot of "
+                                 f"the ring at {L.RING_BASE:#x}..{L.RING_BASE + L.RING_SIZE:#x}")
+        return at
+
     def emit(self, kind: int, *args: int) -> None:
         """A host event, written into the same ring the emulated code writes."""
-        at = self.read_u32(L.RING_PTR)
+        at = self.ring_pointer()
         if at + L.EVENT_SIZE > L.RING_BASE + L.RING_SIZE:
             return  # the ring is full; the run reports it as a fault
         words = (kind, *args) + (0,) * (7 - len(args))
@@ -141,7 +150,7 @@ class Machine:
         self.write_u32(L.RING_PTR, at + L.EVENT_SIZE)
 
     def ring(self) -> list[tuple[int, ...]]:
-        end = self.read_u32(L.RING_PTR)
+        end = self.ring_pointer()
         data = self.read(L.RING_BASE, end - L.RING_BASE)
         return [struct.unpack_from("<8I", data, off) for off in range(0, len(data), L.EVENT_SIZE)]
 

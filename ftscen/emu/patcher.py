@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from ftscen.core.errno import EBUSY, EINVAL, ENODEV
-from ftscen.core.errors import InternalError
+from ftscen.core.errors import IntegrityError, InternalError
 from ftscen.core.globs import apply_globs
 from ftscen.core.model import (
     TRAMPOLINE_SITES,
@@ -224,13 +224,24 @@ class Patcher:
             self.m.poke(ip, bytes([L.INT3]))
         self.point(f"{name}.int3")
         for ip, new in changes:
+            self._expect_text(ip, bytes([L.INT3]), "the int3 of phase 1")
             self.m.poke(ip + 1, new[1:])
         self.point(f"{name}.tail")
         for ip, new in changes:
+            self._expect_text(ip, bytes([L.INT3]) + new[1:], "int3 and the new tail")
             self.m.poke(ip, new[:1])
         self.point(f"{name}.done")
-        for ip, _ in changes:
+        for ip, new in changes:
+            self._expect_text(ip, new, "the new instruction")
             del self.inflight[ip]
+
+    def _expect_text(self, ip: int, want: bytes, what: str) -> None:
+        """Text under modification must hold what the protocol last wrote, as ftrace_bug()
+        checks a site before touching it; anything else is corrupted emulator state."""
+        have = self.m.read(ip, len(want))
+        if have != want:
+            raise IntegrityError("text-under-patch", f"{self.image.symbols.label_for(ip)} holds "
+                                 f"{have.hex(' ')}, expected {what} ({want.hex(' ')})")
 
     def update_call_site(self, name: str, ip: int, func: int) -> None:
         """``update_ftrace_func`` / ``text_poke_bp`` on one trampoline call site."""

@@ -1,0 +1,113 @@
+"""Integrity checks: corrupted emulated state stops the run with an internal error that names
+the check (and, through the pipeline, the kernel), never a PASS or FAIL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from build import fn, ops, scenario, steps
+
+from ftscen.app import pipeline
+from ftscen.app.corpus import Job, run_job
+from ftscen.core.errors import IntegrityError
+from ftscen.core.model import Call, Register
+from ftscen.core.profile import profile_for
+from ftscen.emu.machine import Machine
+from ftscen.emu.run import Runner
+from ftscen.image import layout as L
+
+SEED = Path(__file__).parent / "fixtures" / "seed-livepatch-tracer-window.yaml"
+
+
+def traced() -> Runner:
+    sc = scenario([fn("f")], [ops("T", filter=("f",))], steps(Register("T"), Call("f")))
+    return Runner(sc, profile_for(sc.kernel))
+
+
+def test_a_ring_pointer_off_an_event_boundary_is_refused():
+    runner = traced()
+    runner.run()
+    runner.m.write_u32(L.RING_PTR, runner.m.read_u32(L.RING_PTR) - 2)
+    with pytest.raises(IntegrityError) as caught:
+        runner.m.ring()
+    assert caught.value.check == "event-ring-pointer"
+
+
+def test_a_ring_pointer_outside_the_ring_is_refused_before_a_host_event_is_written():
+    runner = traced()
+    runner.m.write_u32(L.RING_PTR, 0x830010)
+    with pytest.raises(IntegrityError, match="RING_PTR holds 0x830010"):
+        runner.m.emit(L.EV_STEP, 0)
+
+
+def test_a_record_the_model_never_writes_is_refused_when_the_log_is_read():
+    runner = traced()
+    runner.m.emit(0x77, 1, 2)
+    with pytest.raises(IntegrityError) as caught:
+        runner.run()
+    assert caught.value.check == "event-record" and "0x77" in str(caught.value)
+
+
+def test_text_changed_under_the_patcher_between_phases_is_refused():
+    sc = scenario([fn("f")], [ops("T", filter=("f",))], steps(Register("T")))
+    runner = Runner(sc, profile_for(sc.kernel), execute_calls=False)
+    site = runner.image.sites["f"]
+
+    def clobber(name: str) -> None:
+        if name == "sites.int3":
+            runner.m.poke(site, L.NOP5)  # someone else's write: the int3 is gone
+
+    runner.patcher.on_point = clobber
+    with pytest.raises(IntegrityError) as caught:
+        runner.run()
+    assert caught.value.check == "text-under-patch"
+    assert "f holds 3e, expected the int3 of phase 1 (cc)" in str(caught.value)
+
+
+@pytest.fixture
+def corrupt_after_each_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Machine.run_call
+
+    def run_call(self: Machine, cpu: int, target: int):  # type: ignore[no-untyped-def]
+        fault = real(self, cpu, target)
+        self.write_u32(L.RING_PTR, self.read_u32(L.RING_PTR) + 6)
+        return fault
+
+    monkeypatch.setattr(Machine, "run_call", run_call)
+
+
+@pytest.mark.usefixtures("corrupt_after_each_call")
+def test_through_the_pipeline_the_error_names_the_kernel():
+    with pytest.raises(IntegrityError, match=r"'event-ring-pointer' failed under kernel 5\.1"):
+        pipeline.check_file(SEED, ["5.1"])
+
+
+@pytest.mark.usefixtures("corrupt_after_each_call")
+def test_a_corpus_job_reports_an_error_for_the_file_and_no_run():
+    result = run_job(Job(str(SEED), ("5.3",)))
+    assert result.runs == ()
+    assert result.error is not None
+    assert "IntegrityError" in result.error and "kernel 5.3" in result.error
+
+
+def test_the_command_exits_3_naming_file_kernel_and_check(tmp_path: Path):
+    hook = tmp_path / "sitecustomize.py"  # the corruption, installed in the child process
+    hook.write_text(
+        "from ftscen.emu.machine import Machine\n"
+        "from ftscen.image import layout as L\n"
+        "real = Machine.run_call\n"
+        "def run_call(self, cpu, target):\n"
+        "    fault = real(self, cpu, target)\n"
+        "    self.write_u32(L.RING_PTR, self.read_u32(L.RING_PTR) + 6)\n"
+        "    return fault\n"
+        "Machine.run_call = run_call\n")
+    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "ftscen", "run", str(SEED), "--kernel", "5.3"],
+                          check=False, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 3
+    assert "PASS" not in done.stdout and "FAIL" not in done.stdout
+    said = done.stdout + done.stderr
+    assert SEED.name in said and "kernel 5.3" in said and "event-ring-pointer" in said
