@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from clihelp import FIXTURES, SEED, copy_fixture, invoke, run_process
 
 from ftscen import __version__
+from ftscen.app import session
+from ftscen.emu.run import Budget
 
 
 @pytest.fixture
@@ -118,3 +122,90 @@ def test_build_prints_the_memory_map_symbols_and_call_sites(here: Path):
     assert "sections:" in out and "symbols:" in out
     assert "  f  0x00110000  3e 8d 74 26 00  nop" in out.splitlines()
     assert "capstone" not in out and "ftrace_ops_list_func:" not in out
+
+
+def recorded_options(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> session.RunOptions:
+    """The options ``ftscen ARGS`` hands to the run session (which is not run)."""
+    seen: list[session.RunOptions] = []
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(session, "run_session", lambda opts, streams: seen.append(opts) or 0)
+    result = invoke(args)
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 1
+    return seen[0]
+
+
+def test_every_run_option_reaches_the_session(monkeypatch: pytest.MonkeyPatch):
+    opts = recorded_options(monkeypatch, [
+        "run", "a.yaml", "b", "-q", "--kernel", "5.1,5.3", "--format", "json", "--golden",
+        "-j", "3", "--shard=2/4", "--junit", "r.xml", "--max-insns", "1000",
+        "--max-insns-total", "5000"])
+    assert opts == session.RunOptions(
+        ("a.yaml", "b"), ("5.1", "5.3"), json=True, quiet=True, golden="compare", jobs=3,
+        shard=(2, 4), junit="r.xml", budget=Budget(1000, 5000))
+
+
+def test_run_defaults(monkeypatch: pytest.MonkeyPatch):
+    opts = recorded_options(monkeypatch, ["run", "a.yaml"])
+    assert opts == session.RunOptions(("a.yaml",), None, json=False, quiet=False, golden=None,
+                                      jobs=1, shard=None, junit=None,
+                                      budget=Budget(2_000_000, 50_000_000))
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["run", "--update-golden", "a.yaml", "--format=text", "-k", "6.6", "--jobs=0"],
+     {"paths": ("a.yaml",), "versions": ("6.6",), "golden": "update", "jobs": 0}),
+    (["run", "a.yaml", "-qk", "5.1"], {"quiet": True, "versions": ("5.1",)}),
+    (["run", "--", "-a.yaml"], {"paths": ("-a.yaml",)}),
+])
+def test_option_forms(monkeypatch: pytest.MonkeyPatch, args: list[str],
+                      expected: dict[str, object]):
+    opts = recorded_options(monkeypatch, args)
+    assert {name: getattr(opts, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "a.yaml", "--bogus"], "No such option: --bogus"),
+    (["run", "a.yaml", "--jobs", "-1"], "Invalid value for '--jobs'"),
+    (["run", "a.yaml", "--jobs", "x"], "Invalid value for '--jobs'"),
+    (["run", "a.yaml", "--max-insns", "0"], "Invalid value for '--max-insns'"),
+    (["run", "a.yaml", "--format", "xml"], "Invalid value for '--format'"),
+    (["run", "a.yaml", "--kernel"], "Option '--kernel' requires an argument"),
+    (["run", "a.yaml", "--golden=yes"], "Option '--golden' does not take a value"),
+    (["run"], "Missing argument"),
+    (["points", "a.yaml", "b.yaml"], "unexpected extra argument(s) (b.yaml)"),
+    (["nope"], "No such command 'nope'"),
+])
+def test_usage_errors_say_what_is_wrong(here: Path, args: list[str], message: str):
+    proc = run_process(args, here)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_help_lists_the_commands_and_options(here: Path):
+    top = run_process(["--help"], here)
+    assert top.returncode == 0
+    commands = top.stdout.split("Commands:")[1].split()
+    assert [w for w in ("run", "validate", "points", "build") if w in commands] == [
+        "run", "validate", "points", "build"]
+    run = run_process(["run", "--help"], here)
+    assert run.returncode == 0 and " run [OPTIONS] " in run.stdout.splitlines()[0]
+    for option in ("--kernel", "--format", "--quiet", "--golden", "--update-golden", "--jobs",
+                   "--shard", "--junit", "--max-insns", "--max-insns-total"):
+        assert option in run.stdout
+
+
+@pytest.mark.parametrize(("args", "absent"), [
+    (["--version"], ("unicorn", "keystone", "capstone", "jsonschema", "yaml", "rich")),
+    (["--help"], ("unicorn", "keystone", "capstone", "jsonschema", "yaml", "rich")),
+    (["run", "-q", str(FIXTURES / SEED)], ("capstone", "jsonschema", "rich")),
+])
+def test_a_command_imports_only_the_engines_it_uses(here: Path, args: list[str],
+                                                     absent: tuple[str, ...]):
+    code = ("import sys; from ftscen.app.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n"
+            f"    print(e.code, [m for m in {absent!r} if m in sys.modules], file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=here, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.stderr.split() == ["0", "[]"]

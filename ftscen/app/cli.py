@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from ftscen.core.model import Scenario
     from ftscen.core.profile import KernelProfile
 
+# No rich: plain help and errors, plain tracebacks (main() turns errors into exit codes).
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
                   help="Deterministic scenarios for races in Linux ftrace's code patching.")
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
@@ -198,17 +200,9 @@ def build(
 
 def main() -> None:
     """Console entry point: every error becomes an exit code, never a traceback."""
-    from ftscen.app import fastcli
-
     parser_errors = _parser_errors()
     try:
-        fast = fastcli.parse(app, sys.argv[1:])
-        if fast is not None:  # a plain command line: skip typer's costly option coercion
-            callback, kwargs = fast
-            callback(**kwargs)
-            code = EXIT_OK
-        else:
-            code = app(standalone_mode=False)  # returns the exit code instead of raising it
+        code = app(standalone_mode=False)  # returns the exit code instead of raising it
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except UsageError as exc:
