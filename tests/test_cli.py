@@ -12,6 +12,7 @@ from clihelp import FIXTURES, SEED, copy_fixture, invoke, run_process
 from ftscen import __version__
 from ftscen.app import session
 from ftscen.emu.run import Budget
+from ftscen.report.golden import GoldenMode
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def test_every_run_option_reaches_the_session(monkeypatch: pytest.MonkeyPatch):
         "-j", "3", "--shard=2/4", "--junit", "r.xml", "--max-insns", "1000",
         "--max-insns-total", "5000"])
     assert opts == session.RunOptions(
-        ("a.yaml", "b"), ("5.1", "5.3"), json=True, quiet=True, golden="compare", jobs=3,
+        ("a.yaml", "b"), ("5.1", "5.3"), json=True, quiet=True, golden=GoldenMode.COMPARE, jobs=3,
         shard=(2, 4), junit="r.xml", budget=Budget(1000, 5000))
 
 
@@ -154,7 +155,7 @@ def test_run_defaults(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["run", "--update-golden", "a.yaml", "--format=text", "-k", "6.6", "--jobs=0"],
-     {"paths": ("a.yaml",), "versions": ("6.6",), "golden": "update", "jobs": 0}),
+     {"paths": ("a.yaml",), "versions": ("6.6",), "golden": GoldenMode.UPDATE, "jobs": 0}),
     (["run", "a.yaml", "-qk", "5.1"], {"quiet": True, "versions": ("5.1",)}),
     (["run", "--", "-a.yaml"], {"paths": ("-a.yaml",)}),
 ])
