@@ -5,9 +5,9 @@ it and turns each ``jsonschema`` error into a :class:`Diagnostic` a person can a
 ("unknown key 'fliter' in an ops (did you mean 'filter'?)"), located by the document's marks.
 Messages use the ``title`` of the schema that failed ("a list of globs") and hints use the
 ``description`` of a missing key. Whether a document fits is first asked of ``jsonschema-rs``
-(compiled, some thirty times faster than ``jsonschema`` on a scenario); only a document that
-does not fit goes through ``jsonschema``, which words the diagnostics. Both read patterns as
-ECMA-262 regexes, so they agree on which documents fit.
+(compiled; on a typical scenario a hundredth of the time ``jsonschema`` takes, or less): only
+a document that does not fit goes through ``jsonschema``, which words the diagnostics. Both
+read patterns as ECMA-262 regexes, so they agree on which documents fit.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def _matches(pattern: str, text: str) -> bool:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def same_value(value: Any) -> Any:
+def _same_value(value: Any) -> Any:
     """A hashable key equal for two values exactly when JSON Schema deems them equal:
     ``true`` is not ``1``, ``1`` is ``1.0``, lists and mappings compare item by item."""
     if isinstance(value, bool):
@@ -103,9 +103,9 @@ def same_value(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return ("number", value)
     if isinstance(value, list):
-        return ("list", tuple(same_value(item) for item in value))
+        return ("list", tuple(_same_value(item) for item in value))
     if isinstance(value, dict):
-        return ("map", frozenset((k, same_value(v)) for k, v in value.items()))
+        return ("map", frozenset((k, _same_value(v)) for k, v in value.items()))
     return (type(value).__name__, value)
 
 
@@ -359,7 +359,7 @@ def _unique(doc: Document, error: ValidationError) -> list[Diagnostic]:
     seen: set[Any] = set()
     out: list[Diagnostic] = []
     for index, item in enumerate(_instance(error)):
-        key = same_value(item)
+        key = _same_value(item)
         if key in seen:
             out += _here(doc, error, f"{_show(item)} is listed twice", "list each one once",
                          path=child_path(_path(error), index))
