@@ -47,8 +47,8 @@ def load_scenario(path: str | os.PathLike[str], text: bytes | None = None, *,
 
     ``path`` is shown in diagnostics and marks exactly as given; ``text`` (the file's bytes)
     is read from ``path`` when omitted. Raises :class:`ScenarioInvalid` with all problems,
-    sorted by line and column. ``fast=False`` skips the fast paths of the YAML and schema
-    stages (for tests and benchmarks: the result is the same).
+    sorted by line and column. ``fast=False`` skips the libyaml path of the YAML stage (for
+    tests and benchmarks: the result is the same).
     """
     file = os.fspath(path)
     data = _read(file) if text is None else text
@@ -56,7 +56,7 @@ def load_scenario(path: str | os.PathLike[str], text: bytes | None = None, *,
         doc = load_yaml(data, file, fast=fast)
     except ScenarioInvalid as invalid:
         raise ScenarioInvalid(sort_diagnostics(invalid.diagnostics)) from None
-    problems = check_shape(doc, fast=fast) or check_semantics(doc)
+    problems = check_shape(doc) or check_semantics(doc)
     if problems:
         raise ScenarioInvalid(sort_diagnostics(_with_source(doc, problems)))
     return build_scenario(doc, hashlib.sha256(data).hexdigest())
