@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ftscen import __version__
+from ftscen.app.output import guarded
 from ftscen.core.errors import FtscenError, ScenarioInvalid, UsageError
 
 if TYPE_CHECKING:
@@ -200,6 +201,7 @@ def build(
         sys.stdout.write(("\n" if i else "") + "\n".join(lines) + "\n")
 
 
+@guarded
 def main() -> None:
     """Console entry point: every error becomes an exit code, never a traceback."""
     from ftscen.app import fastcli

@@ -129,14 +129,19 @@ class Tally:
 
     @property
     def failed(self) -> bool:
-        bad = ("differs", "missing", "stale", "unreadable")
+        bad = ("differs", "missing", "stale", "unreadable", "unwritable")
         return bool(self.outcomes["FAIL"] or self.outcomes["XPASS"]
                     or any(self.goldens[b] for b in bad))
+
+    @property
+    def unwritten(self) -> int:
+        """Goldens that could not be written (an output failure, not a failed check)."""
+        return self.goldens["unwritable"]
 
     def line(self) -> str:
         head = f"{self.scenarios} scenario{'s' if self.scenarios != 1 else ''}"
         if self.runs and self.runs != self.scenarios:
-            head += f", {self.runs} runs"
+            head += f", {self.runs} run{'s' if self.runs != 1 else ''}"
         parts = [", ".join(f"{self.outcomes[o]} {o}" for o in OUTCOMES if self.outcomes[o])]
         parts = [p for p in parts if p]
         if self.invalid:
