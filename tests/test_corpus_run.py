@@ -146,7 +146,8 @@ def test_json_is_one_document_for_the_whole_run(tree):
     assert doc["invalid"][0]["file"] == "a/invalid/broken.yaml"
     assert doc["errors"] == doc["invalid"][0]["errors"] and doc["errors"]
     assert doc["summary"] == {"scenarios": 2, "runs": 2, "pass": 2, "fail": 0, "xfail": 0,
-                              "xpass": 0, "invalid": 1, "internal_errors": 0, "goldens": {}}
+                              "xpass": 0, "invalid": 1, "internal_errors": 0,
+                              "unreadable_folders": 0, "goldens": {}}
 
 
 def test_several_kernels_give_a_table_with_one_column_per_version(tree):

@@ -123,25 +123,13 @@ def run(
 def validate(paths: Paths, fmt: Annotated[Format, typer.Option(
         "--format", help="Output format.")] = Format.text) -> None:
     """Check scenarios (schema, names, and the points each step really passes)."""
-    from ftscen.app import corpus
-    from ftscen.app import pipeline as api
-    from ftscen.emu.run import check_points, dry_run
+    from ftscen.app.validating import validate_paths
 
-    worst = EXIT_OK
-    for path in corpus.discover(paths):
-        try:
-            sc = api.load(path)
-            problems = []
-            for profile in api.profiles(sc, None):
-                problems += check_points(sc, dry_run(sc, profile).steps)
-            if problems:
-                raise ScenarioInvalid(problems)
-            if fmt is Format.text:
-                typer.echo(f"{api.display_path(path)}: valid")
-        except ScenarioInvalid as exc:
-            _diagnostics(exc, fmt)
-            worst = EXIT_INVALID
-    raise typer.Exit(worst)
+    try:
+        code = validate_paths(paths, fmt is Format.json, sys.stdout, sys.stderr)
+    except UsageError as exc:
+        raise _usage(exc) from None
+    raise typer.Exit(code)
 
 
 def _load(path: Path, kernel: str | None) -> tuple[Scenario, list[KernelProfile]]:

@@ -42,7 +42,7 @@ def scan(paths: Sequence[str | os.PathLike[str]]) -> Found:
     problems: list[Diagnostic] = []
     seen: set[Path] = set()
     for given in map(Path, paths):
-        found = _walk(given, problems) if given.is_dir() else [given]
+        found = _walk(given, problems) if os.path.isdir(given) else [given]
         for f in found:
             key = Path(os.path.normpath(f))
             if key not in seen:

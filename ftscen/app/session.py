@@ -81,7 +81,7 @@ def golden_mode(compare: bool, update: bool, environ: os._Environ[str] | dict[st
 
 def is_detailed(opts: RunOptions) -> bool:
     """One file named on the command line keeps the detailed output (log and assertions)."""
-    return len(opts.paths) == 1 and not Path(opts.paths[0]).is_dir() and opts.shard is None
+    return len(opts.paths) == 1 and not os.path.isdir(opts.paths[0]) and opts.shard is None
 
 
 def plan(opts: RunOptions) -> tuple[list[Job], list[JobResult]]:
@@ -99,7 +99,7 @@ def plan(opts: RunOptions) -> tuple[list[Job], list[JobResult]]:
     log = "never" if opts.quiet or not detailed else ("failures" if many else "always")
     jobs = [Job(str(f), opts.versions, opts.budget, opts.golden, log, opts.json)
             for f in files]
-    return jobs, [JobResult(d.file, diagnostics=(d,)) for d in found.problems]
+    return jobs, [JobResult(d.file, diagnostics=(d,), folder=True) for d in found.problems]
 
 
 def run_session(opts: RunOptions, streams: Streams) -> int:
@@ -161,10 +161,10 @@ def check_junit_path(path: str) -> None:
     target = Path(path)
     if not path.strip():
         raise UsageError("--junit needs a file name, e.g. --junit ftscen-report.xml")
-    if target.is_dir():
+    if os.path.isdir(target):
         raise UsageError(f"--junit: {path} is a folder; name a file in it, e.g. "
                          f"--junit {(target / 'ftscen-report.xml').as_posix()}")
-    if not target.parent.is_dir():
+    if not os.path.isdir(target.parent):
         raise UsageError(f"--junit: directory {target.parent.as_posix()} does not exist")
 
 
@@ -188,6 +188,6 @@ def exit_code(tally: Tally) -> int:
         return EXIT_INTERNAL
     if tally.unwritten:
         return EXIT_OUTPUT
-    if tally.invalid:
+    if tally.invalid or tally.folders:
         return EXIT_INVALID
     return EXIT_FAIL if tally.failed else EXIT_OK

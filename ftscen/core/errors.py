@@ -12,7 +12,19 @@ Emulation faults and failed assertions are not exceptions: they are verdicts (ex
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+#: A name is echoed in messages; one of a megabyte would bury the message. Runs of
+#: non-space characters longer than this are shown clipped, with their length.
+SHOWN_RUN = 120
+_LONG_RUN = re.compile(rf"[^\s']{{{SHOWN_RUN + 1},}}")
+
+
+def clip(text: str) -> str:
+    """``text`` with every overlong run (a name, a key, a JSON path) cut in the middle."""
+    return _LONG_RUN.sub(lambda m: f"{m[0][:60]}...{m[0][-20:]} ({len(m[0])} characters)",
+                         text)
 
 
 @dataclass(frozen=True)
@@ -30,17 +42,17 @@ class Diagnostic:
 
     def header(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
-        return f"{where}: {self.severity}: {self.message} [at {self.path}]"
+        return f"{where}: {self.severity}: {clip(self.message)} [at {clip(self.path)}]"
 
     def to_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
             "line": self.line,
             "col": self.col,
-            "path": self.path,
+            "path": clip(self.path),
             "severity": self.severity,
-            "message": self.message,
-            "hint": self.hint,
+            "message": clip(self.message),
+            "hint": clip(self.hint) if self.hint is not None else None,
         }
 
 

@@ -47,19 +47,8 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
     file, or is over the limit; ``FileNotFoundError`` passes through as itself.
     """
     shown = os.fspath(path)
+    fd = _open_regular(shown, what)
     try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise FileRefused(shown, f"cannot open the {what} file: {exc.strerror or exc}",
-                          "check the path and its permissions") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
-            raise FileRefused(shown, f"this is {kind}, not a regular file",
-                              f"give ftscen the {what} as a regular file")
         data = _read_at_most(fd, limit + 1, shown, what)
     finally:
         os.close(fd)
@@ -68,6 +57,40 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
         raise FileRefused(shown, f"the {what} file is over the limit of {limit} bytes",
                           f"a {what} is a short text file; check it is the right file", size)
     return data
+
+
+def read_head(path: str | os.PathLike[str], count: int, what: str) -> bytes:
+    """The first ``count`` bytes of the regular file ``path`` (to sniff what it holds);
+    refuses as :func:`read_bounded` does, except for the size."""
+    shown = os.fspath(path)
+    fd = _open_regular(shown, what)
+    try:
+        return _read_at_most(fd, count, shown, what)
+    finally:
+        os.close(fd)
+
+
+def _open_regular(shown: str, what: str) -> int:
+    """A descriptor on ``shown``, opened without blocking, if it is a regular file."""
+    try:
+        fd = os.open(shown, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise FileRefused(shown, f"cannot open the {what} file: {exc.strerror or exc}",
+                          "check the path and its permissions") from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise FileRefused(shown, f"cannot read the {what} file: {exc.strerror or exc}",
+                          "check the file and the device it is on") from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise FileRefused(shown, f"this is {kind}, not a regular file",
+                          f"give ftscen the {what} as a regular file")
+    return fd
 
 
 def _read_at_most(fd: int, count: int, shown: str, what: str) -> bytes:
@@ -91,3 +114,34 @@ def _size_of(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+#: Byte order marks of the wide Unicode encodings (UTF-32 first: its LE mark starts with
+#: UTF-16's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+)
+#: Which bytes of each group of four are NUL in ASCII text -> the encoding.
+_NUL_PATTERNS: dict[tuple[bool, ...], str] = {
+    (False, True, True, True): "UTF-32 (little-endian)",
+    (True, True, True, False): "UTF-32 (big-endian)",
+    (False, True, False, True): "UTF-16 (little-endian)",
+    (True, False, True, False): "UTF-16 (big-endian)",
+}
+
+
+def wide_encoding(data: bytes) -> str | None:
+    """The UTF-16 or UTF-32 encoding ``data`` is in, by its byte order mark or, without
+    one, by where the NULs of its first characters fall (text starts with ASCII keys);
+    None for anything else. Such text is full of NULs and would be called binary."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    head = data[: len(data[:64]) // 4 * 4]
+    if not head:
+        return None
+    zeros = tuple(not any(head[k::4]) for k in range(4))
+    return _NUL_PATTERNS.get(zeros)

@@ -9,11 +9,11 @@ stays in the result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ftscen.core.errno import errno_name
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
-from ftscen.core.model import Call, During, Scenario, Step
+from ftscen.core.files import FileRefused, read_bounded
+from ftscen.core.model import LIMITS, Call, During, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
 from ftscen.emu.machine import Fault, Machine
@@ -159,8 +159,8 @@ def _point_diagnostic(d: During, points: tuple[str, ...]) -> Diagnostic:
 def _source_line(path: str, line: int) -> str | None:
     """The line a diagnostic points at (read again: this is the error path only)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        lines = read_bounded(path, LIMITS["file_bytes"], "scenario").decode("utf-8").splitlines()
+    except (OSError, FileRefused, UnicodeDecodeError):
         return None
     return lines[line - 1] if 0 < line <= len(lines) else None
 

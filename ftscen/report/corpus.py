@@ -113,8 +113,12 @@ class Tally:
     goldens: Counter[str] = field(default_factory=Counter)
     invalid: int = 0
     errors: int = 0
+    folders: int = 0  # folders that could not be read
 
     def add(self, result: JobResult) -> None:
+        if result.folder:
+            self.folders += 1
+            return
         self.scenarios += 1
         self.invalid += bool(result.diagnostics)
         self.errors += result.error is not None
@@ -148,6 +152,8 @@ class Tally:
             parts.append(f"{self.invalid} INVALID")
         if self.errors:
             parts.append(f"{self.errors} internal error{'s' if self.errors > 1 else ''}")
+        if self.folders:
+            parts.append(f"{self.folders} unreadable folder{'s' if self.folders > 1 else ''}")
         if self.goldens:
             parts.append("goldens: " + ", ".join(f"{n} {w}" for w, n in
                                                  sorted(self.goldens.items())))
@@ -157,6 +163,7 @@ class Tally:
         return {"scenarios": self.scenarios, "runs": self.runs,
                 **{o.lower(): self.outcomes[o] for o in OUTCOMES},
                 "invalid": self.invalid, "internal_errors": self.errors,
+                "unreadable_folders": self.folders,
                 "goldens": dict(sorted(self.goldens.items()))}
 
 
@@ -192,6 +199,10 @@ def emit_broken(sink: Sink, result: JobResult, quiet: bool) -> None:
     """A file that could not run: INVALID with its diagnostics, or ERROR (a bug in ftscen)."""
     if result.error is not None:
         sink.line(f"ERROR  {result.path}: internal error: {result.error}", "ERROR")
+        return
+    if result.folder:
+        [diag] = result.diagnostics
+        sink.line(f"UNREADABLE  {result.path}: {diag.message} ({diag.hint})", "INVALID")
         return
     from ftscen.core.diagnostics import render_text
 

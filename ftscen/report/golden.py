@@ -205,7 +205,7 @@ _SAID = {
     GoldenStatus.UNCHANGED: "up to date",
     GoldenStatus.WRITTEN: "written",
     GoldenStatus.MISSING: "missing (create it with: {fix})",
-    GoldenStatus.UNREADABLE: "cannot be read ({detail})",
+    GoldenStatus.UNREADABLE: "cannot be read ({detail}); to write it anew: {fix}",
     GoldenStatus.UNWRITABLE: "cannot be written ({detail}); check that its folder is writable",
 }
 
