@@ -193,3 +193,14 @@ def test_on_a_terminal_outcomes_are_coloured_and_progress_goes_to_stderr_only(
     assert session.run_session(opts, session.Streams.of(plain_out, plain_err)) == 0
     assert re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue()) == plain_out.getvalue()
     assert plain_err.getvalue() == ""
+
+
+def test_the_summary_says_1_run_not_1_runs():
+    from ftscen.core.errors import Diagnostic
+    from ftscen.report.corpus import Tally
+    from ftscen.report.records import JobResult, RunRecord
+
+    tally = Tally()
+    tally.add(JobResult("a.yaml", (RunRecord("6.6", "6.6", "a", "PASS", "PASS a", "", ()),)))
+    tally.add(JobResult("b.yaml", diagnostics=(Diagnostic("b.yaml", 0, 0, "the file is empty"),)))
+    assert tally.line() == "2 scenarios, 1 run: 1 PASS; 1 INVALID"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 #: A name is echoed in messages; one of a megabyte would bury the message. Runs of
 #: non-space characters longer than this are shown clipped, with their length.
 SHOWN_RUN = 120
-_LONG_RUN = re.compile(rf"[^\s']{{{SHOWN_RUN + 1},}}")
+_LONG_RUN = re.compile(rf"[^\s'(),]{{{SHOWN_RUN + 1},}}")
 
 
 def clip(text: str) -> str:
