@@ -147,6 +147,11 @@ def test_a_closed_stdout_is_refused_before_anything_runs(small: Path) -> None:
     assert "standard output is closed" in done.stderr
 
 
+def test_a_closed_stderr_keeps_the_exit_status(small: Path) -> None:
+    done = ftscen("run", "missing.yaml", cwd=small, preexec=lambda: os.close(2), stderr=None)
+    assert done.returncode == 2  # the missing file's status: what it would say is lost
+
+
 @pytest.mark.parametrize("given", ["", "sub"])
 def test_a_junit_path_that_is_no_file_name_is_a_usage_error(small: Path, given: str) -> None:
     (small / "sub").mkdir()

@@ -2,7 +2,9 @@
 
 Exit codes: 0 every assertion held (or XFAIL) and every golden matched, 1 an assertion
 failed / fault / XPASS / golden differs, is missing or stale, 2 invalid scenario or usage,
-3 internal error. Every error becomes one of these codes, never a traceback.
+3 internal error. Every error becomes one of these codes, never a traceback. Failures of
+the surroundings (stdout closed or full: 4, its reader gone: 141, SIGTERM: 143) are handled
+around ``main`` by :mod:`ftscen.app.output`.
 """
 
 from __future__ import annotations

@@ -92,7 +92,9 @@ def run_guarded(main: Callable[[], None]) -> int:
     saved = sys.stdout, sys.stderr
     old_term = _on_sigterm()
     try:
-        sys.stdout, sys.stderr = _guard(sys.stdout, "standard output"), _guard(sys.stderr,
+        # stderr closed (2>&-): what it would say is lost, the exit status still tells
+        err = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
+        sys.stdout, sys.stderr = _guard(sys.stdout, "standard output"), _guard(err,
                                                                              "standard error")
         try:
             main()
