@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,37 @@ def test_validate_accepts_directories(here: Path):
     assert result.exit_code == 0
     assert result.stdout.splitlines() == ["s/filter-notrace.yaml: valid",
                                           "s/ipmodify-exclusive.yaml: valid"]
+
+
+def test_validate_json_is_one_document_for_several_files(here: Path):
+    copy_fixture("filter-notrace.yaml", here / "s")
+    (here / "s" / "a.yaml").write_text("ftscen: 1\nfunctions: [{name: f}]\ntimeline: [{call: g}]\n")
+    (here / "s" / "b.yaml").write_bytes(b"")
+    result = invoke(["validate", "--format", "json", "s"])
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert doc["valid"] is False
+    assert doc["files"] == [{"file": "s/a.yaml", "valid": False, "errors": 1},
+                            {"file": "s/b.yaml", "valid": False, "errors": 1},
+                            {"file": "s/filter-notrace.yaml", "valid": True, "errors": 0}]
+    assert [(e["file"], e["message"]) for e in doc["errors"]] == [
+        ("s/a.yaml", "unknown function 'g'"), ("s/b.yaml", "the file is empty")]
+
+
+def test_validate_json_of_valid_files_is_still_a_document(here: Path):
+    copy_fixture("filter-notrace.yaml", here)
+    result = invoke(["validate", "--format", "json", "filter-notrace.yaml"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {
+        "valid": True, "files": [{"file": "filter-notrace.yaml", "valid": True, "errors": 0}],
+        "errors": []}
+
+
+def test_validate_of_a_folder_without_scenarios_is_a_usage_error(here: Path):
+    (here / "empty").mkdir()
+    result = invoke(["validate", "empty"])
+    assert result.exit_code == 2
+    assert "no scenario files (*.yaml, *.yml) under empty" in result.stderr
 
 
 def test_build_prints_the_memory_map_symbols_and_call_sites(here: Path):

@@ -146,7 +146,8 @@ def test_json_is_one_document_for_the_whole_run(tree):
     assert doc["invalid"][0]["file"] == "a/invalid/broken.yaml"
     assert doc["errors"] == doc["invalid"][0]["errors"] and doc["errors"]
     assert doc["summary"] == {"scenarios": 2, "runs": 2, "pass": 2, "fail": 0, "xfail": 0,
-                              "xpass": 0, "invalid": 1, "internal_errors": 0, "goldens": {}}
+                              "xpass": 0, "invalid": 1, "internal_errors": 0,
+                              "unreadable_folders": 0, "goldens": {}}
 
 
 def test_several_kernels_give_a_table_with_one_column_per_version(tree):
@@ -192,3 +193,17 @@ def test_on_a_terminal_outcomes_are_coloured_and_progress_goes_to_stderr_only(
     assert session.run_session(opts, session.Streams.of(plain_out, plain_err)) == 0
     assert re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue()) == plain_out.getvalue()
     assert plain_err.getvalue() == ""
+
+
+def test_the_summary_says_1_run_not_1_runs():
+    from ftscen.app.pipeline import check_file
+    from ftscen.core.errors import Diagnostic
+    from ftscen.report.corpus import Tally
+    from ftscen.report.records import JobResult, RunRecord
+
+    fixture = Path(__file__).parent / "fixtures" / "filter-notrace.yaml"
+    [rep] = check_file(fixture)
+    tally = Tally()
+    tally.add(JobResult("a.yaml", (RunRecord.of(rep, None, 0.0),)))
+    tally.add(JobResult("b.yaml", diagnostics=(Diagnostic("b.yaml", 0, 0, "the file is empty"),)))
+    assert tally.line() == "2 scenarios, 1 run: 1 PASS; 1 INVALID"

@@ -64,3 +64,22 @@ def test_a_long_source_line_is_cut_to_a_window_around_the_column() -> None:
     assert len(shown) < 200
     assert caret.index("^") == shown.index("!")
 
+
+
+def test_an_overlong_name_is_shown_clipped_with_its_length() -> None:
+    name = "f" * 1_000_000
+    diag = Diagnostic("x.yaml", 5, 11, f"unknown function '{name}'", "$.timeline[0].call",
+                      hint=f"define it (defined: {name})")
+    text = render_text([diag])
+    assert len(text) < 600
+    clipped = f"{'f' * 60}...{'f' * 20} (1000000 characters)"
+    assert f"unknown function '{clipped}' [at $.timeline[0].call]" in text
+    assert f"hint: define it (defined: {clipped})" in text
+    assert json.loads(render_json([diag]))["errors"][0]["message"] == (
+        f"unknown function '{clipped}'")
+
+
+def test_names_up_to_the_limit_are_shown_whole() -> None:
+    name = "g" * 120
+    diag = Diagnostic("x.yaml", 1, 1, f"unknown function '{name}'")
+    assert f"'{name}'" in diag.header()

@@ -163,3 +163,25 @@ def test_update_golden_is_refused_when_ci_is_set(seed: Path, tmp_path: Path):
     assert "--update-golden refuses to run when CI is set" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list(tmp_path.glob("*.golden"))
+
+
+def test_a_byte_order_mark_before_a_golden_is_ignored_like_crlf(seed: Path):
+    rep = report(seed)
+    path = seed.with_suffix(".golden")
+    text = golden.render(rep)
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert golden.compare(rep, path).status is GoldenStatus.MATCH
+
+
+def test_a_golden_over_the_limit_is_not_read_and_says_how_to_rewrite_it(seed: Path):
+    rep = report(seed)
+    path = seed.with_suffix(".golden")
+    with path.open("wb") as out:
+        out.truncate(golden.GOLDEN_LIMIT + 1)
+    check = golden.compare(rep, path)
+    assert check.status is GoldenStatus.UNREADABLE and not check.diff
+    [line] = golden.describe(check, "x.yaml", None)
+    assert line == (f"golden {path.as_posix()}: cannot be read (the golden file is over the "
+                    f"limit of {golden.GOLDEN_LIMIT} bytes; a golden is a short text file; "
+                    "check it is the right file); to write it anew: ftscen run x.yaml "
+                    "--update-golden")

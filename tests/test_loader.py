@@ -184,6 +184,16 @@ def test_a_binary_file_is_refused() -> None:
     assert (found.line, found.col) == (2, 1)
 
 
+@pytest.mark.parametrize(("codec", "named"), [
+    ("utf-16", "UTF-16 (little-endian)"), ("utf-16-le", "UTF-16 (little-endian)"),
+    ("utf-16-be", "UTF-16 (big-endian)"), ("utf-32", "UTF-32 (little-endian)"),
+    ("utf-32-be", "UTF-32 (big-endian)")])
+def test_a_utf16_or_utf32_file_is_named_as_such_not_binary(codec: str, named: str) -> None:
+    found = only_problem("ftscen: 1\nfunctions: [{name: f}]\n".encode(codec))
+    assert found.message == f"the file is {named} text; ftscen reads UTF-8"
+    assert found.hint == "save the file as UTF-8"
+
+
 def test_a_file_that_is_not_utf8_is_refused() -> None:
     found = only_problem(b"a: caf\xe9\n")
     assert found.message == "the file is not UTF-8 text (byte 0xe9 at offset 6)"

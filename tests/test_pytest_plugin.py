@@ -91,3 +91,20 @@ def test_items_run_under_xdist(corpus: pytest.Pytester):
     result = corpus.runpytest_subprocess("--ftscen", "scenarios", "-n", "2",
                                          "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
+
+
+def test_empty_binary_and_utf16_yaml_files_are_failing_items_not_skipped(
+        pytester: pytest.Pytester):
+    folder = pytester.path / "scenarios"
+    folder.mkdir()
+    (folder / "empty.yaml").write_bytes(b"")
+    (folder / "binary.yaml").write_bytes(b"\x7fELF\x00\x01\x02")
+    (folder / "wide.yaml").write_bytes("ftscen: 1\nfunctions: [{name: f}]\n".encode("utf-16"))
+    (folder / "other.yaml").write_text("not_a_scenario: 1\n")  # text without the key: not ours
+    result = pytester.runpytest("--ftscen", "scenarios", "-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines_random([
+        "scenarios/empty.yaml: error: the file is empty*",
+        "scenarios/binary.yaml:1:5: error: this is a binary file*",
+        "scenarios/wide.yaml: error: the file is UTF-16 (little-endian) text; ftscen reads UTF-8*",
+    ])

@@ -305,7 +305,9 @@ def test_a_callback_at_a_function_site_points_to_the_trampoline_site() -> None:
 
 @pytest.mark.parametrize("text, parsed", [("5.3", (5, 3)), ("4.19.12", (4, 19)),
                                           ("6.6-rc1", (6, 6)), ("5", None), ("v5.3", None),
-                                          ("5.3\n", None), (" 5.3", None)])
+                                          ("5.3\n", None), (" 5.3", None),
+                                          ("99999999999999999999.1", None), ("5.100", None),
+                                          ("4.19.325", (4, 19)), ("\u0665.\u0663", None)])
 def test_kernel_versions_are_parsed(text: str, parsed: tuple[int, int] | None) -> None:
     assert parse_version(text) == parsed
 
@@ -313,6 +315,20 @@ def test_kernel_versions_are_parsed(text: str, parsed: tuple[int, int] | None) -
 def test_a_kernel_version_must_look_like_one() -> None:
     found = one(FUNCS + "kernel: {version: latest}\ntimeline: []\n")
     assert found.message == "'latest' is not a kernel version"
+
+
+@pytest.mark.parametrize("written", ["1.0", "0x1", "+1", "01", "!!int 0x1", "&v 1.0"])
+def test_the_format_version_is_the_integer_1_as_written(written: str) -> None:
+    found = one(FUNCS.replace("ftscen: 1", f"ftscen: {written}") + "timeline: []\n")
+    shown = written.split()[-1]
+    assert found.message == f"the format version is written '{shown}'; it is the integer 1"
+    assert (found.path, found.line, found.hint) == ("$.ftscen", 1, "write `ftscen: 1`")
+
+
+@pytest.mark.parametrize("written", ["1", "1  # the format", "&v 1", "!!int 1"])
+def test_the_format_version_written_1_is_accepted(written: str) -> None:
+    text = FUNCS.replace("ftscen: 1", f"ftscen: {written}") + "timeline: []\n"
+    assert load_scenario("x.yaml", text.encode()).functions  # no ScenarioInvalid
 
 
 def test_kernels_before_3_5_are_refused_with_the_reason() -> None:

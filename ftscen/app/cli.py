@@ -2,7 +2,9 @@
 
 Exit codes: 0 every assertion held (or XFAIL) and every golden matched, 1 an assertion
 failed / fault / XPASS / golden differs, is missing or stale, 2 invalid scenario or usage,
-3 internal error. Every error becomes one of these codes, never a traceback.
+3 internal error. Every error becomes one of these codes, never a traceback. Failures of
+the surroundings (stdout closed or full: 4, its reader gone: 141, SIGTERM: 143) are handled
+around ``main`` by :mod:`ftscen.app.output`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ftscen import __version__
-from ftscen.core.errors import FtscenError, ScenarioInvalid, UsageError
+from ftscen.app.output import guarded
+from ftscen.core.errors import ExitCode, FtscenError, ScenarioInvalid, UsageError
 
 if TYPE_CHECKING:
     from ftscen.core.model import Scenario
@@ -26,7 +29,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   pretty_exceptions_enable=False,
                   help="Deterministic scenarios for races in Linux ftrace's code patching.")
 
-EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class Format(str, Enum):
@@ -48,7 +50,7 @@ def _diagnostics(exc: ScenarioInvalid, fmt: Format) -> None:
 
 def _usage(exc: UsageError) -> typer.Exit:
     sys.stderr.write(f"ftscen: error: {exc}\n")
-    return typer.Exit(EXIT_INVALID)
+    return typer.Exit(ExitCode.INVALID)
 
 
 def _version(value: bool) -> None:
@@ -64,8 +66,9 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """ftscen: validate, build and run ftrace patching scenarios on an emulated i386."""
 
 
-Paths = Annotated[list[Path], typer.Argument(help=PATHS_HELP)]
-OneFile = Annotated[Path, typer.Argument(help="Scenario file.")]
+# readable=False: the loader checks access itself and says why, naming the file
+Paths = Annotated[list[Path], typer.Argument(help=PATHS_HELP, readable=False)]
+OneFile = Annotated[Path, typer.Argument(help="Scenario file.", readable=False)]
 Kernel = Annotated[str | None, typer.Option("--kernel", "-k", help=KERNEL_HELP)]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format (json: one "
                                            "document for the whole run).")]
@@ -124,21 +127,13 @@ def run(
 def validate(paths: Paths, fmt: Annotated[Format, typer.Option(
         "--format", help="Output format.")] = Format.text) -> None:
     """Check scenarios (schema, names, and the points each step really passes)."""
-    from ftscen.app import corpus
-    from ftscen.app import pipeline as api
+    from ftscen.app.validating import validate_paths
 
-    worst = EXIT_OK
-    for path in corpus.discover(paths):
-        try:
-            problems = api.check_points(api.load(path))
-            if problems:
-                raise ScenarioInvalid(problems)
-            if fmt is Format.text:
-                typer.echo(f"{api.display_path(path)}: valid")
-        except ScenarioInvalid as exc:
-            _diagnostics(exc, fmt)
-            worst = EXIT_INVALID
-    raise typer.Exit(worst)
+    try:
+        code = validate_paths(paths, fmt is Format.json, sys.stdout, sys.stderr)
+    except UsageError as exc:
+        raise _usage(exc) from None
+    raise typer.Exit(code)
 
 
 def _load(path: Path, kernel: str | None) -> tuple[Scenario, list[KernelProfile]]:
@@ -150,7 +145,7 @@ def _load(path: Path, kernel: str | None) -> tuple[Scenario, list[KernelProfile]
         return sc, api.profiles(sc, api.parse_kernels(kernel))
     except ScenarioInvalid as exc:
         _diagnostics(exc, Format.text)
-        raise typer.Exit(EXIT_INVALID) from None
+        raise typer.Exit(ExitCode.INVALID) from None
     except UsageError as exc:
         raise _usage(exc) from None
 
@@ -198,6 +193,7 @@ def build(
         sys.stdout.write(("\n" if i else "") + "\n".join(lines) + "\n")
 
 
+@guarded
 def main() -> None:
     """Console entry point: every error becomes an exit code, never a traceback."""
     parser_errors = _parser_errors()
@@ -207,20 +203,20 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except UsageError as exc:
         sys.stderr.write(f"ftscen: error: {exc}\n")
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
     except FtscenError as exc:
         sys.stderr.write(f"ftscen: internal error: {exc}\n{_REPORT_HINT}")
-        sys.exit(EXIT_INTERNAL)
+        sys.exit(ExitCode.INTERNAL)
     except parser_errors as exc:  # usage errors found by the option parser
         show = getattr(exc, "show", None)
         show() if callable(show) else sys.stderr.write(f"ftscen: error: {exc}\n")
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 (a bug: one line, no traceback)
         sys.stderr.write(f"ftscen: internal error: {type(exc).__name__}: {exc}\n{_REPORT_HINT}")
-        sys.exit(EXIT_INTERNAL)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+        sys.exit(ExitCode.INTERNAL)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
 def _parser_errors() -> tuple[type[Exception], ...]:

@@ -11,12 +11,12 @@ run print the very same thing, in input order.
 from __future__ import annotations
 
 import os
-import signal
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftscen.app.workers import signals_held, start_pool, stop_pool
 from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
 from ftscen.emu.run import Budget
 from ftscen.report import golden
@@ -28,27 +28,49 @@ SKIPPED_DIR = "invalid"
 
 
 # ---- discovery ------------------------------------------------------------------------------
-def discover(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+@dataclass(frozen=True)
+class Found:
+    """The scenario files under some paths, and the folders that could not be read (each a
+    diagnostic naming the folder and the OS's reason: their scenarios were not run)."""
+
+    files: list[Path]
+    problems: list[Diagnostic]
+
+
+def scan(paths: Sequence[str | os.PathLike[str]]) -> Found:
     """Scenario files under ``paths``, in argument order, each directory sorted; no duplicates.
     A path that does not exist is kept (running it reports the missing file)."""
     out: list[Path] = []
+    problems: list[Diagnostic] = []
     seen: set[Path] = set()
     for given in map(Path, paths):
-        found = _walk(given) if given.is_dir() else [given]
+        found = _walk(given, problems) if os.path.isdir(given) else [given]
         for f in found:
             key = Path(os.path.normpath(f))
             if key not in seen:
                 seen.add(key)
                 out.append(f)
-    return out
+    return Found(out, problems)
 
 
-def _walk(root: Path) -> list[Path]:
+def discover(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The files of :func:`scan` (its unreadable folders are left out: use :func:`scan` to
+    report them)."""
+    return scan(paths).files
+
+
+def _walk(root: Path, problems: list[Diagnostic]) -> list[Path]:
     found = []
-    for here, dirs, files in os.walk(root):
+    for here, dirs, files in os.walk(root, onerror=lambda exc: problems.append(_unreadable(exc))):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d != SKIPPED_DIR]
         found += [Path(here, f) for f in files if f.endswith(SUFFIXES) and not f.startswith(".")]
     return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def _unreadable(exc: OSError) -> Diagnostic:
+    folder = Path(exc.filename or ".").as_posix()
+    return Diagnostic(folder, 0, 0, f"cannot read the folder: {exc.strerror or exc}",
+                      hint="its scenarios were not run; make it readable or leave it out")
 
 
 # ---- sharding -------------------------------------------------------------------------------
@@ -91,7 +113,10 @@ def run_job(job: Job) -> JobResult:
         versions = list(job.versions) if job.versions else None
         start = time.perf_counter()
         for rep in api.iter_reports(sc, shown, versions, job.budget):
-            check = golden.check(rep, job.path, job.golden) if job.golden else None
+            check = None
+            if job.golden is not None:
+                with signals_held():  # a stop lands before or after a golden write, not during it
+                    check = golden.check(rep, job.path, job.golden)
             runs.append(RunRecord.of(rep, check, time.perf_counter() - start))
             start = time.perf_counter()
         return JobResult(shown, tuple(runs), versions=job.versions)
@@ -101,33 +126,22 @@ def run_job(job: Job) -> JobResult:
         return JobResult(shown, error=f"{type(exc).__name__}: {exc}", versions=job.versions)
 
 
-def run_jobs(jobs: Sequence[Job], workers: int = 1) -> Iterator[JobResult]:
+def run_jobs(jobs: Sequence[Job], workers: int = 1) -> Generator[JobResult, None, None]:
     """Results in the order of ``jobs``; with ``workers > 1`` the jobs run in that many
-    processes (each result is yielded as soon as it and all before it are done)."""
+    processes (each result is yielded as soon as it and all before it are done). Closing
+    the iterator early (an interrupt, a closed output) ends the workers at once."""
     if workers <= 1 or len(jobs) <= 1:
         yield from map(run_job, jobs)
         return
-    from concurrent.futures import ProcessPoolExecutor
-
     workers = min(workers, len(jobs))
     chunk = max(1, min(8, len(jobs) // (workers * 4)))
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    pool = start_pool(workers)
     try:
         yield from pool.map(run_job, jobs, chunksize=chunk)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)
         raise
     pool.shutdown()
-
-
-def _ignore_sigint() -> None:
-    # Ctrl-C reaches the whole process group; the parent alone reports it and stops the pool.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def worker_count(jobs: int) -> int:
-    """``--jobs 0`` means one process per CPU."""
-    return jobs if jobs > 0 else (os.cpu_count() or 1)
 
 
 def all_diagnostics(results: Iterable[JobResult]) -> list[Diagnostic]:

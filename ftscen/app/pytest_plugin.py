@@ -7,7 +7,8 @@ The plugin is installed wherever ftscen is, so it collects nothing unless asked:
   ``[tool.pytest.ini_options]``) names directories whose scenario files are always collected.
 
 Even then a file is collected only if it is ``*.yaml``/``*.yml`` with a top-level ``ftscen:``
-key, and not inside a directory named ``invalid`` (deliberately broken files) unless that
+key (or cannot be YAML text at all: empty, binary, unreadable; it fails, saying why), and not
+inside a directory named ``invalid`` (deliberately broken files) unless that
 directory is what pytest was pointed at. Each file is one item per kernel version
 (``--ftscen-kernel 5.1,5.3``; default: the file's own). A failed assertion shows the failing
 verdict lines, not a traceback; XFAIL scenarios report as xfailed, XPASS fails. If a golden
@@ -47,13 +48,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def looks_like_scenario(path: Path) -> bool:
-    """True for a file with a top-level ``ftscen:`` key in its first 64 KiB."""
+    """True for a file with a top-level ``ftscen:`` key in its first 64 KiB, and for one
+    that cannot be YAML text at all (empty, binary, not UTF-8, unreadable, not a regular
+    file): running it says why, where leaving it out would hide a broken scenario."""
+    from ftscen.core.files import FileRefused, read_head
+
     try:
-        with open(path, "rb") as f:
-            head = f.read(_SNIFF_BYTES)
-    except OSError:
-        return False
-    return _TOP_KEY.search(head.decode("utf-8", "replace")) is not None
+        head = read_head(path, _SNIFF_BYTES, "scenario")
+    except (OSError, FileRefused):
+        return True
+    if not head.strip() or b"\0" in head:
+        return True
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:  # not a character cut by the 64 KiB limit
+            return True
+        text = head[: err.start].decode("utf-8")
+    return _TOP_KEY.search(text) is not None
 
 
 def _roots(config: pytest.Config) -> list[Path]:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO
 
 from ftscen.app import corpus
 from ftscen.app.corpus import Job
+from ftscen.app.workers import worker_count
 from ftscen.core.errors import ExitCode, UsageError
 from ftscen.emu.run import Budget
 from ftscen.report.corpus import (
@@ -78,39 +81,49 @@ def golden_mode(compare: bool, update: bool, environ: os._Environ[str] | dict[st
 
 def is_detailed(opts: RunOptions) -> bool:
     """One file named on the command line keeps the detailed output (log and assertions)."""
-    return len(opts.paths) == 1 and not Path(opts.paths[0]).is_dir() and opts.shard is None
+    return len(opts.paths) == 1 and not os.path.isdir(opts.paths[0]) and opts.shard is None
 
 
-def plan(opts: RunOptions) -> list[Job]:
-    files = corpus.discover(opts.paths)
-    if not files:
+def plan(opts: RunOptions) -> tuple[list[Job], list[JobResult]]:
+    """The jobs to run, and the folders that could not be read (as results that failed)."""
+    if opts.junit is not None:
+        check_junit_path(opts.junit)
+    found = corpus.scan(opts.paths)
+    files = found.files
+    if not files and not found.problems:
         raise UsageError(f"no scenario files (*.yaml, *.yml) under {', '.join(opts.paths)}")
     if opts.shard is not None:
         files = corpus.shard(files, *opts.shard)
-    return [Job(str(f), opts.versions, opts.budget, opts.golden) for f in files]
+    jobs = [Job(str(f), opts.versions, opts.budget, opts.golden) for f in files]
+    return jobs, [JobResult(d.file, diagnostics=(d,), folder=True) for d in found.problems]
 
 
 def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
     """Run everything, report it, write the JUnit file if asked; returns the exit code."""
-    jobs = plan(opts)
+    jobs, unreadable = plan(opts)
     progress = Progress(streams.err, len(jobs)) if streams.progress and len(jobs) > 1 else None
     sink = Sink(streams.out, streams.color and not opts.json, progress)
     err = Sink(streams.err, False, progress)
     tally, results = Tally(), []
-    if not jobs:
+    if not jobs and not unreadable:
         k, n = opts.shard or (1, 1)
         sink.line(f"shard {k}/{n}: no scenarios in this shard")
-    for result in corpus.run_jobs(jobs, corpus.worker_count(opts.jobs)):
-        tally.add(result)
-        results.append(result)
-        if not opts.json:
-            _emit(opts, sink, err, result)
-        if progress is not None:
-            progress.advance(result.path)
+    running = corpus.run_jobs(jobs, worker_count(opts.jobs, len(jobs), streams.err))
+    with closing(running):  # leaving early (a closed output, a signal) stops the workers now
+        for result in chain(unreadable, running):
+            tally.add(result)
+            results.append(result)
+            if not opts.json:
+                _emit(opts, sink, err, result)
+            if progress is not None:
+                progress.advance(result.path)
     if progress is not None:
         progress.clear()
     _finish(opts, sink, streams, results, tally)
-    return exit_code(tally)
+    code = exit_code(tally)
+    if opts.junit is not None and not write_junit(opts.junit, results, opts.versions, streams.err):
+        return code if code is ExitCode.INTERNAL else ExitCode.OUTPUT
+    return code
 
 
 def _emit(opts: RunOptions, sink: Sink, err: Sink, result: JobResult) -> None:
@@ -138,23 +151,40 @@ def _finish(opts: RunOptions, sink: Sink, streams: Streams, results: Sequence[Jo
         if not is_detailed(opts):
             sink.line("")
             sink.line(tally.line(), "summary")
-    if opts.junit is not None:
-        write_junit(opts.junit, results, opts.versions)
 
 
-def write_junit(path: str, results: Sequence[JobResult], versions: Sequence[str] | None) -> None:
+def check_junit_path(path: str) -> None:
+    """Refuse, before anything runs, a --junit path that can never be written as a file."""
+    target = Path(path)
+    if not path.strip():
+        raise UsageError("--junit needs a file name, e.g. --junit ftscen-report.xml")
+    if os.path.isdir(target):
+        raise UsageError(f"--junit: {path} is a folder; name a file in it, e.g. "
+                         f"--junit {(target / 'ftscen-report.xml').as_posix()}")
+    if not os.path.isdir(target.parent):
+        raise UsageError(f"--junit: directory {target.parent.as_posix()} does not exist")
+
+
+def write_junit(path: str, results: Sequence[JobResult], versions: Sequence[str] | None,
+                err: IO[str]) -> bool:
+    """Write the report atomically; False (and why, on ``err``) when the OS refuses."""
     from ftscen.report import junit
     from ftscen.report.golden import write_atomic
 
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise UsageError(f"--junit: directory {target.parent.as_posix()} does not exist")
-    write_atomic(target, junit.render(results, versions))
+    try:
+        write_atomic(Path(path), junit.render(results, versions))
+    except OSError as exc:
+        err.write(f"ftscen: error: cannot write the JUnit report {path}: "
+                  f"{exc.strerror or exc}\n")
+        return False
+    return True
 
 
 def exit_code(tally: Tally) -> ExitCode:
     if tally.errors:
         return ExitCode.INTERNAL
-    if tally.invalid:
+    if tally.unwritten:
+        return ExitCode.OUTPUT
+    if tally.invalid or tally.folders:
         return ExitCode.INVALID
     return ExitCode.FAIL if tally.failed else ExitCode.OK

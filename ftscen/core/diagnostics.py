@@ -18,7 +18,7 @@ import difflib
 import json
 from collections.abc import Iterable, Sequence
 
-from ftscen.core.errors import Diagnostic
+from ftscen.core.errors import Diagnostic, clip
 
 
 def render_text(diags: Sequence[Diagnostic]) -> str:
@@ -72,7 +72,7 @@ def _block(diag: Diagnostic) -> str:
         lines.append(f"  {number} | {source}".rstrip())
         lines.append(f"  {pad} | {lead}^")
     if diag.hint:
-        lines.append(f"  hint: {diag.hint}")
+        lines.append(f"  hint: {clip(diag.hint)}")
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ Emulation faults and failed assertions are not exceptions: they are verdicts (ex
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -25,6 +26,21 @@ class ExitCode(IntEnum):
     FAIL = 1  # an assertion failed, a fault happened, a golden differs, an xfail passed
     INVALID = 2  # a scenario or the command line is invalid
     INTERNAL = 3  # a bug in ftscen
+    OUTPUT = 4  # an output could not be written (stdout closed or full, a golden, --junit)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    BROKEN_PIPE = 141  # stdout's reader went away (128 + SIGPIPE), quietly
+    TERMINATED = 143  # SIGTERM (128 + SIGTERM)
+
+#: A name is echoed in messages; one of a megabyte would bury the message. Runs of
+#: non-space characters longer than this are shown clipped, with their length.
+SHOWN_RUN = 120
+_LONG_RUN = re.compile(rf"[^\s'(),]{{{SHOWN_RUN + 1},}}")
+
+
+def clip(text: str) -> str:
+    """``text`` with every overlong run (a name, a key, a JSON path) cut in the middle."""
+    return _LONG_RUN.sub(lambda m: f"{m[0][:60]}...{m[0][-20:]} ({len(m[0])} characters)",
+                         text)
 
 
 @dataclass(frozen=True)
@@ -42,17 +58,17 @@ class Diagnostic:
 
     def header(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
-        return f"{where}: {self.severity}: {self.message} [at {self.path}]"
+        return f"{where}: {self.severity}: {clip(self.message)} [at {clip(self.path)}]"
 
     def to_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
             "line": self.line,
             "col": self.col,
-            "path": self.path,
+            "path": clip(self.path),
             "severity": self.severity,
-            "message": self.message,
-            "hint": self.hint,
+            "message": clip(self.message),
+            "hint": clip(self.hint) if self.hint is not None else None,
         }
 
 

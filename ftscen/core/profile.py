@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 from ftscen.core.model import Kernel
 
-_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?(?:-rc\d+)?\Z")
+# At most 2 digits for major and minor, 3 for the patch level (4.19.325), as kernels go:
+# a version is echoed in messages, and 20 digits are no kernel.
+_VERSION = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})(?:\.([0-9]{1,3}))?(?:-rc[0-9]{1,2})?\Z")
 
 #: Kernels before 3.5 patched under stop_machine: no breakpoint window to model.
 OLDEST_RELEASE = (3, 5)

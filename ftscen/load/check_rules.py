@@ -7,6 +7,7 @@ kernel versions and the documented limits (:data:`ftscen.core.model.LIMITS`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -261,6 +262,24 @@ def check_kernel_version(ctx: Context) -> Iterator[Diagnostic]:
         yield ctx.error("$.kernel.version", f"kernel {version} is older than 3.5: kernels "
                         "before 3.5 patched under stop_machine, there is no breakpoint window "
                         "to model", "use version 3.5 or later")
+
+
+def check_format_version(ctx: Context) -> Iterator[Diagnostic]:
+    """``ftscen:`` is the integer 1, written ``1``. YAML reads ``1.0`` as a number equal to 1
+    and ``0x1``, ``0o1``, ``+1`` or ``01`` as the integer 1, so the schema's ``const: 1``
+    lets them through; the text as written, found at the value's mark, does not."""
+    if "$.ftscen" not in ctx.doc.marks:
+        return
+    line, col = ctx.doc.mark("$.ftscen")
+    written = _FORMAT_TOKEN.match((ctx.doc.line(line) or "")[col - 1:])
+    if written is not None and written[1] not in ("1", None):
+        yield ctx.error("$.ftscen", f"the format version is written '{written[1]}'; "
+                        "it is the integer 1", "write `ftscen: 1`")
+
+
+#: A plain scalar as written, after its tag and anchor if any: up to a space, a comment or
+#: the end of a flow collection. An alias (``*a``) shows nothing of its value: not judged.
+_FORMAT_TOKEN = re.compile(r"(?:[!&]\S*\s+)*(?:\*\S*|([^\s#,\]}]+))")
 
 
 # ---- limits --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.core.files import wide_encoding
 from ftscen.core.model import LIMITS
 from ftscen.load.compose import (
     ALIAS_BUDGET,
@@ -82,6 +83,10 @@ def _decode(data: bytes, file: str) -> str:
     if not data.strip():
         raise fail(file, 0, 0, "the file is empty",
                    "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`")
+    wide = wide_encoding(data)
+    if wide is not None:
+        raise fail(file, 0, 0, f"the file is {wide} text; ftscen reads UTF-8",
+                   "save the file as UTF-8")
     nul = data.find(b"\0")
     if nul >= 0:
         line, col = _byte_position(data, nul)

@@ -14,7 +14,9 @@ from typing import Any
 
 from ftscen.core.diagnostics import sort_diagnostics
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.core.files import FileRefused, read_bounded
 from ftscen.core.model import (
+    LIMITS,
     Action,
     Call,
     During,
@@ -64,11 +66,11 @@ def load_scenario(path: str | os.PathLike[str], text: bytes | None = None, *,
 
 def _read(file: str) -> bytes:
     try:
-        too_big = oversize(file, os.stat(file).st_size)
-        if too_big is not None:
-            raise ScenarioInvalid([too_big])
-        with open(file, "rb") as stream:
-            return stream.read()
+        return read_bounded(file, LIMITS["file_bytes"], "scenario")
+    except FileRefused as refused:
+        too_big = oversize(file, refused.size) if refused.size is not None else None
+        raise ScenarioInvalid([too_big or Diagnostic(file, 0, 0, refused.reason,
+                                                     hint=refused.hint)]) from None
     except OSError as err:
         reason = err.strerror or str(err)
         raise ScenarioInvalid([Diagnostic(file, 0, 0, f"cannot read the file: {reason}",

@@ -38,6 +38,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("call-id", rules.check_call_ids),
     ("site-symbol", rules.check_sites),
     ("kernel-version", rules.check_kernel_version),
+    ("format-version", rules.check_format_version),
 )
 
 

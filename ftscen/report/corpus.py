@@ -119,8 +119,12 @@ class Tally:
     goldens: Counter[str] = field(default_factory=Counter)
     invalid: int = 0
     errors: int = 0
+    folders: int = 0  # folders that could not be read
 
     def add(self, result: JobResult) -> None:
+        if result.folder:
+            self.folders += 1
+            return
         self.scenarios += 1
         self.invalid += bool(result.diagnostics)
         self.errors += result.error is not None
@@ -135,20 +139,27 @@ class Tally:
 
     @property
     def failed(self) -> bool:
-        bad = ("differs", "missing", "stale", "unreadable")
+        bad = ("differs", "missing", "stale", "unreadable", "unwritable")
         return bool(self.outcomes[Outcome.FAIL] or self.outcomes[Outcome.XPASS]
                     or any(self.goldens[b] for b in bad))
+
+    @property
+    def unwritten(self) -> int:
+        """Goldens that could not be written (an output failure, not a failed check)."""
+        return self.goldens["unwritable"]
 
     def line(self) -> str:
         head = f"{self.scenarios} scenario{'s' if self.scenarios != 1 else ''}"
         if self.runs and self.runs != self.scenarios:
-            head += f", {self.runs} runs"
+            head += f", {self.runs} run{'s' if self.runs != 1 else ''}"
         parts = [", ".join(f"{self.outcomes[o]} {o.name}" for o in OUTCOMES if self.outcomes[o])]
         parts = [p for p in parts if p]
         if self.invalid:
             parts.append(f"{self.invalid} INVALID")
         if self.errors:
             parts.append(f"{self.errors} internal error{'s' if self.errors > 1 else ''}")
+        if self.folders:
+            parts.append(f"{self.folders} unreadable folder{'s' if self.folders > 1 else ''}")
         if self.goldens:
             parts.append("goldens: " + ", ".join(f"{n} {w}" for w, n in
                                                  sorted(self.goldens.items())))
@@ -158,6 +169,7 @@ class Tally:
         return {"scenarios": self.scenarios, "runs": self.runs,
                 **{o.value: self.outcomes[o] for o in OUTCOMES},
                 "invalid": self.invalid, "internal_errors": self.errors,
+                "unreadable_folders": self.folders,
                 "goldens": dict(sorted(self.goldens.items()))}
 
 
@@ -205,6 +217,10 @@ def emit_broken(sink: Sink, result: JobResult, quiet: bool) -> None:
     """A file that could not run: INVALID with its diagnostics, or ERROR (a bug in ftscen)."""
     if result.error is not None:
         sink.line(f"ERROR  {result.path}: internal error: {result.error}", "ERROR")
+        return
+    if result.folder:
+        [diag] = result.diagnostics
+        sink.line(f"UNREADABLE  {result.path}: {diag.message} ({diag.hint})", "INVALID")
         return
     from ftscen.core.diagnostics import render_text
 

@@ -28,12 +28,16 @@ from enum import Enum
 from pathlib import Path
 
 from ftscen import __version__
+from ftscen.core.files import FileRefused, read_bounded
 from ftscen.report.text import ScenarioReport, header_lines, log_lines
 
 BANNER = "# ftscen golden file: the expected log of the scenario beside it (ftscen run --golden)"
 VERSION_KEY = "# ftscen-version: "
 SHA_KEY = "# scenario-sha256: "
 _META = (BANNER, VERSION_KEY, SHA_KEY)
+#: A golden is a scenario's log: a few KiB, at most a few hundred. A larger file is not a
+#: golden (or is a runaway log), and diffing it would cost memory and screens of output.
+GOLDEN_LIMIT = 4 << 20
 
 
 class GoldenMode(Enum):
@@ -51,6 +55,7 @@ class GoldenStatus(Enum):
     MISSING = "missing"
     STALE = "stale"
     UNREADABLE = "unreadable"
+    UNWRITABLE = "unwritable"
     WRITTEN = "written"
     UNCHANGED = "unchanged"
 
@@ -106,7 +111,9 @@ def render(rep: ScenarioReport) -> str:
 
 
 def parse(text: str) -> Golden:
-    lines = text.replace("\r\n", "\n").split("\n")
+    """The golden's meta and body. A byte order mark and CRLF line ends (an editor's doing)
+    are ignored, as they are in scenario files: they are invisible in a diff."""
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     version = sha = None
@@ -123,11 +130,16 @@ def parse(text: str) -> Golden:
 
 def _read(path: Path) -> Golden | GoldenCheck:
     try:
-        return parse(path.read_bytes().decode("utf-8"))
+        data = read_bounded(path, GOLDEN_LIMIT, "golden")
+        return parse(data.decode("utf-8"))
     except FileNotFoundError:
         return GoldenCheck(path.as_posix(), GoldenStatus.MISSING)
-    except (OSError, UnicodeDecodeError) as exc:
-        return GoldenCheck(path.as_posix(), GoldenStatus.UNREADABLE, detail=str(exc))
+    except FileRefused as refused:
+        return GoldenCheck(path.as_posix(), GoldenStatus.UNREADABLE,
+                           detail=f"{refused.reason}; {refused.hint}")
+    except UnicodeDecodeError as exc:
+        return GoldenCheck(path.as_posix(), GoldenStatus.UNREADABLE,
+                           detail=f"not UTF-8 text ({exc.reason} at offset {exc.start})")
 
 
 def compare(rep: ScenarioReport, path: Path) -> GoldenCheck:
@@ -153,7 +165,10 @@ def update(rep: ScenarioReport, path: Path) -> GoldenCheck:
     before = compare(rep, path)
     if before.status is GoldenStatus.MATCH:
         return GoldenCheck(before.path, GoldenStatus.UNCHANGED)
-    write_atomic(path, render(rep))
+    try:
+        write_atomic(path, render(rep))
+    except OSError as exc:
+        return GoldenCheck(before.path, GoldenStatus.UNWRITABLE, detail=exc.strerror or str(exc))
     return GoldenCheck(before.path, GoldenStatus.WRITTEN, before.diff)
 
 
@@ -175,6 +190,8 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(text.encode("utf-8"))
+            out.flush()
+            os.fsync(out.fileno())  # else a crash soon after the rename can leave it empty
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -201,20 +218,23 @@ def ci_refusal(environ: dict[str, str] | os._Environ[str]) -> str | None:
     return None
 
 
+#: One status line per status (DIFFERS and STALE add the diff and what to do).
+_SAID = {
+    GoldenStatus.MATCH: "matches",
+    GoldenStatus.UNCHANGED: "up to date",
+    GoldenStatus.WRITTEN: "written",
+    GoldenStatus.MISSING: "missing (create it with: {fix})",
+    GoldenStatus.UNREADABLE: "cannot be read ({detail}); to write it anew: {fix}",
+    GoldenStatus.UNWRITABLE: "cannot be written ({detail}); check that its folder is writable",
+}
+
+
 def describe(check: GoldenCheck, scenario: str, kernel_option: str | None) -> list[str]:
     """What a user reads about one golden: a status line, the diff, and what to do."""
     fix = f"ftscen run {scenario}{kernel_option or ''} --update-golden"
     s, path = check.status, check.path
-    if s is GoldenStatus.MATCH:
-        return [f"golden {path}: matches"]
-    if s is GoldenStatus.UNCHANGED:
-        return [f"golden {path}: up to date"]
-    if s is GoldenStatus.WRITTEN:
-        return [f"golden {path}: written"]
-    if s is GoldenStatus.MISSING:
-        return [f"golden {path}: missing (create it with: {fix})"]
-    if s is GoldenStatus.UNREADABLE:
-        return [f"golden {path}: cannot be read ({check.detail})"]
+    if s in _SAID:
+        return [f"golden {path}: " + _SAID[s].format(fix=fix, detail=check.detail)]
     stale = (f"golden {path}: stale: {scenario} changed since this golden was written; "
              f"review the log, then: {fix}")
     if s is GoldenStatus.STALE:

@@ -59,3 +59,4 @@ class JobResult:
     diagnostics: tuple[Diagnostic, ...] = ()
     error: str | None = None
     versions: tuple[str, ...] | None = field(default=None)
+    folder: bool = False  # not a file: a folder that could not be read (its diagnostic says)

@@ -1,0 +1,66 @@
+"""``ftscen validate``: check files without running their calls; one report for all of them.
+
+Text: ``FILE: valid`` per valid file on stdout, the diagnostics of the others on stderr.
+JSON: exactly one document on stdout, whatever the number of files and whether or not they
+are valid, so a program can always parse it::
+
+    {"valid": false,
+     "files": [{"file": "a.yaml", "valid": true, "errors": 0},
+               {"file": "b.yaml", "valid": false, "errors": 2}],
+     "errors": [<every diagnostic, as Diagnostic.to_dict>]}
+
+``errors`` is what a single invalid file printed before (``{"errors": [...]}``), so readers
+of that form keep working. A folder that cannot be read is an error too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import IO, Any
+
+from ftscen.app import corpus
+from ftscen.core.errors import Diagnostic, ExitCode, ScenarioInvalid, UsageError
+
+
+def problems_of(path: str | os.PathLike[str]) -> list[Diagnostic]:
+    """Every problem of one file: loading (schema, names) and the points of its steps."""
+    from ftscen.app import pipeline as api
+
+    try:
+        return api.check_points(api.load(path))
+    except ScenarioInvalid as exc:
+        return list(exc.diagnostics)
+
+
+def validate_paths(paths: Sequence[str | os.PathLike[str]], as_json: bool, out: IO[str],
+                   err: IO[str]) -> ExitCode:
+    """Check every scenario file under ``paths``; the exit code (0 all valid, 2 otherwise)."""
+    from ftscen.app.pipeline import display_path
+    from ftscen.core.diagnostics import render_text
+
+    found = corpus.scan(paths)
+    if not found.files and not found.problems:
+        shown = ", ".join(display_path(p) for p in paths)
+        raise UsageError(f"no scenario files (*.yaml, *.yml) under {shown}")
+    if found.problems and not as_json:
+        err.write(render_text(found.problems))
+    files: list[dict[str, Any]] = []
+    errors = [d.to_dict() for d in found.problems]
+    for path in found.files:
+        problems = problems_of(path)
+        files.append({"file": display_path(path), "valid": not problems,
+                      "errors": len(problems)})
+        errors += [d.to_dict() for d in problems]
+        if as_json:
+            continue
+        if problems:
+            err.write(render_text(problems))
+        else:
+            out.write(f"{display_path(path)}: valid\n")
+    valid = not errors
+    if as_json:
+        doc = {"valid": valid, "files": files, "errors": errors}
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return ExitCode.OK if valid else ExitCode.INVALID
