@@ -186,13 +186,6 @@ class Walker:
             raise NotPlain
         return ScenarioInvalid(self.problems + [self.diagnostic(node, path, message, hint)])
 
-    def meet(self, node: Node) -> None:
-        """Fast mode: libyaml gives an alias as its anchored node, so a node met twice is an
-        alias (or a cycle) that only the full mode can locate."""
-        if id(node) in self.seen:
-            raise NotPlain
-        self.seen.add(id(node))
-
     def value(self, node: Node, path: str, depth: int, flow: bool = False) -> Any:
         if depth > self.depth_limit:
             raise self.abort(node, path, f"aliases nest values more than {MAX_DEPTH} levels "
@@ -201,10 +194,15 @@ class Walker:
         if kind is AliasNode:
             return self.alias(node, path, depth)  # type: ignore[arg-type]
         if self.plain:
-            self.meet(node)
+            # libyaml gives an alias as its anchored node: a node met twice is an alias
+            # (or a cycle) that only the full mode can locate
+            if id(node) in self.seen:
+                raise NotPlain
+            self.seen.add(id(node))
         elif self.outer_alias is not None:
             self.count_expansion()
-        self.marks.setdefault(path, mark(node.start_mark))
+        start = node.start_mark  # each path is walked once: duplicate keys are skipped
+        self.marks[path] = (start.line + 1, start.column + 1)
         if node.tag not in PLAIN_TAGS:
             self.problem(node, path, f"the tag {show_tag(node.tag)} is not allowed",
                          "scenario files hold plain data (strings, numbers, booleans, lists, "
@@ -212,9 +210,20 @@ class Walker:
             return None
         if kind is ScalarNode:
             return self.scalar(node, path, flow)  # type: ignore[arg-type]
-        if kind is MappingNode:
-            return self.mapping(node, path, depth)  # type: ignore[arg-type]
-        return self.sequence(node, path, depth)  # type: ignore[arg-type]
+        if self.plain:  # no aliases, so nothing to find inside its own anchor
+            return self.collection(node, path, depth)
+        self.open.add(id(node))
+        try:
+            return self.collection(node, path, depth)
+        finally:
+            self.open.discard(id(node))
+
+    def collection(self, node: Node, path: str, depth: int) -> Any:
+        if type(node) is MappingNode:
+            return self.mapping(node, path, depth)
+        flow = bool(node.flow_style)  # type: ignore[attr-defined]
+        return [self.value(item, child_path(path, i), depth + 1, flow)
+                for i, item in enumerate(node.value)]
 
     def alias(self, node: AliasNode, path: str, depth: int) -> Any:
         if id(node.target) in self.open:
@@ -253,31 +262,18 @@ class Walker:
             self.problem(node, path, bad.message, bad.hint)
             return None
 
-    def sequence(self, node: SequenceNode, path: str, depth: int) -> list[Any]:
-        self.open.add(id(node))
-        flow = bool(node.flow_style)
-        try:
-            return [self.value(item, child_path(path, i), depth + 1, flow)
-                    for i, item in enumerate(node.value)]
-        finally:
-            self.open.discard(id(node))
-
     def mapping(self, node: MappingNode, path: str, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        self.open.add(id(node))
-        try:
-            if not self.entries(node, out, path, depth, explicit=True):
-                return out
-            for alias, source in self.merge_sources(node, path, {id(node)}, set()):
-                previous = self.outer_alias, self.outer_path
-                if self.outer_alias is None:
-                    self.outer_alias, self.outer_path = alias, path
-                try:
-                    self.entries(source, out, path, depth, explicit=False)
-                finally:
-                    self.outer_alias, self.outer_path = previous
-        finally:
-            self.open.discard(id(node))
+        if not self.entries(node, out, path, depth, explicit=True):
+            return out
+        for alias, source in self.merge_sources(node, path, {id(node)}, set()):
+            previous = self.outer_alias, self.outer_path
+            if self.outer_alias is None:
+                self.outer_alias, self.outer_path = alias, path
+            try:
+                self.entries(source, out, path, depth, explicit=False)
+            finally:
+                self.outer_alias, self.outer_path = previous
         return out
 
     def entries(self, node: MappingNode, out: dict[str, Any], path: str, depth: int,
@@ -285,7 +281,6 @@ class Walker:
         """Add ``node``'s own entries; merged entries never replace existing keys. Whether
         ``node`` has merge keys (the fast mode leaves them, mostly merging an alias, to the
         full mode)."""
-        first_line: dict[str, int] = {}
         merges = False
         flow = bool(node.flow_style)
         for key_node, value_node in node.value:
@@ -294,30 +289,35 @@ class Walker:
                     raise NotPlain
                 merges = True
                 continue
-            key = self.key(key_node, path)
-            if key is None:
-                continue
-            sub = child_path(path, key)
-            if key in first_line and explicit:
-                self.problem(key_node, sub, f"duplicate key '{key}' (first on line "
-                             f"{first_line[key]})", "remove one of the two entries")
-                continue
-            first_line[key] = key_node.start_mark.line + 1
-            if not explicit:
-                self.count_expansion()  # merged keys are copies too, even when skipped
-                if key in out:
+            if self.plain:
+                if id(key_node) in self.seen:
+                    raise NotPlain
+                self.seen.add(id(key_node))
+                self.scalars.append(key_node)
+            if type(key_node) is ScalarNode and key_node.tag in AS_TEXT:
+                key = key_node.value
+            else:  # an alias, or not a string
+                key = self.key(key_node, path)
+                if key is None:
                     continue
-            self.key_marks[sub] = mark(key_node.start_mark)
+            sub = child_path(path, key)
+            if key in out:  # explicit entries come first: a key in already was written here
+                if explicit:
+                    self.problem(key_node, sub, f"duplicate key '{key}' (first on line "
+                                 f"{self.key_marks[sub][0]})", "remove one of the two entries")
+                else:
+                    self.count_expansion()  # merged keys are copies too, even when skipped
+                continue
+            if not explicit:
+                self.count_expansion()
+            start = key_node.start_mark
+            self.key_marks[sub] = (start.line + 1, start.column + 1)
             out[key] = self.value(value_node, sub, depth + 1, flow)
         return merges
 
     def key(self, node: Node, path: str) -> str | None:
-        if self.plain:
-            self.meet(node)
         target = node.target if type(node) is AliasNode else node
         if type(target) is ScalarNode and target.tag in AS_TEXT:
-            if self.plain:
-                self.scalars.append(target)
             return str(target.value)
         if type(target) is ScalarNode:
             kind = _KEY_KINDS.get(target.tag, show_tag(target.tag))

@@ -108,8 +108,12 @@ _ODD_SPACE = re.compile(r"[\t\x85\u2028\u2029\ufeff]")
 #: and so do, where they start a token, the indicators a scenario has no use for (tags,
 #: explicit keys, anchors, aliases, reserved indicators, directives) and block scalar
 #: headers followed by more than a comment. Inside a scalar (a description quoting C code)
-#: or a comment, they are only text. ``#`` after a space starts a comment.
-_INDICATOR = re.compile(r"(?<![^\s,\[\]{}])[!?&*@`%]|(?<!\S)[|>][-+0-9]*(?! *$| +#)|(?<!\S)#")
+#: or a comment, they are only text. ``#`` after a space starts a comment. (Lines end at
+#: '\r' or '\n': the other breaks are odd space. Each branch starts with its indicator, and
+#: looks behind it after, so the regex engine can skip to the next indicator.)
+_INDICATOR = re.compile(r"[!?&*@`%](?<![^\s,\[\]{}].)|[|>](?<!\S.)[-+0-9]*(?! *(?:[\r\n]|\Z)| +#)"
+                        r"|#(?<!\S.)")
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 def plain_document(text: str, file: str, lines: tuple[str, ...]) -> Document | None:
@@ -128,28 +132,39 @@ def plain_document(text: str, file: str, lines: tuple[str, ...]) -> Document | N
         doc = walk(root, file, lines, plain=True, scalars=scalars)
     except NotPlain:
         return None
-    return doc if _indicators_only_in_text(lines, scalars) else None
+    return doc if _indicators_only_in_text(text, scalars) else None
 
 
-def _indicators_only_in_text(lines: tuple[str, ...], scalars: list[ScalarNode]) -> bool:
+def _indicators_only_in_text(text: str, scalars: list[ScalarNode]) -> bool:
     """Whether every indicator of :data:`_INDICATOR` is inside a scalar (after its first
-    character: a tag or an anchor starts the scalar's span) or in a comment."""
-    spans: list[tuple[int, int, int, int]] | None = None
-    starts: list[tuple[int, int]] = []
-    for number, line in enumerate(lines):
-        for found in _INDICATOR.finditer(line):
-            if spans is None:  # most files have no indicator at all: spans only when needed
-                spans = sorted((node.start_mark.line, node.start_mark.column,
-                                node.end_mark.line, node.end_mark.column) for node in scalars)
-                starts = [(span[0], span[1]) for span in spans]
-            at = (number, found.start())
-            i = bisect_right(starts, at) - 1
-            inside = i >= 0 and starts[i] < at < spans[i][2:]
-            if found.group() == "#" and not inside:
-                break  # a comment: the rest of the line is text
-            if not inside:
-                return False
+    character: a tag or an anchor starts the scalar's span) or in a comment.
+
+    ``scalars`` are in file order: the fast mode walks a graph without aliases or merges.
+    """
+    starts: list[int] = []
+    comment_end = -1
+    for found in _INDICATOR.finditer(text):
+        if found.start() < comment_end:
+            continue
+        if not starts:  # only for files that have indicators
+            starts = [0] + [end.end() for end in _LINE_END.finditer(text)]
+        line = bisect_right(starts, found.start()) - 1
+        at = (line, found.start() - starts[line])
+        i = bisect_right(scalars, at, key=_start) - 1
+        inside = i >= 0 and _start(scalars[i]) < at < _end(scalars[i])
+        if found.group() == "#" and not inside:  # a comment: the rest of the line is text
+            comment_end = starts[line + 1] if line + 1 < len(starts) else len(text)
+        elif not inside:
+            return False
     return True
+
+
+def _start(node: Node) -> tuple[int, int]:
+    return node.start_mark.line, node.start_mark.column
+
+
+def _end(node: Node) -> tuple[int, int]:
+    return node.end_mark.line, node.end_mark.column
 
 
 # ---- the pure-Python parser: aliases kept apart, nesting bounded, errors worded -------------
