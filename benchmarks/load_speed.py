@@ -1,8 +1,9 @@
 """Loading: milliseconds per scenario load, the reference path against the fast path.
 
-The reference path ("before") is PyYAML's pure-Python parser and jsonschema for the shape;
-the fast path ("after") is libyaml and the compiled schema check, falling back to the
-reference path for anything that is not plain data or does not fit. Both run in this process
+The reference path ("before") is PyYAML's pure-Python parser, read by the YAML walker in full,
+and jsonschema for the shape; the fast path ("after") is libyaml, read by the walker's
+plain-data fast mode, and the compiled schema check, falling back to the reference path for
+anything that is not plain data or does not fit. Both run in this process
 on the same files, several rounds each; the figures are the best round, in milliseconds per
 load. Stages: YAML (bytes -> document), schema (shape check), semantics (the named checks),
 total (``load_scenario``: all of them and the model). Target: total under 3 ms.
