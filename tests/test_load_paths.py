@@ -93,7 +93,8 @@ def test_the_contract_examples_take_the_fast_paths(path: Path) -> None:
 DISAGREEMENTS = ["0\t", "a: 1\t\n", ">#{#3|9=b", "\n\n!", "? !", "{a:\n}", "x: {a:\n }",
                  "[a: \n]", "{\xa0?\x85*\u3000b}", "[34\ufeff@?57a]", "!\t<\té", "a: b\u2028c",
                  "%YAML 1.1\n---\na: 1\n", "a: &x\u3000 1\n", "filter: [sched_?]\n",
-                 "k: {a: b?}\n", "a: !t x  # ok\n", "a: |x\n  b\n"]
+                 "k: {a: b?}\n", "a: !t x  # ok\n", "a: |x\n  b\n",
+                 "- {name: g, n? otrace: true}\n"]
 
 
 @pytest.mark.parametrize("text", DISAGREEMENTS)

@@ -144,6 +144,14 @@ def walk(root: Node, file: str, lines: tuple[str, ...], *, plain: bool = False,
     return Document(file, value, lines, walker.marks, walker.key_marks, walker.raw)
 
 
+def _parsers_agree_in_flow(node: ScalarNode) -> None:
+    """Fast mode: raise :class:`NotPlain` for a plain scalar of a flow collection that the
+    parsers read apart. `{a:` then a line break: they mark the null apart; `[sched_?]` or
+    `{n? otrace: 1}`: the pure-Python parser ends a plain scalar at '?' there, libyaml not."""
+    if not node.style and (not node.value or "?" in node.value):
+        raise NotPlain
+
+
 class Walker:
     """Walks a node graph into plain data, collecting marks and problems (see the module).
 
@@ -250,11 +258,9 @@ class Walker:
     def scalar(self, node: ScalarNode, path: str, flow: bool) -> Any:
         if self.plain:
             self.scalars.append(node)
+            if flow:
+                _parsers_agree_in_flow(node)
         if not node.style:  # plain: None from the pure-Python parser, '' from libyaml
-            if self.plain and flow and (not node.value or "?" in node.value):
-                # `{a:` then a line break: the parsers mark the null apart; `[sched_?]`:
-                # the pure-Python parser ends a plain scalar at '?' in a flow collection
-                raise NotPlain
             self.raw[path] = node.value
         try:
             return scalar_value(node)
@@ -295,6 +301,8 @@ class Walker:
                 self.seen.add(id(key_node))
                 self.scalars.append(key_node)
             if type(key_node) is ScalarNode and key_node.tag in AS_TEXT:
+                if self.plain and flow:
+                    _parsers_agree_in_flow(key_node)
                 key = key_node.value
             else:  # an alias, or not a string
                 key = self.key(key_node, path)
