@@ -1,10 +1,11 @@
 """Loading: milliseconds per scenario load, the reference path against the fast path.
 
-The reference path ("before") is PyYAML's pure-Python parser, and jsonschema's iter_errors on
-every document for the shape; the fast path ("after") is libyaml, falling back to the
-reference parser for anything that is not plain data, and the shape check as it ships:
-jsonschema-rs says whether the document fits, and only a document that does not fit goes
-through jsonschema. Both run in this process
+The reference path ("before") is PyYAML's pure-Python parser, read by the YAML walker in full,
+and jsonschema's iter_errors on every document for the shape; the fast path ("after") is
+libyaml, read by the walker's plain-data fast mode, falling back to the reference parser for
+anything that is not plain data, and the shape check as it ships: jsonschema-rs says whether
+the document fits, and only a document that does not fit goes through jsonschema. Both run
+in this process
 on the same files, several rounds each; the figures are the best round, in milliseconds per
 load. Stages: YAML (bytes -> document), schema (shape check), semantics (the named checks),
 total (``load_scenario``: all of them and the model). Target: total under 3 ms.

@@ -1,16 +1,25 @@
-"""Stage 1, the reference path: PyYAML's pure-Python parser, every problem a diagnostic.
+"""Stage 1, the walker: a YAML node graph -> plain data with line marks.
 
-:func:`compose_document` reads the text with PyYAML's pure-Python ``SafeLoader`` (only
-*composing* it: a node graph, nothing is constructed) and :class:`Builder` turns the nodes
-into plain data with marks. Every problem becomes a :class:`~ftscen.core.errors.Diagnostic`,
-raised together in one :class:`ScenarioInvalid`: YAML syntax errors, several documents,
-duplicate keys, keys that are not strings, unsupported tags, values that do not fit their
-tag, aliases that expand past :data:`ALIAS_BUDGET` nodes (a "billion laughs" file) and
-nesting deeper than :data:`MAX_DEPTH`.
+:func:`walk` is the one place where a composed YAML document becomes a
+:class:`~ftscen.load.document.Document`: plain data (dict, list, str, int, float, bool,
+None), the 1-based mark of every value and key by JSON path, and the source text of plain
+scalars. It reads graphs of either parser :mod:`ftscen.load.loader` uses: libyaml's, and
+PyYAML's pure-Python one (which keeps each alias apart as an :class:`AliasNode`).
 
-This path is the reference for what a file means and for the wording of every diagnostic;
-:mod:`ftscen.load.loader` tries a faster libyaml path first and comes here for anything that is
-not plain data, so the messages are the same on machines with and without libyaml.
+It walks in one of two modes:
+
+* ``plain=True``, the fast mode, for a graph libyaml composed: only plain data is accepted.
+  libyaml gives an alias as the anchored node itself, so the alias's own mark is lost; a
+  node met twice (an alias, or a cycle), a merge key, and every problem raise
+  :class:`NotPlain`, and the loader reads the text again with the pure-Python parser;
+* the full mode: aliases and merge keys are expanded, and every problem becomes a
+  :class:`~ftscen.core.errors.Diagnostic`, raised together in one :class:`ScenarioInvalid`:
+  duplicate keys, keys that are not strings, unsupported tags, values that do not fit their
+  tag, aliases inside their own anchor, aliases that expand past :data:`ALIAS_BUDGET` nodes
+  (a "billion laughs" file) or nest past :data:`MAX_DEPTH`, merges of what is not a mapping.
+
+So every diagnostic is worded here, from the pure-Python parser's graph, and reads the same
+whether or not PyYAML was built with libyaml.
 """
 
 from __future__ import annotations
@@ -20,11 +29,10 @@ from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
-from ftscen.load.document import Document, child_path, split_lines
+from ftscen.load.document import Document, child_path
 
 #: Nodes that aliases may add to the document beyond the nodes written in the file.
 ALIAS_BUDGET = 10_000
@@ -104,38 +112,7 @@ def source_at(lines: tuple[str, ...], line: int) -> str | None:
     return lines[line - 1] if 0 < line <= len(lines) else None
 
 
-def fail(file: str, line: int, col: int, message: str, hint: str | None,
-         source: str | None = None) -> ScenarioInvalid:
-    return ScenarioInvalid([Diagnostic(file, line, col, message, "$", hint, source)])
-
-
-# ---- entry point --------------------------------------------------------------------------
-
-
-def compose_document(text: str, file: str, lines: tuple[str, ...]) -> Document:
-    """Read decoded text into a :class:`Document` with the pure-Python parser.
-
-    Raises :class:`ScenarioInvalid` with every problem found; never lets a YAML exception
-    or a traceback through.
-    """
-    root = _compose(text, file, lines)
-    builder = Builder(file, lines)
-    value = builder.value(root, "$", 0)
-    if builder.problems:
-        raise ScenarioInvalid(builder.problems)
-    return Document(file, value, lines, builder.marks, builder.key_marks, builder.raw)
-
-
-# ---- composing: PyYAML builds the node graph, nothing is constructed ------------------------
-
-
-class _LoadError(Exception):
-    def __init__(self, message: str, mark: Any, hint: str | None) -> None:
-        super().__init__(message)
-        self.message, self.mark, self.hint = message, mark, hint
-
-
-class _AliasNode(Node):
+class AliasNode(Node):
     """An alias kept apart from its anchor, so expansions can be counted and located."""
 
     id = "alias"
@@ -146,113 +123,44 @@ class _AliasNode(Node):
         self.anchor = anchor
 
 
-class _Composer(yaml.SafeLoader):
-    """``SafeLoader`` that keeps aliases as :class:`_AliasNode` and bounds nesting."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, AliasEvent):
-            self.get_event()  # type: ignore[no-untyped-call]
-            anchor = str(event.anchor)
-            if anchor not in self.anchors:
-                raise _LoadError(f"alias *{anchor} names no anchor", event.start_mark,
-                                 f"define `&{anchor}` on a value before using `*{anchor}`")
-            return _AliasNode(anchor, self.anchors[anchor], event.start_mark, event.end_mark)
-        if event.anchor is not None and event.anchor in self.anchors:
-            first = self.anchors[event.anchor].start_mark.line + 1
-            raise _LoadError(f"anchor &{event.anchor} is defined twice (first on line {first})",
-                             event.start_mark, "give each anchor its own name")
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise _LoadError(f"values are nested more than {MAX_DEPTH} levels deep",
-                             event.start_mark, "a scenario needs only a few levels of nesting")
-        try:
-            node: Node | None = super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-        assert node is not None
-        return node
+class NotPlain(Exception):
+    """The fast mode met something that is not plain data: the full mode words it."""
 
 
-_SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
-    ("mapping values are not allowed",
-     "a ': ' inside a plain value starts a mapping: quote it, or fix the indentation"),
-    ("'\\t'", "indent with spaces: YAML does not allow tabs"),
-    ("could not find expected ':'", "each key needs ': ' after it; check the line above too"),
-    ("found character '*'", "a value starting with '*' is read as an alias: quote it"),
-    ("but got '?'", ("inside [ ... ] or { ... } a '?' ends the entry: quote globs that hold "
-                     "one, e.g. ['sched_?']")),
-    ("expected ',' or ']'", "close the [ ... ] list, and quote entries that hold ': ' or ','"),
-    ("expected ',' or '}'", "close the { ... } mapping, and quote values that hold ': ' or ','"),
-    ("found unexpected end of stream", "a quote or bracket is not closed"),
-)
+def walk(root: Node, file: str, lines: tuple[str, ...], *, plain: bool = False,
+         scalars: list[ScalarNode] | None = None) -> Document:
+    """The document of the graph ``root``.
+
+    Raises :class:`ScenarioInvalid` with every problem found, or with ``plain=True``
+    :class:`NotPlain` at the first thing that is not plain data. The fast mode adds the
+    scalar nodes of values and keys to ``scalars`` (for the loader's check of the text).
+    """
+    walker = Walker(file, lines, plain)
+    if scalars is not None:
+        walker.scalars = scalars
+    value = walker.value(root, "$", 0)
+    if walker.problems:
+        raise ScenarioInvalid(walker.problems)
+    return Document(file, value, lines, walker.marks, walker.key_marks, walker.raw)
 
 
-def _syntax_hint(problem: str) -> str:
-    for needle, hint in _SYNTAX_HINTS:
-        if needle in problem:
-            return hint
-    return "check the indentation and quoting on this line and the one before"
+def _parsers_agree_in_flow(node: ScalarNode) -> None:
+    """Fast mode: raise :class:`NotPlain` for a plain scalar of a flow collection that the
+    parsers read apart. `{a:` then a line break: they mark the null apart; `[sched_?]` or
+    `{n? otrace: 1}`: the pure-Python parser ends a plain scalar at '?' there, libyaml not."""
+    if not node.style and (not node.value or "?" in node.value):
+        raise NotPlain
 
 
-def _compose(text: str, file: str, lines: tuple[str, ...]) -> Node:
-    loader: _Composer | None = None
-    try:
-        loader = _Composer(text)
-        return _single_document(loader, file, lines)
-    except _LoadError as err:
-        line, col = mark(err.mark)
-        raise fail(file, line, col, err.message, err.hint, source_at(lines, line)) from None
-    except yaml.MarkedYAMLError as err:
-        line, col = mark(err.problem_mark or err.context_mark)
-        problem = err.problem or err.context or "malformed YAML"
-        hint = _syntax_hint(problem)
-        if err.context and err.problem and err.context_mark:
-            hint += f" ({err.context} on line {err.context_mark.line + 1})"
-        raise fail(file, line, col, f"YAML syntax error: {problem}", hint,
-                   source_at(lines, line)) from None
-    except yaml.reader.ReaderError as err:
-        line, col = _text_position(text, err.position)
-        raise fail(file, line, col, f"the file holds the control character "
-                   f"U+{err.character:04X}, which YAML does not allow",
-                   "remove it (only tab, newline and printable characters may appear)",
-                   source_at(lines, line)) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+class Walker:
+    """Walks a node graph into plain data, collecting marks and problems (see the module).
 
+    In the fast mode it also collects :attr:`scalars`, the scalar nodes of values and keys,
+    for the loader's check that the text holds no indicator outside them.
+    """
 
-def _single_document(loader: _Composer, file: str, lines: tuple[str, ...]) -> Node:
-    if not loader.check_node():
-        raise fail(file, 0, 0, "the file is empty (it holds only comments)",
-                   "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`")
-    root: Node | None = loader.get_node()
-    assert root is not None
-    if loader.check_node():
-        line, col = mark(loader.peek_event().start_mark)  # type: ignore[no-untyped-call]
-        raise fail(file, line, col, "the file holds a second YAML document",
-                   "a scenario is one document: remove the '---' line or split the file",
-                   source_at(lines, line))
-    return root
-
-
-def _text_position(text: str, offset: int) -> tuple[int, int]:
-    lines = split_lines(text[:offset])
-    return len(lines), len(lines[-1]) + 1
-
-
-# ---- building plain data from nodes --------------------------------------------------------
-
-
-class Builder:
-    """Walks the node graph into plain data, collecting marks and problems."""
-
-    def __init__(self, file: str, lines: tuple[str, ...]) -> None:
-        self.file, self.lines = file, lines
+    def __init__(self, file: str, lines: tuple[str, ...], plain: bool) -> None:
+        self.file, self.lines, self.plain = file, lines, plain
         self.marks: dict[str, tuple[int, int]] = {}
         self.key_marks: dict[str, tuple[int, int]] = {}
         self.raw: dict[str, str] = {}
@@ -262,42 +170,70 @@ class Builder:
         self.outer_alias: Node | None = None
         self.outer_path = "$"
         self.open: set[int] = set()
+        self.seen: set[int] = set()
+        self.scalars: list[ScalarNode] = []
+        # The pure-Python composer refuses values nested past MAX_DEPTH (the root is level
+        # 1 there, 0 here); libyaml's graph is not bounded so, and the fast mode stops where
+        # that composer would. Past the bound in the full mode, aliases did the nesting.
+        self.depth_limit = MAX_DEPTH - 1 if plain else MAX_DEPTH
 
     def diagnostic(self, node: Node, path: str, message: str, hint: str | None) -> Diagnostic:
         line, col = mark(node.start_mark)
         return Diagnostic(self.file, line, col, message, path, hint, source_at(self.lines, line))
 
     def problem(self, node: Node, path: str, message: str, hint: str | None) -> None:
+        if self.plain:
+            raise NotPlain
         found = self.diagnostic(node, path, message, hint)
         if found not in self._reported:
             self._reported.add(found)
             self.problems.append(found)
 
     def abort(self, node: Node, path: str, message: str, hint: str) -> ScenarioInvalid:
+        if self.plain:
+            raise NotPlain
         return ScenarioInvalid(self.problems + [self.diagnostic(node, path, message, hint)])
 
-    def value(self, node: Node, path: str, depth: int) -> Any:
-        if depth > MAX_DEPTH:
+    def value(self, node: Node, path: str, depth: int, flow: bool = False) -> Any:
+        if depth > self.depth_limit:
             raise self.abort(node, path, f"aliases nest values more than {MAX_DEPTH} levels "
                              "deep", "use fewer nested aliases")
-        if isinstance(node, _AliasNode):
-            return self.alias(node, path, depth)
-        if self.outer_alias is not None:
+        kind = type(node)
+        if kind is AliasNode:
+            return self.alias(node, path, depth)  # type: ignore[arg-type]
+        if self.plain:
+            # libyaml gives an alias as its anchored node: a node met twice is an alias
+            # (or a cycle) that only the full mode can locate
+            if id(node) in self.seen:
+                raise NotPlain
+            self.seen.add(id(node))
+        elif self.outer_alias is not None:
             self.count_expansion()
-        self.marks.setdefault(path, mark(node.start_mark))
+        start = node.start_mark  # each path is walked once: duplicate keys are skipped
+        self.marks[path] = (start.line + 1, start.column + 1)
         if node.tag not in PLAIN_TAGS:
             self.problem(node, path, f"the tag {show_tag(node.tag)} is not allowed",
                          "scenario files hold plain data (strings, numbers, booleans, lists, "
                          "mappings); remove the tag")
             return None
-        if isinstance(node, MappingNode):
-            return self.mapping(node, path, depth)
-        if isinstance(node, SequenceNode):
-            return self.sequence(node, path, depth)
-        assert isinstance(node, ScalarNode)
-        return self.scalar(node, path)
+        if kind is ScalarNode:
+            return self.scalar(node, path, flow)  # type: ignore[arg-type]
+        if self.plain:  # no aliases, so nothing to find inside its own anchor
+            return self.collection(node, path, depth)
+        self.open.add(id(node))
+        try:
+            return self.collection(node, path, depth)
+        finally:
+            self.open.discard(id(node))
 
-    def alias(self, node: _AliasNode, path: str, depth: int) -> Any:
+    def collection(self, node: Node, path: str, depth: int) -> Any:
+        if type(node) is MappingNode:
+            return self.mapping(node, path, depth)
+        flow = bool(node.flow_style)  # type: ignore[attr-defined]
+        return [self.value(item, child_path(path, i), depth + 1, flow)
+                for i, item in enumerate(node.value)]
+
+    def alias(self, node: AliasNode, path: str, depth: int) -> Any:
         if id(node.target) in self.open:
             self.problem(node, path, f"alias *{node.anchor} is used inside its own anchor",
                          "a value cannot contain itself; write it out")
@@ -319,8 +255,12 @@ class Builder:
                              f"{ALIAS_BUDGET} values (a 'billion laughs' file?)",
                              "write the values out, or use far fewer nested aliases")
 
-    def scalar(self, node: ScalarNode, path: str) -> Any:
-        if node.style is None:
+    def scalar(self, node: ScalarNode, path: str, flow: bool) -> Any:
+        if self.plain:
+            self.scalars.append(node)
+            if flow:
+                _parsers_agree_in_flow(node)
+        if not node.style:  # plain: None from the pure-Python parser, '' from libyaml
             self.raw[path] = node.value
         try:
             return scalar_value(node)
@@ -328,59 +268,66 @@ class Builder:
             self.problem(node, path, bad.message, bad.hint)
             return None
 
-    def sequence(self, node: SequenceNode, path: str, depth: int) -> list[Any]:
-        self.open.add(id(node))
-        try:
-            return [self.value(item, child_path(path, i), depth + 1)
-                    for i, item in enumerate(node.value)]
-        finally:
-            self.open.discard(id(node))
-
     def mapping(self, node: MappingNode, path: str, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        self.open.add(id(node))
-        try:
-            self.entries(node, out, path, depth, explicit=True)
-            for alias, source in self.merge_sources(node, path, {id(node)}, set()):
-                previous = self.outer_alias, self.outer_path
-                if self.outer_alias is None:
-                    self.outer_alias, self.outer_path = alias, path
-                try:
-                    self.entries(source, out, path, depth, explicit=False)
-                finally:
-                    self.outer_alias, self.outer_path = previous
-        finally:
-            self.open.discard(id(node))
+        if not self.entries(node, out, path, depth, explicit=True):
+            return out
+        for alias, source in self.merge_sources(node, path, {id(node)}, set()):
+            previous = self.outer_alias, self.outer_path
+            if self.outer_alias is None:
+                self.outer_alias, self.outer_path = alias, path
+            try:
+                self.entries(source, out, path, depth, explicit=False)
+            finally:
+                self.outer_alias, self.outer_path = previous
         return out
 
     def entries(self, node: MappingNode, out: dict[str, Any], path: str, depth: int,
-                explicit: bool) -> None:
-        """Add ``node``'s own entries; merged entries never replace existing keys."""
-        first_line: dict[str, int] = {}
+                explicit: bool) -> bool:
+        """Add ``node``'s own entries; merged entries never replace existing keys. Whether
+        ``node`` has merge keys (the fast mode leaves them, mostly merging an alias, to the
+        full mode)."""
+        merges = False
+        flow = bool(node.flow_style)
         for key_node, value_node in node.value:
             if key_node.tag == MERGE:
+                if self.plain:
+                    raise NotPlain
+                merges = True
                 continue
-            key = self.key(key_node, path)
-            if key is None:
-                continue
-            sub = child_path(path, key)
-            if key in first_line and explicit:
-                self.problem(key_node, sub, f"duplicate key '{key}' (first on line "
-                             f"{first_line[key]})", "remove one of the two entries")
-                continue
-            first_line[key] = key_node.start_mark.line + 1
-            if not explicit:
-                self.count_expansion()  # merged keys are copies too, even when skipped
-                if key in out:
+            if self.plain:
+                if id(key_node) in self.seen:
+                    raise NotPlain
+                self.seen.add(id(key_node))
+                self.scalars.append(key_node)
+            if type(key_node) is ScalarNode and key_node.tag in AS_TEXT:
+                if self.plain and flow:
+                    _parsers_agree_in_flow(key_node)
+                key = key_node.value
+            else:  # an alias, or not a string
+                key = self.key(key_node, path)
+                if key is None:
                     continue
-            self.key_marks[sub] = mark(key_node.start_mark)
-            out[key] = self.value(value_node, sub, depth + 1)
+            sub = child_path(path, key)
+            if key in out:  # explicit entries come first: a key in already was written here
+                if explicit:
+                    self.problem(key_node, sub, f"duplicate key '{key}' (first on line "
+                                 f"{self.key_marks[sub][0]})", "remove one of the two entries")
+                else:
+                    self.count_expansion()  # merged keys are copies too, even when skipped
+                continue
+            if not explicit:
+                self.count_expansion()
+            start = key_node.start_mark
+            self.key_marks[sub] = (start.line + 1, start.column + 1)
+            out[key] = self.value(value_node, sub, depth + 1, flow)
+        return merges
 
     def key(self, node: Node, path: str) -> str | None:
-        target = node.target if isinstance(node, _AliasNode) else node
-        if isinstance(target, ScalarNode) and target.tag in AS_TEXT:
+        target = node.target if type(node) is AliasNode else node
+        if type(target) is ScalarNode and target.tag in AS_TEXT:
             return str(target.value)
-        if isinstance(target, ScalarNode):
+        if type(target) is ScalarNode:
             kind = _KEY_KINDS.get(target.tag, show_tag(target.tag))
             hint = f"quote it: {shorten(target.value)}"
             if target.tag == BOOL:
@@ -403,10 +350,10 @@ class Builder:
         for key_node, value_node in node.value:
             if key_node.tag != MERGE:
                 continue
-            target = value_node.target if isinstance(value_node, _AliasNode) else value_node
+            target = value_node.target if isinstance(value_node, AliasNode) else value_node
             items = target.value if isinstance(target, SequenceNode) else [value_node]
             for item in items:
-                source = item.target if isinstance(item, _AliasNode) else item
+                source = item.target if isinstance(item, AliasNode) else item
                 if not isinstance(source, MappingNode):
                     self.problem(item, path, "'<<' merges only mappings",
                                  "write `<<: *anchor` where the anchor names a mapping")
