@@ -231,8 +231,7 @@ class Patcher:
             self._expect_text(ip, bytes([L.INT3]) + new[1:], "int3 and the new tail")
             self.m.poke(ip, new[:1])
         self.point(f"{name}.done")
-        for ip, new in changes:
-            self._expect_text(ip, new, "the new instruction")
+        for ip, _ in changes:
             del self.inflight[ip]
 
     def _expect_text(self, ip: int, want: bytes, what: str) -> None:
