@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from clihelp import FIXTURES, SEED, copy_fixture, invoke, run_process
+from support import FIXTURES, SEED, copy_fixture, invoke, run_ftscen
 
 from ftscen import __version__
 from ftscen.app import session
@@ -90,21 +90,21 @@ def test_a_missing_file_is_an_invalid_scenario_not_a_crash(here: Path):
                                   ["run"], ["run", SEED, "--jobs", "-1"], []])
 def test_usage_errors_exit_2_without_a_traceback(here: Path, args: list[str]):
     copy_fixture(SEED, here)
-    proc = run_process(args, here)
+    proc = run_ftscen(args, here)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
 def test_version_and_exit_codes_through_the_console_entry_point(here: Path):
     copy_fixture(SEED, here)
-    assert run_process(["--version"], here).stdout == f"ftscen {__version__}\n"
-    assert run_process(["run", SEED, "-q"], here).returncode == 0
-    assert run_process(["run", SEED, "-q", "--kernel", "5.1"], here).returncode == 1
+    assert run_ftscen(["--version"], here).stdout == f"ftscen {__version__}\n"
+    assert run_ftscen(["run", SEED, "-q"], here).returncode == 0
+    assert run_ftscen(["run", SEED, "-q", "--kernel", "5.1"], here).returncode == 1
 
 
 def test_output_in_a_pipe_has_no_colour_codes(here: Path):
     copy_fixture(SEED, here)
-    proc = run_process(["run", ".", "--kernel", "5.1,5.3"], here)
+    proc = run_ftscen(["run", ".", "--kernel", "5.1,5.3"], here)
     assert "\x1b[" not in proc.stdout + proc.stderr
 
 
@@ -210,19 +210,19 @@ def test_option_forms(monkeypatch: pytest.MonkeyPatch, args: list[str],
     (["nope"], "No such command 'nope'"),
 ])
 def test_usage_errors_say_what_is_wrong(here: Path, args: list[str], message: str):
-    proc = run_process(args, here)
+    proc = run_ftscen(args, here)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
 
 
 def test_help_lists_the_commands_and_options(here: Path):
-    top = run_process(["--help"], here)
+    top = run_ftscen(["--help"], here)
     assert top.returncode == 0
     commands = top.stdout.split("Commands:")[1].split()
     assert [w for w in ("run", "validate", "points", "build") if w in commands] == [
         "run", "validate", "points", "build"]
-    run = run_process(["run", "--help"], here)
+    run = run_ftscen(["run", "--help"], here)
     assert run.returncode == 0 and " run [OPTIONS] " in run.stdout.splitlines()[0]
     for option in ("--kernel", "--format", "--quiet", "--golden", "--update-golden", "--jobs",
                    "--shard", "--junit", "--max-insns", "--max-insns-total"):

@@ -9,7 +9,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from clihelp import copy_fixture, invoke
+from support import FIXTURES, copy_fixture, invoke
 
 from ftscen.app import corpus, session
 from ftscen.core.errors import UsageError
@@ -201,7 +201,7 @@ def test_the_summary_says_1_run_not_1_runs():
     from ftscen.report.corpus import Tally
     from ftscen.report.records import JobResult, RunRecord
 
-    fixture = Path(__file__).parent / "fixtures" / "filter-notrace.yaml"
+    fixture = FIXTURES / "filter-notrace.yaml"
     [rep] = check_file(fixture)
     tally = Tally()
     tally.add(JobResult("a.yaml", (RunRecord.of(rep, None, 0.0),)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import write_file
 
 from ftscen.app.pipeline import check_file
 from ftscen.core.errors import ScenarioInvalid
@@ -64,14 +65,8 @@ expect:
 """
 
 
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_regs_counts_and_trampoline_sites_hold_and_read_naturally(tmp_path: Path) -> None:
-    (report,) = check_file(write(tmp_path, "regs.yaml", IPMODIFY_WITHOUT_REGS))
+    (report,) = check_file(write_file(tmp_path, "regs.yaml", IPMODIFY_WITHOUT_REGS))
     assert report.outcome is Outcome.PASS, render_text(report)
     assert [v.title for v in report.verdicts] == [
         "called fixer on f without regs 1 time(s)",
@@ -85,7 +80,7 @@ def test_regs_counts_and_trampoline_sites_hold_and_read_naturally(tmp_path: Path
 
 def test_a_wrong_regs_expectation_fails_with_both_counts(tmp_path: Path) -> None:
     text = IPMODIFY_WITHOUT_REGS.replace("regs: false}\n    count: 1", "regs: false}\n    count: 2")
-    (report,) = check_file(write(tmp_path, "regs.yaml", text))
+    (report,) = check_file(write_file(tmp_path, "regs.yaml", text))
     assert report.outcome is Outcome.FAIL
     shown = render_text(report, show_log=False)
     assert "FAIL  " in shown and "called fixer on f without regs 2 time(s)" in shown
@@ -94,7 +89,7 @@ def test_a_wrong_regs_expectation_fails_with_both_counts(tmp_path: Path) -> None
 
 
 def test_a_freed_or_never_created_per_ops_trampoline_reads_not_allocated(tmp_path: Path) -> None:
-    (report,) = check_file(write(tmp_path, "per-ops.yaml", PER_OPS))
+    (report,) = check_file(write_file(tmp_path, "per-ops.yaml", PER_OPS))
     assert report.outcome is Outcome.FAIL
     failed = [(v.title, v.actual) for v in report.verdicts if not v.ok]
     assert failed == [("site A.tramp_call is call A.func", "not allocated"),
@@ -105,14 +100,14 @@ def test_a_freed_or_never_created_per_ops_trampoline_reads_not_allocated(tmp_pat
 def test_a_per_ops_call_site_holds_its_callback_while_registered(tmp_path: Path) -> None:
     text = PER_OPS.replace("  - unregister: A\n", "").replace(
         "ftrace_call, is: call ftrace_stub", "ftrace_call, is: call ftrace_ops_list_func")
-    (report,) = check_file(write(tmp_path, "per-ops.yaml", text))
+    (report,) = check_file(write_file(tmp_path, "per-ops.yaml", text))
     assert [(v.title, v.ok) for v in report.verdicts][1:3] == [
         ("site ftrace_call is call ftrace_ops_list_func", True),
         ("site A.tramp_call is call A.func", True)]
 
 
 def test_the_json_report_carries_the_trampoline_call_sites(tmp_path: Path) -> None:
-    (report,) = check_file(write(tmp_path, "per-ops.yaml", PER_OPS))
+    (report,) = check_file(write_file(tmp_path, "per-ops.yaml", PER_OPS))
     assert report_dict(report)["trampoline_sites"] == {
         "A.tramp_call": "not allocated", "B.tramp_call": "not allocated",
         "ftrace_call": "call ftrace_stub", "ftrace_regs_call": "call ftrace_stub"}
@@ -129,7 +124,7 @@ def test_the_json_report_carries_the_trampoline_call_sites(tmp_path: Path) -> No
 def test_a_bad_trampoline_site_assertion_stops_check_file(tmp_path: Path, site: str,
                                                           message: str) -> None:
     text = PER_OPS.replace("kernel: {dynamic_trampolines: true}\n", "").split("expect:")[0]
-    path = write(tmp_path, "bad.yaml", text + f"expect:\n  - site: {site}\n")
+    path = write_file(tmp_path, "bad.yaml", text + f"expect:\n  - site: {site}\n")
     with pytest.raises(ScenarioInvalid) as caught:
         check_file(path)
     assert [d.message for d in caught.value.diagnostics] == [message]

@@ -22,31 +22,21 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support import REPO, Preexec, run_ftscen
 
 from ftscen.app.workers import PER_CPU, usable_cpus, worker_count
 from ftscen.report.golden import parse
 
-REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "scenarios"
 FAST = CORPUS / "filter-notrace.yaml"
 LINUX = sys.platform == "linux"
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
-Preexec = Callable[[], None] | None
-
-
-def ftscen(*args: str, cwd: Path, preexec: Preexec = None, timeout: float = 60,
-           stdout: object = subprocess.PIPE, stderr: object = subprocess.PIPE
-           ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    return subprocess.run([sys.executable, "-m", "ftscen", *args], cwd=cwd, env=env,
-                          text=True, timeout=timeout, preexec_fn=preexec, check=False,
-                          stdout=stdout, stderr=stderr)
 
 
 def start(*args: str, cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
@@ -132,7 +122,7 @@ def test_a_reader_that_goes_away_ends_the_run_quietly_with_141(small: Path,
 
 def test_a_full_stdout_is_one_line_naming_the_reason_and_exit_4(small: Path) -> None:
     with open("/dev/full", "w") as full:
-        done = ftscen("run", "filter-notrace.yaml", cwd=small, stdout=full)
+        done = run_ftscen(["run", "filter-notrace.yaml"], cwd=small, stdout=full)
     quiet(done)
     assert done.returncode == 4
     assert done.stderr == ("ftscen: error: cannot write to standard output: "
@@ -140,7 +130,7 @@ def test_a_full_stdout_is_one_line_naming_the_reason_and_exit_4(small: Path) -> 
 
 
 def test_a_closed_stdout_is_refused_before_anything_runs(small: Path) -> None:
-    done = ftscen("run", "filter-notrace.yaml", "--update-golden", cwd=small,
+    done = run_ftscen(["run", "filter-notrace.yaml", "--update-golden"], cwd=small,
                   preexec=lambda: os.close(1), stdout=None)
     quiet(done)
     assert done.returncode == 4
@@ -148,14 +138,14 @@ def test_a_closed_stdout_is_refused_before_anything_runs(small: Path) -> None:
 
 
 def test_a_closed_stderr_keeps_the_exit_status(small: Path) -> None:
-    done = ftscen("run", "missing.yaml", cwd=small, preexec=lambda: os.close(2), stderr=None)
+    done = run_ftscen(["run", "missing.yaml"], cwd=small, preexec=lambda: os.close(2), stderr=None)
     assert done.returncode == 2  # the missing file's status: what it would say is lost
 
 
 @pytest.mark.parametrize("given", ["", "sub"])
 def test_a_junit_path_that_is_no_file_name_is_a_usage_error(small: Path, given: str) -> None:
     (small / "sub").mkdir()
-    done = ftscen("run", "filter-notrace.yaml", "--junit", given, cwd=small)
+    done = run_ftscen(["run", "filter-notrace.yaml", "--junit", given], cwd=small)
     quiet(done)
     assert done.returncode == 2
     assert "is a folder; name a file in it" in done.stderr
@@ -165,7 +155,7 @@ def test_an_unwritable_junit_report_names_the_path_and_exits_4(small: Path,
                                                                unprivileged: Preexec) -> None:
     locked = small / "reports"
     locked.mkdir(mode=0o555)
-    done = ftscen("run", "filter-notrace.yaml", "--junit", "reports/r.xml", cwd=small,
+    done = run_ftscen(["run", "filter-notrace.yaml", "--junit", "reports/r.xml"], cwd=small,
                   preexec=unprivileged)
     quiet(done)
     assert done.returncode == 4
@@ -178,7 +168,7 @@ def test_an_unwritable_golden_folder_is_reported_per_file_and_exits_4(
     (small / "filter-notrace.golden").unlink()
     small.chmod(0o555)
     try:
-        done = ftscen("run", ".", "--update-golden", cwd=small, preexec=unprivileged)
+        done = run_ftscen(["run", ".", "--update-golden"], cwd=small, preexec=unprivileged)
     finally:
         small.chmod(0o755)
     quiet(done)
@@ -298,8 +288,8 @@ def test_an_unreadable_folder_fails_the_run_and_is_named(small: Path,
     shutil.copyfile(FAST, hidden / "x.yaml")
     hidden.chmod(0)
     try:
-        whole = ftscen("run", ".", "-q", cwd=small, preexec=unprivileged)
-        named = ftscen("run", "locked", cwd=small, preexec=unprivileged)
+        whole = run_ftscen(["run", ".", "-q"], cwd=small, preexec=unprivileged)
+        named = run_ftscen(["run", "locked"], cwd=small, preexec=unprivileged)
     finally:
         hidden.chmod(0o755)
     for done in (whole, named):
@@ -314,7 +304,7 @@ def test_an_unreadable_folder_fails_the_run_and_is_named(small: Path,
 def test_an_unreadable_scenario_file_is_a_diagnostic_naming_the_reason(
         small: Path, unprivileged: Preexec) -> None:
     (small / "filter-notrace.yaml").chmod(0)
-    done = ftscen("run", "filter-notrace.yaml", cwd=small, preexec=unprivileged)
+    done = run_ftscen(["run", "filter-notrace.yaml"], cwd=small, preexec=unprivileged)
     quiet(done)
     assert done.returncode == 2
     assert ("filter-notrace.yaml: error: cannot open the scenario file: Permission denied"
@@ -323,7 +313,7 @@ def test_an_unreadable_scenario_file_is_a_diagnostic_naming_the_reason(
 
 def test_a_fifo_named_as_a_scenario_is_refused_without_waiting(small: Path) -> None:
     os.mkfifo(small / "x.yaml")
-    done = ftscen("run", "x.yaml", cwd=small, timeout=30)
+    done = run_ftscen(["run", "x.yaml"], cwd=small, timeout=30)
     quiet(done)
     assert done.returncode == 2
     assert "x.yaml: error: this is a FIFO (named pipe), not a regular file" in done.stderr
@@ -331,7 +321,7 @@ def test_a_fifo_named_as_a_scenario_is_refused_without_waiting(small: Path) -> N
 
 def test_a_fifo_in_a_folder_is_reported_and_the_rest_runs(small: Path) -> None:
     os.mkfifo(small / "zz.yaml")
-    done = ftscen("run", ".", cwd=small, timeout=30)
+    done = run_ftscen(["run", "."], cwd=small, timeout=30)
     quiet(done)
     assert done.returncode == 2
     assert "PASS  filter-notrace.yaml" in done.stdout
@@ -339,7 +329,7 @@ def test_a_fifo_in_a_folder_is_reported_and_the_rest_runs(small: Path) -> None:
 
 
 def test_a_device_is_refused_without_reading_it() -> None:
-    done = ftscen("run", "/dev/zero", cwd=REPO, timeout=30)
+    done = run_ftscen(["run", "/dev/zero"], cwd=REPO, timeout=30)
     quiet(done)
     assert done.returncode == 2
     assert "/dev/zero: error: this is a character device, not a regular file" in done.stderr
@@ -349,7 +339,7 @@ def test_an_oversize_scenario_is_refused_with_its_size(small: Path) -> None:
     big = small / "big.yaml"
     with big.open("wb") as out:
         out.truncate((1 << 20) + 1)  # sparse: costs no disk
-    done = ftscen("run", "big.yaml", cwd=small)
+    done = run_ftscen(["run", "big.yaml"], cwd=small)
     quiet(done)
     assert done.returncode == 2
     assert f"the file is {(1 << 20) + 1} bytes; the limit is 1048576 bytes" in done.stderr
@@ -364,7 +354,7 @@ def test_a_golden_that_is_no_golden_is_refused_in_a_few_lines(small: Path, kind:
     else:
         with golden.open("wb") as out:
             out.truncate(200 << 20)  # 200 MB, sparse
-    done = ftscen("run", ".", "--golden", cwd=small, timeout=30)
+    done = run_ftscen(["run", ".", "--golden"], cwd=small, timeout=30)
     quiet(done)
     assert done.returncode == 1
     said = {"oversize": "the golden file is over the limit of 4194304 bytes",

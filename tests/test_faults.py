@@ -10,18 +10,15 @@ themselves (invalid opcode, unmapped access, write to text, unhandled int3) are 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import run_ftscen, write_file
 
 from ftscen.app.pipeline import check_file
 from ftscen.emu.run import Budget
 from ftscen.report.text import render_text
 from ftscen.verdicts.evaluate import Outcome
-
-FTSCEN = Path(sys.executable).parent / "ftscen"
 
 # One static ops, no flags: ftrace_caller calls its handler directly, with no recursion
 # guard, and the handler calls schedule, which it traces.
@@ -59,17 +56,6 @@ expect:
 """
 
 
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def ftscen(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(FTSCEN), *args], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, check=False)
-
-
 def fault_line(stdout: str) -> str:
     found = [line.strip() for line in stdout.splitlines() if "log shows:" in line]
     assert len(found) >= 1, stdout[-2000:]
@@ -80,8 +66,8 @@ def fault_line(stdout: str) -> str:
 
 
 def test_a_recursing_callback_overflows_the_stack_and_exits_1(tmp_path: Path) -> None:
-    write(tmp_path, "recurse.yaml", RECURSING)
-    done = ftscen(tmp_path, "run", "recurse.yaml")
+    write_file(tmp_path, "recurse.yaml", RECURSING)
+    done = run_ftscen(["run", "recurse.yaml"], tmp_path)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
     assert "FAIL  emulation fault: stack-overflow" in done.stdout
@@ -92,8 +78,8 @@ def test_a_recursing_callback_overflows_the_stack_and_exits_1(tmp_path: Path) ->
 
 
 def test_a_stack_overflow_in_json_names_cpu_symbol_step_and_call(tmp_path: Path) -> None:
-    write(tmp_path, "recurse.yaml", RECURSING)
-    done = ftscen(tmp_path, "run", "--format", "json", "recurse.yaml")
+    write_file(tmp_path, "recurse.yaml", RECURSING)
+    done = run_ftscen(["run", "--format", "json", "recurse.yaml"], tmp_path)
     assert done.returncode == 1, done.stderr
     (result,) = json.loads(done.stdout)["results"]
     assert result["outcome"] == "fail"
@@ -105,7 +91,7 @@ def test_a_stack_overflow_in_json_names_cpu_symbol_step_and_call(tmp_path: Path)
 
 
 def test_a_stack_overflow_through_the_api_is_a_failed_verdict(tmp_path: Path) -> None:
-    (report,) = check_file(write(tmp_path, "recurse.yaml", RECURSING))
+    (report,) = check_file(write_file(tmp_path, "recurse.yaml", RECURSING))
     assert report.outcome is Outcome.FAIL
     fault = report.result.fault
     assert fault is not None
@@ -120,8 +106,8 @@ def test_a_stack_overflow_through_the_api_is_a_failed_verdict(tmp_path: Path) ->
 
 
 def test_the_call_runs_within_the_default_budgets(tmp_path: Path) -> None:
-    write(tmp_path, "long.yaml", LONG_CALL)
-    done = ftscen(tmp_path, "run", "long.yaml")
+    write_file(tmp_path, "long.yaml", LONG_CALL)
+    done = run_ftscen(["run", "long.yaml"], tmp_path)
     assert done.returncode == 0, done.stdout[-2000:]
 
 
@@ -129,8 +115,8 @@ def test_the_call_runs_within_the_default_budgets(tmp_path: Path) -> None:
                                            ("--max-insns-total", "scenario")])
 def test_a_tiny_instruction_budget_ends_the_run_as_runaway(tmp_path: Path, option: str,
                                                             limit: str) -> None:
-    write(tmp_path, "long.yaml", LONG_CALL)
-    done = ftscen(tmp_path, "run", option, "50", "long.yaml")
+    write_file(tmp_path, "long.yaml", LONG_CALL)
+    done = run_ftscen(["run", option, "50", "long.yaml"], tmp_path)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
     assert "FAIL  emulation fault: runaway" in done.stdout
@@ -143,7 +129,7 @@ def test_a_tiny_instruction_budget_ends_the_run_as_runaway(tmp_path: Path, optio
                                            (Budget(total=50), "scenario")])
 def test_a_runaway_through_the_api_names_the_budget(tmp_path: Path, budget: Budget,
                                                      limit: str) -> None:
-    (report,) = check_file(write(tmp_path, "long.yaml", LONG_CALL), budget=budget)
+    (report,) = check_file(write_file(tmp_path, "long.yaml", LONG_CALL), budget=budget)
     assert report.outcome is Outcome.FAIL
     fault = report.result.fault
     assert fault is not None and (fault.kind, fault.step, fault.call) == ("runaway", 1, "irq")
@@ -152,11 +138,11 @@ def test_a_runaway_through_the_api_names_the_budget(tmp_path: Path, budget: Budg
 
 def test_an_xfail_scenario_that_faults_is_an_expected_failure(tmp_path: Path) -> None:
     text = RECURSING.replace("ftscen: 1\n", "ftscen: 1\nxfail: recursion without a guard\n")
-    (report,) = check_file(write(tmp_path, "recurse.yaml", text))
+    (report,) = check_file(write_file(tmp_path, "recurse.yaml", text))
     assert report.outcome is Outcome.XFAIL
 
 
 def test_many_short_calls_do_not_use_up_the_scenario_budget(tmp_path: Path) -> None:
     text = "ftscen: 1\nfunctions:\n  - name: f\ntimeline:\n" + "  - call: f\n" * 30
-    (report,) = check_file(write(tmp_path, "many.yaml", text))
+    (report,) = check_file(write_file(tmp_path, "many.yaml", text))
     assert report.result.fault is None, report.result.fault

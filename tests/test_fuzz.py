@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from scenario_strategies import assertions, broken_files, dump, odd_scalar_files, scenarios
+from support import run_ftscen, write_file
 
 from ftscen.app.pipeline import check_file
 from ftscen.core.diagnostics import render_json, render_text
@@ -45,7 +44,6 @@ PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 IN_PROCESS = settings(settings.get_profile(PROFILE if PROFILE in ("ci", "long") else "ci"))
 SUBPROCESS = settings(IN_PROCESS, max_examples=20 if PROFILE != "long" else 200)
 
-FTSCEN = Path(sys.executable).parent / "ftscen"
 # Generated calls are short; a small budget keeps a runaway (a legal verdict) quick.
 BUDGET = Budget(per_call=200_000, total=2_000_000)
 
@@ -53,12 +51,6 @@ BUDGET = Budget(per_call=200_000, total=2_000_000)
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
-
-
-def write(work: Path, data: bytes, name: str = "fuzz.yaml") -> Path:
-    path = work / name
-    path.write_bytes(data)
-    return path
 
 
 def assert_actionable(diag: Diagnostic, file: str) -> None:
@@ -120,19 +112,19 @@ def _check_in_process(path: Path) -> None:
 @IN_PROCESS
 @given(broken_files())
 def test_no_input_escapes_as_anything_but_diagnostics(work: Path, data: bytes) -> None:
-    check_in_process(write(work, data))
+    check_in_process(write_file(work, "fuzz.yaml", data))
 
 
 @IN_PROCESS
 @given(odd_scalar_files())
 def test_odd_scalars_become_values_or_diagnostics(work: Path, data: bytes) -> None:
-    check_in_process(write(work, data))
+    check_in_process(write_file(work, "fuzz.yaml", data))
 
 
 @IN_PROCESS
 @given(st.binary(max_size=300) | st.text(max_size=300).map(lambda t: t.encode("utf-8")))
 def test_random_bytes_end_in_diagnostics(work: Path, data: bytes) -> None:
-    check_in_process(write(work, data))
+    check_in_process(write_file(work, "fuzz.yaml", data))
 
 
 @IN_PROCESS
@@ -141,7 +133,7 @@ def test_a_valid_scenario_runs_to_a_verdict(work: Path, data: dict[str, Any],
                                             draw: st.DataObject) -> None:
     """Valid scenarios load; with during calls placed at points their steps really pass
     (found by a dry run), they run to reports without any diagnostic."""
-    path = write(work, dump(data).encode())
+    path = write_file(work, "fuzz.yaml", dump(data).encode())
     sc = load_scenario(path)
     passed = {s.index: s.points for s in dry_run(sc, profile_for(sc.kernel)).steps}
     funcs = [f["name"] for f in data["functions"]]
@@ -168,18 +160,13 @@ def test_a_valid_scenario_runs_to_a_verdict(work: Path, data: dict[str, Any],
 # ---- through the console script ------------------------------------------------------------
 
 
-def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(FTSCEN), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
 @SUBPROCESS
 @given(broken_files(), st.sampled_from((("run",), ("run", "--format", "json"), ("validate",),
                                         ("validate", "--format", "json"), ("points",))))
 def test_the_console_script_exits_0_1_or_2_without_a_traceback(work: Path, data: bytes,
                                                                command: tuple[str, ...]) -> None:
-    path = write(work, data, "cli.yaml")
-    done = run_cli(work, *command, path.name)
+    path = write_file(work, "cli.yaml", data)
+    done = run_ftscen([*command, path.name], work)
     assert done.returncode in (0, 1, 2), (done.returncode, done.stderr[-3000:])
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert "internal error" not in done.stderr, done.stderr[-3000:]

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from clihelp import SEED, copy_fixture, invoke, run_process
+from support import SEED, copy_fixture, invoke, run_ftscen
 
 from ftscen import __version__
 from ftscen.app import pipeline as api
@@ -158,7 +158,7 @@ def test_other_kernel_versions_get_their_own_golden(seed: Path, no_ci: None):
 
 
 def test_update_golden_is_refused_when_ci_is_set(seed: Path, tmp_path: Path):
-    proc = run_process(["run", str(seed), "--update-golden"], tmp_path, {"CI": "true"})
+    proc = run_ftscen(["run", str(seed), "--update-golden"], tmp_path, {"CI": "true"})
     assert proc.returncode == 2
     assert "--update-golden refuses to run when CI is set" in proc.stderr
     assert "Traceback" not in proc.stderr

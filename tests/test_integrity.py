@@ -3,12 +3,11 @@ the check (and, through the pipeline, the kernel), never a PASS or FAIL."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from build import fn, ops, scenario, steps
+from support import FIXTURES, run_ftscen
 
 from ftscen.app import pipeline
 from ftscen.app.corpus import Job, run_job
@@ -19,7 +18,7 @@ from ftscen.emu.machine import Machine
 from ftscen.emu.run import Runner
 from ftscen.image import layout as L
 
-SEED = Path(__file__).parent / "fixtures" / "seed-livepatch-tracer-window.yaml"
+SEED = FIXTURES / "seed-livepatch-tracer-window.yaml"
 
 
 def traced() -> Runner:
@@ -104,9 +103,8 @@ def test_the_command_exits_3_naming_file_kernel_and_check(tmp_path: Path):
         "    self.write_u32(L.RING_PTR, self.read_u32(L.RING_PTR) + 6)\n"
         "    return fault\n"
         "Machine.run_call = run_call\n")
-    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "ftscen", "run", str(SEED), "--kernel", "5.3"],
-                          check=False, capture_output=True, text=True, env=env, timeout=60)
+    done = run_ftscen(["run", str(SEED), "--kernel", "5.3"], tmp_path,
+                      {"PYTHONPATH": str(tmp_path)}, timeout=60)
     assert done.returncode == 3
     assert "PASS" not in done.stdout and "FAIL" not in done.stdout
     said = done.stdout + done.stderr

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import REPO, run_ftscen
 
 from ftscen.app.pipeline import check_file
 from ftscen.core.diagnostics import render_text
@@ -22,7 +21,6 @@ from ftscen.core.errors import Diagnostic, ScenarioInvalid
 from ftscen.core.model import LIMITS
 from ftscen.load.scenario import load_scenario
 
-REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "scenarios" / "invalid"
 CASES = sorted(CORPUS.glob("*.yaml"))
 UPDATE = bool(os.environ.get("FTSCEN_UPDATE_EXPECTED")) and not os.environ.get("CI")
@@ -81,13 +79,6 @@ def test_every_expected_file_has_its_scenario() -> None:
 
 # ---- through the console script ------------------------------------------------------------
 
-FTSCEN = Path(sys.executable).parent / "ftscen"
-
-
-def ftscen(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    return subprocess.run([str(FTSCEN), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
 
 
 def test_a_file_over_one_mib_is_refused_before_it_is_read(tmp_path: Path) -> None:
@@ -98,7 +89,7 @@ def test_a_file_over_one_mib_is_refused_before_it_is_read(tmp_path: Path) -> Non
     (diag,) = caught.value.diagnostics
     assert (diag.line, diag.col, diag.path) == (0, 0, "$")
     assert diag.message.startswith(f"the file is {big.stat().st_size} bytes; the limit is ")
-    done = ftscen(tmp_path, "run", "big.yaml")
+    done = run_ftscen(["run", "big.yaml"], tmp_path)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("big.yaml: error: the file is ")
     assert "hint: a scenario is a short text file; split it" in done.stderr
@@ -111,7 +102,7 @@ def test_json_diagnostics_are_one_document_with_every_field(command: str, name: 
                                                             ) -> None:
     monkeypatch.chdir(REPO)
     shown = f"scenarios/invalid/{name}.yaml"
-    done = ftscen(REPO, command, "--format", "json", shown)
+    done = run_ftscen([command, "--format", "json", shown], REPO)
     assert done.returncode == 2, done.stderr
     errors = json.loads(done.stdout)["errors"]
     assert errors == [d.to_dict() for d in diagnostics(REPO / shown)]
@@ -122,6 +113,6 @@ def test_json_diagnostics_are_one_document_with_every_field(command: str, name: 
 
 def test_text_diagnostics_go_to_stderr_with_exit_2() -> None:
     shown = "scenarios/invalid/unknown-key.yaml"
-    done = ftscen(REPO, "run", shown)
+    done = run_ftscen(["run", shown], REPO)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == (CORPUS / "unknown-key.expected").read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from clihelp import FIXTURES, SEED, invoke
+from support import FIXTURES, SEED, invoke
 
 SEED_PATH = str(FIXTURES / SEED)
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
-from clihelp import PASSING
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario_strategies import broken_files, odd_scalar_files
+from support import PASSING, REPO
 
 from ftscen.core.errors import ScenarioInvalid
 from ftscen.core.model import Scenario
@@ -26,7 +26,6 @@ from ftscen.load.loader import MAX_DEPTH, load_yaml, plain_document
 from ftscen.load.scenario import load_scenario
 from ftscen.load.schema import fits
 
-REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 FILES = sorted([*REPO.glob("scenarios/*.yaml"), *REPO.glob("scenarios/invalid/*.yaml"),
                 *FIXTURES.glob("*.yaml")])

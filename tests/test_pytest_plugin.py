@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clihelp import FIXTURES, SEED
+from support import FIXTURES, SEED
 
 from ftscen.app import pipeline as api
 from ftscen.report import golden

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from clihelp import PASSING
+from support import FIXTURES, PASSING
 
 from ftscen.core.errors import ScenarioInvalid
 from ftscen.core.model import (
@@ -24,7 +24,7 @@ from ftscen.core.model import (
 )
 from ftscen.load.scenario import load_scenario
 
-EXAMPLES = Path(__file__).resolve().parent / "fixtures"
+EXAMPLES = FIXTURES
 
 TEXT = b"""ftscen: 1
 description: every action and assertion

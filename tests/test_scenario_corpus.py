@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from ftscen.app.pipeline import check_file
 from ftscen.report.golden import compare
 from ftscen.report.text import render_text
 from ftscen.verdicts.evaluate import Outcome
 
-REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
 CORPUS = sorted(SCENARIOS.glob("*.yaml"))
 README = SCENARIOS / "README.md"

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from scenario_strategies import JSONISH, broken_data, scenarios
+from support import REPO
 
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
 from ftscen.core.model import ERRNOS, INT3_MODES, LIMITS, OPS_FLAGS
 from ftscen.load.loader import load_yaml
 from ftscen.load.schema import _validator, check_shape, fits, scenario_schema
 
-REPO = Path(__file__).resolve().parents[1]
 HEAD = "ftscen: 1\nfunctions:\n  - name: f\n"
 FILES = sorted([*REPO.glob("scenarios/*.yaml"), *REPO.glob("scenarios/invalid/*.yaml")])
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 import gc
 import json
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support import REPO, run_ftscen
 
 from ftscen.app import pipeline
 from ftscen.report.text import report_dict
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = sorted((ROOT / "scenarios").glob("*.yaml"))
+CORPUS = sorted((REPO / "scenarios").glob("*.yaml"))
 KERNELS = ("5.1", "5.3", "6.6")
 ROUNDS = 4
 
@@ -29,9 +26,8 @@ pytestmark = pytest.mark.slow
 
 
 def _ftscen(*args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "ftscen", "run", *args, "--format", "json",
-                           "--kernel", ",".join(KERNELS)],
-                          check=False, capture_output=True, text=True, timeout=600)
+    done = run_ftscen(["run", *args, "--format", "json", "--kernel", ",".join(KERNELS)], REPO,
+                      timeout=600)
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
 

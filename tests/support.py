@@ -1,0 +1,61 @@
+"""What tests share: where the repository and fixtures are, writing a scenario file, and
+running ``ftscen`` in this process (CliRunner) or as a real process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner, Result
+
+from ftscen.app.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+PASSING = ("filter-notrace.yaml", "i386-regs-caller-window.yaml", "ipmodify-exclusive.yaml",
+           "seed-livepatch-tracer-window.yaml", "text-poke-new-insn.yaml")
+SEED = "seed-livepatch-tracer-window.yaml"
+
+Preexec = Callable[[], None] | None
+
+
+def write_file(folder: Path, name: str, content: str | bytes) -> Path:
+    """``content`` as ``folder/name`` (text as UTF-8, bytes as they are)."""
+    path = folder / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def copy_fixture(name: str, dest: Path, as_name: str | None = None) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / (as_name or name)
+    shutil.copyfile(FIXTURES / name, target)
+    return target
+
+
+def invoke(args: Sequence[str]) -> Result:
+    """``ftscen ARGS`` in this process (the current directory is the caller's)."""
+    return CliRunner().invoke(app, list(args))
+
+
+def run_ftscen(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, *,
+               timeout: float = 120, preexec: Preexec = None, **streams: Any
+               ) -> subprocess.CompletedProcess[str]:
+    """``ftscen ARGS`` as a real process (``python -m ftscen``, the console entry point), with
+    ``CI`` taken out of the environment unless ``env`` sets it; output captured unless
+    ``stdout``/``stderr`` say otherwise."""
+    full_env = {k: v for k, v in os.environ.items() if k != "CI"}
+    full_env.update(env or {})
+    streams.setdefault("stdout", subprocess.PIPE)
+    streams.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run([sys.executable, "-m", "ftscen", *args], cwd=cwd, env=full_env,
+                          text=True, timeout=timeout, preexec_fn=preexec, check=False,
+                          **streams)
