@@ -44,6 +44,8 @@ PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 IN_PROCESS = settings(settings.get_profile(PROFILE if PROFILE in ("ci", "long") else "ci"))
 SUBPROCESS = settings(IN_PROCESS, max_examples=20 if PROFILE != "long" else 200)
 
+pytestmark = pytest.mark.slow  # deselect with -m "not slow"
+
 # Generated calls are short; a small budget keeps a runaway (a legal verdict) quick.
 BUDGET = Budget(per_call=200_000, total=2_000_000)
 
