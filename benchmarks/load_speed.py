@@ -34,8 +34,13 @@ from ftscen.load.schema import check_shape
 from ftscen.load.validate import check_semantics
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ("filter-notrace.yaml", "i386-regs-caller-window.yaml", "ipmodify-exclusive.yaml",
-            "seed-livepatch-tracer-window.yaml", "text-poke-new-insn.yaml")
+CONTRACT = (
+    "filter-notrace.yaml",
+    "i386-regs-caller-window.yaml",
+    "ipmodify-exclusive.yaml",
+    "seed-livepatch-tracer-window.yaml",
+    "text-poke-new-insn.yaml",
+)
 TARGET_MS = 3.0
 
 
@@ -99,14 +104,18 @@ def main() -> None:
         before = stages(path, False, args.rounds, args.loads)
         after = stages(path, True, args.rounds, args.loads)
         for stage in before:
-            print(f"{path.name[:38]:<38} {stage:<10} {before[stage]:>10.3f} {after[stage]:>9.3f}"
-                  f" {before[stage] / after[stage]:>8.1f}x")
+            print(
+                f"{path.name[:38]:<38} {stage:<10} {before[stage]:>10.3f} {after[stage]:>9.3f}"
+                f" {before[stage] / after[stage]:>8.1f}x"
+            )
         totals["before"] += before["total"]
         totals["after"] += after["total"]
     mean_before, mean_after = (totals[k] / len(files) for k in ("before", "after"))
     verdict = "within" if mean_after < TARGET_MS else "OVER"
-    print(f"\nmean total per load: before {mean_before:.3f} ms, after {mean_after:.3f} ms "
-          f"({mean_before / mean_after:.1f}x); target {TARGET_MS} ms: {verdict}")
+    print(
+        f"\nmean total per load: before {mean_before:.3f} ms, after {mean_after:.3f} ms "
+        f"({mean_before / mean_after:.1f}x); target {TARGET_MS} ms: {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = "import yaml, jsonschema, typer, unicorn, capstone, keystone"
-CANDIDATES = ("scenarios/seed-livepatch-tracer-window.yaml",
-              "tests/fixtures/seed-livepatch-tracer-window.yaml")
+CANDIDATES = (
+    "scenarios/seed-livepatch-tracer-window.yaml",
+    "tests/fixtures/seed-livepatch-tracer-window.yaml",
+)
 TARGET = 1.5
 
 
@@ -55,8 +57,9 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall-clock and CPU (user + system) seconds of one run of CMD."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
-                          env=env, check=False)
+    proc = subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, env=env, check=False
+    )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
@@ -65,8 +68,9 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def measure(bare: list[str], run: list[str], runs: int
-            ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+def measure(
+    bare: list[str], run: list[str], runs: int
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """Alternate runs of both commands, sharing one bytecode cache."""
     with tempfile.TemporaryDirectory(prefix="ftscen-pycache-") as cache:
         env = cached_env(cache)
@@ -82,8 +86,10 @@ def row(label: str, samples: list[tuple[float, float]]) -> tuple[float, float]:
     """Print one command's figures; return its wall and CPU medians."""
     wall = [w * 1000 for w, _ in samples]
     cpu = statistics.median(c * 1000 for _, c in samples)
-    print(f"{label:13s}: {statistics.median(wall):7.1f} ms  ({min(wall):.1f}..{max(wall):.1f})"
-          f"  cpu {cpu:7.1f} ms")
+    print(
+        f"{label:13s}: {statistics.median(wall):7.1f} ms  ({min(wall):.1f}..{max(wall):.1f})"
+        f"  cpu {cpu:7.1f} ms"
+    )
     return statistics.median(wall), cpu
 
 
@@ -103,8 +109,9 @@ def main() -> None:
     w_run, c_run = row("ftscen run", t_run)
     ratio = w_run / w_bare
     verdict = "ok" if ratio <= TARGET else "ABOVE TARGET"
-    print(f"ratio        : {ratio:7.2f}x  (target <= {TARGET}x: {verdict})"
-          f"  cpu {c_run / c_bare:.2f}x")
+    print(
+        f"ratio        : {ratio:7.2f}x  (target <= {TARGET}x: {verdict})  cpu {c_run / c_bare:.2f}x"
+    )
 
 
 if __name__ == "__main__":

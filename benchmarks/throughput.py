@@ -76,13 +76,19 @@ def main() -> None:
     bad = sum(1 for j in jobs if run_job(j).error is not None)
     elapsed = time.perf_counter() - start
     rate = len(jobs) / elapsed
-    print(f"in-process: {len(jobs)} runs of {len(files)} scenario files in {elapsed:.2f} s: "
-          f"{rate:.0f} scenarios/s, {elapsed / len(jobs) * 1000:.2f} ms each"
-          f"  (target >= {TARGET:.0f}/s: {'ok' if rate >= TARGET else 'BELOW TARGET'})")
+    print(
+        f"in-process: {len(jobs)} runs of {len(files)} scenario files in {elapsed:.2f} s: "
+        f"{rate:.0f} scenarios/s, {elapsed / len(jobs) * 1000:.2f} ms each"
+        f"  (target >= {TARGET:.0f}/s: {'ok' if rate >= TARGET else 'BELOW TARGET'})"
+    )
     split = phases(files)
     total = sum(split.values())
-    print("  one pass by phase: " + ", ".join(f"{k} {v / len(files) * 1000:.2f} ms "
-                                              f"({v / total:.0%})" for k, v in split.items()))
+    print(
+        "  one pass by phase: "
+        + ", ".join(
+            f"{k} {v / len(files) * 1000:.2f} ms ({v / total:.0%})" for k, v in split.items()
+        )
+    )
     cli_rate(files, len(jobs))
     if bad:
         print(f"warning: {bad} runs ended in an internal error")
@@ -106,8 +112,11 @@ def cli_rate(files: list[Path], n: int) -> None:
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         elapsed = time.perf_counter() - start
     total = copies * len(files)
-    print(f"ftscen run DIR -q: {total} scenario files in {elapsed:.2f} s (one process, "
-          f"start-up included): {total / elapsed:.0f} scenarios/s")
+    print(
+        f"ftscen run DIR -q: {total} scenario files in {elapsed:.2f} s (one process, "
+        f"start-up included): {total / elapsed:.0f} scenarios/s"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -9,10 +9,17 @@ def fn(name: str, *calls: str, notrace: bool = False) -> Function:
     return Function(name, tuple(calls), notrace)
 
 
-def ops(name: str, *flags: str, filter: tuple[str, ...] = (), notrace: tuple[str, ...] = (),
-        redirect: dict[str, str] | None = None, calls: tuple[str, ...] = ()) -> FtraceOps:
-    return FtraceOps(name, frozenset(flags), filter, notrace,
-                     tuple((redirect or {}).items()), calls)
+def ops(
+    name: str,
+    *flags: str,
+    filter: tuple[str, ...] = (),
+    notrace: tuple[str, ...] = (),
+    redirect: dict[str, str] | None = None,
+    calls: tuple[str, ...] = (),
+) -> FtraceOps:
+    return FtraceOps(
+        name, frozenset(flags), filter, notrace, tuple((redirect or {}).items()), calls
+    )
 
 
 def steps(*actions: object) -> tuple[Step, ...]:
@@ -33,7 +40,21 @@ def during(at: str, func: str, cid: str | None = None, cpu: int | None = None) -
     return During(at, Call(func, cpu), cid)
 
 
-def scenario(functions: list, ops_: list, timeline: tuple[Step, ...], version: str = "6.6",
-             dynamic: bool = False, expect: tuple = (), int3: str | None = None) -> Scenario:
-    return Scenario("t", "t.yaml", tuple(functions), tuple(ops_), timeline, tuple(expect),
-                    Kernel(version, dynamic, int3))
+def scenario(
+    functions: list,
+    ops_: list,
+    timeline: tuple[Step, ...],
+    version: str = "6.6",
+    dynamic: bool = False,
+    expect: tuple = (),
+    int3: str | None = None,
+) -> Scenario:
+    return Scenario(
+        "t",
+        "t.yaml",
+        tuple(functions),
+        tuple(ops_),
+        timeline,
+        tuple(expect),
+        Kernel(version, dynamic, int3),
+    )

@@ -18,16 +18,28 @@ from hypothesis import strategies as st
 
 FUNCS = ("do_IRQ", "schedule", "tick", "f", "g", "__migrate_task", "work_fn", "do_IRQ_v2")
 OPS = ("livepatch", "tracer", "probe", "kp")
-FLAGS = ("SAVE_REGS", "SAVE_REGS_IF_SUPPORTED", "IPMODIFY", "DYNAMIC", "RECURSION",
-         "PERMANENT")
+FLAGS = ("SAVE_REGS", "SAVE_REGS_IF_SUPPORTED", "IPMODIFY", "DYNAMIC", "RECURSION", "PERMANENT")
 VERSIONS = ("3.5", "4.19", "5.1", "5.2", "5.3", "5.4", "5.5", "5.10", "6.6")
-POINTS = ("start", "sites.int3", "sites.tail", "sites.done", "ftrace_call.int3",
-          "ftrace_call.tail", "ftrace_call.done", "ftrace_regs_call.int3",
-          "ftrace_regs_call.done", "ftrace_call.int3#2", "sites.int3#2")
+POINTS = (
+    "start",
+    "sites.int3",
+    "sites.tail",
+    "sites.done",
+    "ftrace_call.int3",
+    "ftrace_call.tail",
+    "ftrace_call.done",
+    "ftrace_regs_call.int3",
+    "ftrace_regs_call.done",
+    "ftrace_call.int3#2",
+    "sites.int3#2",
+)
 ERRNOS = ("0", 0, "EBUSY", "EINVAL", "ENODEV")
 SITES = ("nop", "call ftrace_caller", "call ftrace_regs_caller")
-TRAMPOLINE_CALLEES = ("call ftrace_stub", "call ftrace_ops_list_func",
-                      "call ftrace_ops_assist_func")
+TRAMPOLINE_CALLEES = (
+    "call ftrace_stub",
+    "call ftrace_ops_list_func",
+    "call ftrace_ops_assist_func",
+)
 
 Data = dict[str, Any]
 
@@ -35,8 +47,10 @@ Data = dict[str, Any]
 def _globs_for(draw: Any, names: list[str]) -> list[str]:
     """Globs each matching at least one of ``names``: a name, or a prefix with '*'."""
     picked = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
-    return [name if draw(st.booleans()) else name[: draw(st.integers(1, len(name)))] + "*"
-            for name in picked]
+    return [
+        name if draw(st.booleans()) else name[: draw(st.integers(1, len(name)))] + "*"
+        for name in picked
+    ]
 
 
 @st.composite
@@ -45,7 +59,7 @@ def functions(draw: Any) -> list[Data]:
     table = []
     for i, name in enumerate(names):
         entry: Data = {"name": name}
-        later = names[i + 1:]  # calls go down the list only: no loops
+        later = names[i + 1 :]  # calls go down the list only: no loops
         if later and draw(st.booleans()):
             entry["calls"] = draw(st.lists(st.sampled_from(later), max_size=3))
         if draw(st.integers(0, 4)) == 0:
@@ -92,9 +106,11 @@ def steps(draw: Any, funcs: list[Data], ops: list[Data], cpus: int) -> list[Data
         elif kind in ("register", "unregister"):
             step = {kind: draw(st.sampled_from([o["name"] for o in ops]))}
         else:
-            key = kind[len("set_"):]
-            edit: Data = {"ops": draw(st.sampled_from([o["name"] for o in ops])),
-                          key: _globs_for(draw, traceable) if draw(st.booleans()) else []}
+            key = kind[len("set_") :]
+            edit: Data = {
+                "ops": draw(st.sampled_from([o["name"] for o in ops])),
+                key: _globs_for(draw, traceable) if draw(st.booleans()) else [],
+            }
             if draw(st.booleans()):
                 edit["reset"] = draw(st.booleans())
             step = {kind: edit}
@@ -109,18 +125,23 @@ def assertions(draw: Any, funcs: list[Data], ops: list[Data], ids: list[str]) ->
     names = [f["name"] for f in funcs]
     traceable = [f["name"] for f in funcs if not f.get("notrace")]
     ops_names = [o["name"] for o in ops]
-    kinds = ["call"] * bool(ids) + ["called", "not_called"] * bool(ops_names) \
+    kinds = (
+        ["call"] * bool(ids)
+        + ["called", "not_called"] * bool(ops_names)
         + ["site"] * bool(traceable)
+    )
     out: list[Data] = []
     for _ in range(draw(st.integers(0, 4)) if kinds else 0):
         kind = draw(st.sampled_from(kinds))
         if kind == "call":
             entry: Data = {"call": draw(st.sampled_from(ids))}
-            entry["ran"] = draw(st.lists(st.sampled_from(names), min_size=1, max_size=2,
-                                         unique=True))
+            entry["ran"] = draw(
+                st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)
+            )
             if ops_names and draw(st.booleans()):
-                entry["called"] = draw(st.lists(st.sampled_from(ops_names), max_size=2,
-                                                unique=True))
+                entry["called"] = draw(
+                    st.lists(st.sampled_from(ops_names), max_size=2, unique=True)
+                )
         elif kind in ("called", "not_called"):
             target: Data = {"ops": draw(st.sampled_from(ops_names))}
             if draw(st.booleans()):
@@ -131,12 +152,20 @@ def assertions(draw: Any, funcs: list[Data], ops: list[Data], ids: list[str]) ->
             if kind == "called" and draw(st.booleans()):
                 entry["count"] = draw(st.integers(0, 3))
         elif draw(st.booleans()):
-            entry = {"site": {"func": draw(st.sampled_from(traceable)),
-                              "is": draw(st.sampled_from(SITES))}}
+            entry = {
+                "site": {
+                    "func": draw(st.sampled_from(traceable)),
+                    "is": draw(st.sampled_from(SITES)),
+                }
+            }
         else:
             callees = TRAMPOLINE_CALLEES + tuple(f"call {name}.func" for name in ops_names)
-            entry = {"site": {"func": draw(st.sampled_from(("ftrace_call", "ftrace_regs_call"))),
-                              "is": draw(st.sampled_from(callees))}}
+            entry = {
+                "site": {
+                    "func": draw(st.sampled_from(("ftrace_call", "ftrace_regs_call"))),
+                    "is": draw(st.sampled_from(callees)),
+                }
+            }
         out.append(entry)
     return out
 
@@ -162,9 +191,13 @@ def scenarios(draw: Any, durings: bool = True) -> Data:
     if durings:
         for i, step in enumerate(timeline):
             if "call" not in step and draw(st.integers(0, 2)) == 0:
-                step["during"] = [{"at": draw(st.sampled_from(POINTS)),
-                                   "call": draw(st.sampled_from([f["name"] for f in funcs])),
-                                   "id": f"d{i}"}]
+                step["during"] = [
+                    {
+                        "at": draw(st.sampled_from(POINTS)),
+                        "call": draw(st.sampled_from([f["name"] for f in funcs])),
+                        "id": f"d{i}",
+                    }
+                ]
     data: Data = {"ftscen": 1, "functions": funcs}
     if kernel:
         data["kernel"] = kernel
@@ -172,7 +205,8 @@ def scenarios(draw: Any, durings: bool = True) -> Data:
         data["ops"] = ops
     data["timeline"] = timeline
     ids = [s["id"] for s in timeline if "id" in s] + [
-        d["id"] for s in timeline for d in s.get("during", [])]
+        d["id"] for s in timeline for d in s.get("during", [])
+    ]
     expect = draw(assertions(funcs, ops, ids))
     if expect:
         data["expect"] = expect
@@ -186,27 +220,117 @@ def dump(data: Any) -> str:
 # ---- breaking a scenario -------------------------------------------------------------------
 
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
-    | st.text(max_size=12) | st.sampled_from(FUNCS + OPS + FLAGS),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                 max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.sampled_from(FUNCS + OPS + FLAGS),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=6,
 )
-TAGS = ("", "", "!!int ", "!!bool ", "!!float ", "!!int ", "!!bool ", "!!float ",
-        "!!python/object/apply:os.system ", "!!python/name:os.system ", "!foo ",
-        "!!null ", "!!str ", "!!binary ", "!!set ", "!!omap ",
-        "!!seq ", "!!map ", "!!merge ", "!!timestamp ", "!<tag:yaml.org,2002:str> ",
-        "!!value ", "&a ", "*a ")
+TAGS = (
+    "",
+    "",
+    "!!int ",
+    "!!bool ",
+    "!!float ",
+    "!!int ",
+    "!!bool ",
+    "!!float ",
+    "!!python/object/apply:os.system ",
+    "!!python/name:os.system ",
+    "!foo ",
+    "!!null ",
+    "!!str ",
+    "!!binary ",
+    "!!set ",
+    "!!omap ",
+    "!!seq ",
+    "!!map ",
+    "!!merge ",
+    "!!timestamp ",
+    "!<tag:yaml.org,2002:str> ",
+    "!!value ",
+    "&a ",
+    "*a ",
+)
 #: Scalar texts that are hard on a YAML loader, and on whatever prints the value later.
-SCALARS = ("", "''", "maybe", "yes", "on", "~", "null", ".nan", "-.inf", "0x", "0x" + "f" * 5000,
-           "0b" + "1" * 70, "9" * 5000, "1" + ":59" * 2000, "1:", "_", "-0o777777777777777777777",
-           "1e400", "2019-05-06", "2019-05-06 10:00:00", "=", "<<", "[]", "{}", "- x", "a: b",
-           "*a", "&a", "|", ">-", "'unterminated", '"\\x07"', "x" * 300, '"do_IRQ\\n"',
-           '"tracer\\n"', '"start\\n"', "|\n      do_IRQ")
+SCALARS = (
+    "",
+    "''",
+    "maybe",
+    "yes",
+    "on",
+    "~",
+    "null",
+    ".nan",
+    "-.inf",
+    "0x",
+    "0x" + "f" * 5000,
+    "0b" + "1" * 70,
+    "9" * 5000,
+    "1" + ":59" * 2000,
+    "1:",
+    "_",
+    "-0o777777777777777777777",
+    "1e400",
+    "2019-05-06",
+    "2019-05-06 10:00:00",
+    "=",
+    "<<",
+    "[]",
+    "{}",
+    "- x",
+    "a: b",
+    "*a",
+    "&a",
+    "|",
+    ">-",
+    "'unterminated",
+    '"\\x07"',
+    "x" * 300,
+    '"do_IRQ\\n"',
+    '"tracer\\n"',
+    '"start\\n"',
+    "|\n      do_IRQ",
+)
 #: Text inserted anywhere: YAML indicators, odd line breaks, control characters.
-ODD_TEXT = ("&a ", "*a", "<<: *a\n", "? ", "- ", ": ", "{", "}", "[", "]", "#", "'", '"', "\t",
-            "\r", "\r\n", "\x85", "\u2028", "\ufeff", "\x07", "\x00", "---\n", "...\n",
-            "%YAML 1.1\n", "%TAG ! tag:x,2000:\n", "|\n", ">-\n", " ", "\n", "  ", "!!")
+ODD_TEXT = (
+    "&a ",
+    "*a",
+    "<<: *a\n",
+    "? ",
+    "- ",
+    ": ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "#",
+    "'",
+    '"',
+    "\t",
+    "\r",
+    "\r\n",
+    "\x85",
+    "\u2028",
+    "\ufeff",
+    "\x07",
+    "\x00",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "%TAG ! tag:x,2000:\n",
+    "|\n",
+    ">-\n",
+    " ",
+    "\n",
+    "  ",
+    "!!",
+)
 
 
 @st.composite
@@ -259,8 +383,11 @@ def broken_text(draw: Any, text: str) -> bytes:
     """``text`` with a few edits to its bytes and YAML syntax."""
     for _ in range(draw(st.integers(1, 4))):
         at = draw(st.integers(0, len(text)))
-        edit = draw(st.sampled_from(("insert", "scalar", "scalar", "truncate", "line", "nest",
-                                     "alias", "merge", "bomb")))
+        edit = draw(
+            st.sampled_from(
+                ("insert", "scalar", "scalar", "truncate", "line", "nest", "alias", "merge", "bomb")
+            )
+        )
         if edit == "insert":
             text = text[:at] + draw(st.sampled_from(ODD_TEXT) | st.text(max_size=4)) + text[at:]
         elif edit == "scalar":  # a value replaced by an odd scalar, maybe tagged
@@ -277,8 +404,9 @@ def broken_text(draw: Any, text: str) -> bytes:
         elif edit == "alias":
             text = "x: &a [1, 2]\n" + _replace_value(text, at, "*a")
         elif edit == "merge":
-            text = "base: &a {flags: [SAVE_REGS]}\n" + text.replace("- name:",
-                                                                    "- <<: *a\n  name:", 1)
+            text = "base: &a {flags: [SAVE_REGS]}\n" + text.replace(
+                "- name:", "- <<: *a\n  name:", 1
+            )
         else:
             text = _bomb(draw(st.integers(1, 40)), draw(st.booleans())) + text
     data = text.encode("utf-8", "surrogatepass")

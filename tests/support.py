@@ -17,8 +17,13 @@ from ftscen.app.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-PASSING = ("filter-notrace.yaml", "i386-regs-caller-window.yaml", "ipmodify-exclusive.yaml",
-           "seed-livepatch-tracer-window.yaml", "text-poke-new-insn.yaml")
+PASSING = (
+    "filter-notrace.yaml",
+    "i386-regs-caller-window.yaml",
+    "ipmodify-exclusive.yaml",
+    "seed-livepatch-tracer-window.yaml",
+    "text-poke-new-insn.yaml",
+)
 SEED = "seed-livepatch-tracer-window.yaml"
 
 Preexec = Callable[[], None] | None
@@ -46,9 +51,15 @@ def invoke(args: Sequence[str]) -> Result:
     return CliRunner().invoke(app, list(args))
 
 
-def run_ftscen(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, *,
-               timeout: float = 120, preexec: Preexec = None, **streams: Any
-               ) -> subprocess.CompletedProcess[str]:
+def run_ftscen(
+    args: Sequence[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    *,
+    timeout: float = 120,
+    preexec: Preexec = None,
+    **streams: Any,
+) -> subprocess.CompletedProcess[str]:
     """``ftscen ARGS`` as a real process (``python -m ftscen``, the console entry point), with
     ``CI`` taken out of the environment unless ``env`` sets it; output captured unless
     ``stdout``/``stderr`` say otherwise."""
@@ -56,6 +67,13 @@ def run_ftscen(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None
     full_env.update(env or {})
     streams.setdefault("stdout", subprocess.PIPE)
     streams.setdefault("stderr", subprocess.PIPE)
-    return subprocess.run([sys.executable, "-m", "ftscen", *args], cwd=cwd, env=full_env,
-                          text=True, timeout=timeout, preexec_fn=preexec, check=False,
-                          **streams)
+    return subprocess.run(
+        [sys.executable, "-m", "ftscen", *args],
+        cwd=cwd,
+        env=full_env,
+        text=True,
+        timeout=timeout,
+        preexec_fn=preexec,
+        check=False,
+        **streams,
+    )

@@ -25,10 +25,13 @@ if TYPE_CHECKING:
     from ftscen.core.profile import KernelProfile
 
 # No rich: plain help and errors, plain tracebacks (main() turns errors into exit codes).
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  pretty_exceptions_enable=False,
-                  help="Deterministic scenarios for races in Linux ftrace's code patching.")
-
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Deterministic scenarios for races in Linux ftrace's code patching.",
+)
 
 
 class Format(str, Enum):
@@ -37,8 +40,10 @@ class Format(str, Enum):
 
 
 KERNEL_HELP = "Kernel version(s) to model, overriding kernel.version; e.g. 5.1 or 5.1,5.3,6.6."
-PATHS_HELP = ("Scenario files, or directories searched recursively for *.yaml/*.yml "
-              "(directories named 'invalid' are skipped unless given themselves).")
+PATHS_HELP = (
+    "Scenario files, or directories searched recursively for *.yaml/*.yml "
+    "(directories named 'invalid' are skipped unless given themselves)."
+)
 
 
 def _diagnostics(exc: ScenarioInvalid, fmt: Format) -> None:
@@ -60,9 +65,14 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Show the version and exit.")] = False
-          ) -> None:
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
     """ftscen: validate, build and run ftrace patching scenarios on an emulated i386."""
 
 
@@ -70,8 +80,9 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
 Paths = Annotated[list[Path], typer.Argument(help=PATHS_HELP, readable=False)]
 OneFile = Annotated[Path, typer.Argument(help="Scenario file.", readable=False)]
 Kernel = Annotated[str | None, typer.Option("--kernel", "-k", help=KERNEL_HELP)]
-FormatOpt = Annotated[Format, typer.Option("--format", help="Output format (json: one "
-                                           "document for the whole run).")]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", help="Output format (json: one document for the whole run).")
+]
 
 
 @app.command()
@@ -79,28 +90,49 @@ def run(
     paths: Paths,
     kernel: Kernel = None,
     fmt: FormatOpt = Format.text,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="Only the summary line(s).")] = False,
-    golden: Annotated[bool, typer.Option(
-        "--golden", help="Compare each run with NAME.golden (NAME@VERSION.golden for a "
-        "--kernel other than the file's).")] = False,
-    update_golden: Annotated[bool, typer.Option(
-        "--update-golden", help="Write the golden files (refused when the CI variable is "
-        "set).")] = False,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", min=0, help="Processes to run scenarios in (0: one per CPU); output "
-        "order stays the input order.")] = 1,
-    shard: Annotated[str | None, typer.Option(
-        "--shard", help="Run only shard K of N of the sorted files, e.g. 2/4 (for CI "
-        "matrices).")] = None,
-    junit: Annotated[Path | None, typer.Option(
-        "--junit", help="Also write a JUnit XML report (one test case per scenario and "
-        "kernel).")] = None,
-    max_insns: Annotated[int, typer.Option(
-        "--max-insns", min=1, help="Instruction budget per call (runaway detection).")
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line(s).")] = False,
+    golden: Annotated[
+        bool,
+        typer.Option(
+            "--golden",
+            help="Compare each run with NAME.golden (NAME@VERSION.golden for a "
+            "--kernel other than the file's).",
+        ),
+    ] = False,
+    update_golden: Annotated[
+        bool,
+        typer.Option(
+            "--update-golden", help="Write the golden files (refused when the CI variable is set)."
+        ),
+    ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=0,
+            help="Processes to run scenarios in (0: one per CPU); output "
+            "order stays the input order.",
+        ),
+    ] = 1,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard", help="Run only shard K of N of the sorted files, e.g. 2/4 (for CI matrices)."
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            "--junit", help="Also write a JUnit XML report (one test case per scenario and kernel)."
+        ),
+    ] = None,
+    max_insns: Annotated[
+        int,
+        typer.Option("--max-insns", min=1, help="Instruction budget per call (runaway detection)."),
     ] = 2_000_000,
-    max_total: Annotated[int, typer.Option(
-        "--max-insns-total", min=1, help="Instruction budget per scenario run.")
+    max_total: Annotated[
+        int, typer.Option("--max-insns-total", min=1, help="Instruction budget per scenario run.")
     ] = 50_000_000,
 ) -> None:
     """Run scenarios (files or directories) and check their assertions and goldens."""
@@ -113,10 +145,16 @@ def run(
     try:
         versions = api.parse_kernels(kernel)
         opts = session.RunOptions(
-            tuple(str(p) for p in paths), tuple(versions) if versions else None,
-            fmt is Format.json, quiet, session.golden_mode(golden, update_golden, os.environ),
-            jobs, corpus.parse_shard(shard) if shard is not None else None,
-            str(junit) if junit is not None else None, Budget(max_insns, max_total))
+            tuple(str(p) for p in paths),
+            tuple(versions) if versions else None,
+            fmt is Format.json,
+            quiet,
+            session.golden_mode(golden, update_golden, os.environ),
+            jobs,
+            corpus.parse_shard(shard) if shard is not None else None,
+            str(junit) if junit is not None else None,
+            Budget(max_insns, max_total),
+        )
         code = session.run_session(opts, session.Streams.of(sys.stdout, sys.stderr))
     except UsageError as exc:
         raise _usage(exc) from None
@@ -124,8 +162,10 @@ def run(
 
 
 @app.command()
-def validate(paths: Paths, fmt: Annotated[Format, typer.Option(
-        "--format", help="Output format.")] = Format.text) -> None:
+def validate(
+    paths: Paths,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+) -> None:
     """Check scenarios (schema, names, and the points each step really passes)."""
     from ftscen.app.validating import validate_paths
 
@@ -175,12 +215,21 @@ def points(path: OneFile, kernel: Kernel = None) -> None:
 def build(
     path: OneFile,
     kernel: Kernel = None,
-    listing: Annotated[bool, typer.Option(
-        "--listing", help="Disassemble the whole text (Capstone): trampolines, list "
-        "function, functions.")] = False,
-    after: Annotated[bool, typer.Option(
-        "--after", help="Run the timeline first and show the text as it leaves it "
-        "(default: the text as built).")] = False,
+    listing: Annotated[
+        bool,
+        typer.Option(
+            "--listing",
+            help="Disassemble the whole text (Capstone): trampolines, list function, functions.",
+        ),
+    ] = False,
+    after: Annotated[
+        bool,
+        typer.Option(
+            "--after",
+            help="Run the timeline first and show the text as it leaves it "
+            "(default: the text as built).",
+        ),
+    ] = False,
 ) -> None:
     """Build the i386 image: memory map, symbols, call sites (and with --listing, code)."""
     from ftscen.app.pipeline import build_view
@@ -229,5 +278,7 @@ def _parser_errors() -> tuple[type[Exception], ...]:
     return (click.ClickException,)
 
 
-_REPORT_HINT = ("ftscen: this is a bug in ftscen, not in your scenario; please report it with "
-                "the scenario file and `ftscen --version` to the ftscen issue tracker.\n")
+_REPORT_HINT = (
+    "ftscen: this is a bug in ftscen, not in your scenario; please report it with "
+    "the scenario file and `ftscen --version` to the ftscen issue tracker.\n"
+)

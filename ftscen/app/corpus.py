@@ -69,8 +69,13 @@ def _walk(root: Path, problems: list[Diagnostic]) -> list[Path]:
 
 def _unreadable(exc: OSError) -> Diagnostic:
     folder = Path(exc.filename or ".").as_posix()
-    return Diagnostic(folder, 0, 0, f"cannot read the folder: {exc.strerror or exc}",
-                      hint="its scenarios were not run; make it readable or leave it out")
+    return Diagnostic(
+        folder,
+        0,
+        0,
+        f"cannot read the folder: {exc.strerror or exc}",
+        hint="its scenarios were not run; make it readable or leave it out",
+    )
 
 
 # ---- sharding -------------------------------------------------------------------------------

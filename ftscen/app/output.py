@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 
-
 class OutputFailure(BaseException):
     """A standard stream could not be written: not an error of ftscen, ends the process."""
 
@@ -93,8 +92,10 @@ def run_guarded(main: Callable[[], None]) -> int:
     try:
         # stderr closed (2>&-): what it would say is lost, the exit status still tells
         err = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
-        sys.stdout, sys.stderr = _guard(sys.stdout, "standard output"), _guard(err,
-                                                                             "standard error")
+        sys.stdout, sys.stderr = (
+            _guard(sys.stdout, "standard output"),
+            _guard(err, "standard error"),
+        )
         try:
             main()
             code = 0
@@ -118,8 +119,10 @@ def _failed(failure: OutputFailure) -> int:
     if failure.error.errno == errno.EPIPE:
         return ExitCode.BROKEN_PIPE
     if failure.stream != "standard error":  # else there is nowhere left to say it
-        _say(f"ftscen: error: cannot write to {failure.stream}: "
-             f"{failure.error.strerror or failure.error}\n")
+        _say(
+            f"ftscen: error: cannot write to {failure.stream}: "
+            f"{failure.error.strerror or failure.error}\n"
+        )
     return ExitCode.OUTPUT
 
 
@@ -156,9 +159,13 @@ def _guard(stream: IO[str] | None, name: str) -> IO[str] | None:
     except (OSError, ValueError):
         return stream
     buffered = io.BufferedWriter(_GuardedRaw(fd, name))
-    return io.TextIOWrapper(buffered, encoding=stream.encoding, errors=stream.errors,
-                            line_buffering=stream.line_buffering,
-                            write_through=stream.write_through)
+    return io.TextIOWrapper(
+        buffered,
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+        write_through=stream.write_through,
+    )
 
 
 def _on_sigterm() -> Callable[[int, FrameType | None], Any] | int | None:

@@ -37,8 +37,10 @@ def parse_kernels(text: str | None) -> list[str] | None:
         if release is None:
             raise UsageError(f"--kernel: '{v}' is not a kernel version (e.g. 5.1, 5.3, 6.6)")
         if release < OLDEST_RELEASE:
-            raise UsageError(f"--kernel: {v} predates breakpoint-based patching (3.5); "
-                             "ftscen models 3.5 and later")
+            raise UsageError(
+                f"--kernel: {v} predates breakpoint-based patching (3.5); "
+                "ftscen models 3.5 and later"
+            )
     if not versions:
         raise UsageError("--kernel needs at least one version, e.g. --kernel 5.1,5.3")
     return versions
@@ -54,8 +56,9 @@ def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
     return [profile_for(sc.kernel, v) for v in (versions or [None])]  # type: ignore[list-item]
 
 
-def check_scenario(sc: Scenario, profile: KernelProfile, shown: str,
-                   budget: Budget | None = None) -> ScenarioReport:
+def check_scenario(
+    sc: Scenario, profile: KernelProfile, shown: str, budget: Budget | None = None
+) -> ScenarioReport:
     try:
         result = run_scenario(sc, profile, budget or Budget())
     except IntegrityError as exc:  # name the kernel: the file is named by the caller
@@ -70,8 +73,15 @@ def unplaced_diagnostic(u: Unplaced) -> Diagnostic:
     """A ``during`` whose point its step never passed, worded at the ``at`` it names."""
     listed = ", ".join(u.points) if u.points else "none: this step changes no code"
     m = u.during.mark
-    return Diagnostic(m.file, m.line, m.col, f"this step never passes point '{u.during.at}'",
-                      m.path, hint=f"the points it passes are: {listed}", source_line=m.text)
+    return Diagnostic(
+        m.file,
+        m.line,
+        m.col,
+        f"this step never passes point '{u.during.at}'",
+        m.path,
+        hint=f"the points it passes are: {listed}",
+        source_line=m.text,
+    )
 
 
 def check_points(sc: Scenario, versions: list[str] | None = None) -> list[Diagnostic]:
@@ -86,8 +96,9 @@ def check_points(sc: Scenario, versions: list[str] | None = None) -> list[Diagno
     return problems
 
 
-def iter_reports(sc: Scenario, shown: str, versions: list[str] | None = None,
-                 budget: Budget | None = None) -> Iterator[ScenarioReport]:
+def iter_reports(
+    sc: Scenario, shown: str, versions: list[str] | None = None, budget: Budget | None = None
+) -> Iterator[ScenarioReport]:
     """Run a loaded scenario under each kernel version, one report at a time; the points
     problems of every version are raised together at the end."""
     problems: list[Diagnostic] = []
@@ -100,8 +111,9 @@ def iter_reports(sc: Scenario, shown: str, versions: list[str] | None = None,
         raise ScenarioInvalid(problems)
 
 
-def check_file(path: str | os.PathLike[str], versions: list[str] | None = None,
-               budget: Budget | None = None) -> list[ScenarioReport]:
+def check_file(
+    path: str | os.PathLike[str], versions: list[str] | None = None, budget: Budget | None = None
+) -> list[ScenarioReport]:
     """Load, validate and run one scenario under each requested kernel version."""
     return list(iter_reports(load(path), display_path(path), versions, budget))
 
@@ -118,6 +130,8 @@ def build_view(sc: Scenario, profile: KernelProfile, after: bool) -> View:
     note = ""
     if result.fault is not None:
         f = result.fault
-        note = (f"the run stopped at a fault ({f.kind} on cpu{f.cpu} at {f.pc}) in step "
-                f"{f.step}: the text is as the fault left it")
+        note = (
+            f"the run stopped at a fault ({f.kind} on cpu{f.cpu} at {f.pc}) in step "
+            f"{f.step}: the text is as the fault left it"
+        )
     return View(sc, profile, runner.image, runner.m.read, True, note)

@@ -38,13 +38,25 @@ class ScenarioFailure(Exception):
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ftscen", "ftscen scenarios")
-    group.addoption("--ftscen", action="store_true", default=False,
-                    help="collect ftscen scenario files (*.yaml/*.yml with a top-level "
-                         "'ftscen:' key) as test items")
-    group.addoption("--ftscen-kernel", default=None, metavar="V[,V...]",
-                    help="run each scenario under these kernel versions (one item each)")
-    parser.addini("ftscen_paths", type="paths", default=[],
-                  help="directories whose ftscen scenario files are collected without --ftscen")
+    group.addoption(
+        "--ftscen",
+        action="store_true",
+        default=False,
+        help="collect ftscen scenario files (*.yaml/*.yml with a top-level "
+        "'ftscen:' key) as test items",
+    )
+    group.addoption(
+        "--ftscen-kernel",
+        default=None,
+        metavar="V[,V...]",
+        help="run each scenario under these kernel versions (one item each)",
+    )
+    parser.addini(
+        "ftscen_paths",
+        type="paths",
+        default=[],
+        help="directories whose ftscen scenario files are collected without --ftscen",
+    )
 
 
 def looks_like_scenario(path: Path) -> bool:
@@ -143,8 +155,9 @@ class ScenarioItem(pytest.Item):
         if run.outcome is Outcome.XFAIL:
             pytest.xfail(run.report.result.scenario.xfail or "expected failure")
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str | Any:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
         if isinstance(excinfo.value, ScenarioFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)

@@ -66,8 +66,9 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
-def golden_mode(compare: bool, update: bool, environ: os._Environ[str] | dict[str, str]
-                ) -> GoldenMode | None:
+def golden_mode(
+    compare: bool, update: bool, environ: os._Environ[str] | dict[str, str]
+) -> GoldenMode | None:
     """``--golden`` / ``--update-golden``; updating is refused when CI is set."""
     from ftscen.report.golden import ci_refusal
 
@@ -140,8 +141,9 @@ def _emit(opts: RunOptions, sink: Sink, err: Sink, result: JobResult) -> None:
             emit_run(sink, result, run, opts.quiet, opts.versions)
 
 
-def _finish(opts: RunOptions, sink: Sink, streams: Streams, results: Sequence[JobResult],
-            tally: Tally) -> None:
+def _finish(
+    opts: RunOptions, sink: Sink, streams: Streams, results: Sequence[JobResult], tally: Tally
+) -> None:
     if opts.json:
         streams.out.write(render_json(results, tally, opts.versions))
     else:
@@ -159,14 +161,17 @@ def check_junit_path(path: str) -> None:
     if not path.strip():
         raise UsageError("--junit needs a file name, e.g. --junit ftscen-report.xml")
     if os.path.isdir(target):
-        raise UsageError(f"--junit: {path} is a folder; name a file in it, e.g. "
-                         f"--junit {(target / 'ftscen-report.xml').as_posix()}")
+        raise UsageError(
+            f"--junit: {path} is a folder; name a file in it, e.g. "
+            f"--junit {(target / 'ftscen-report.xml').as_posix()}"
+        )
     if not os.path.isdir(target.parent):
         raise UsageError(f"--junit: directory {target.parent.as_posix()} does not exist")
 
 
-def write_junit(path: str, results: Sequence[JobResult], versions: Sequence[str] | None,
-                err: IO[str]) -> bool:
+def write_junit(
+    path: str, results: Sequence[JobResult], versions: Sequence[str] | None, err: IO[str]
+) -> bool:
     """Write the report atomically; False (and why, on ``err``) when the OS refuses."""
     from ftscen.report import junit
     from ftscen.report.golden import write_atomic
@@ -174,8 +179,7 @@ def write_junit(path: str, results: Sequence[JobResult], versions: Sequence[str]
     try:
         write_atomic(Path(path), junit.render(results, versions))
     except OSError as exc:
-        err.write(f"ftscen: error: cannot write the JUnit report {path}: "
-                  f"{exc.strerror or exc}\n")
+        err.write(f"ftscen: error: cannot write the JUnit report {path}: {exc.strerror or exc}\n")
         return False
     return True
 

@@ -34,8 +34,9 @@ def problems_of(path: str | os.PathLike[str]) -> list[Diagnostic]:
         return list(exc.diagnostics)
 
 
-def validate_paths(paths: Sequence[str | os.PathLike[str]], as_json: bool, out: IO[str],
-                   err: IO[str]) -> ExitCode:
+def validate_paths(
+    paths: Sequence[str | os.PathLike[str]], as_json: bool, out: IO[str], err: IO[str]
+) -> ExitCode:
     """Check every scenario file under ``paths``; the exit code (0 all valid, 2 otherwise)."""
     from ftscen.app.pipeline import display_path
     from ftscen.core.diagnostics import render_text
@@ -50,8 +51,7 @@ def validate_paths(paths: Sequence[str | os.PathLike[str]], as_json: bool, out: 
     errors = [d.to_dict() for d in found.problems]
     for path in found.files:
         problems = problems_of(path)
-        files.append({"file": display_path(path), "valid": not problems,
-                      "errors": len(problems)})
+        files.append({"file": display_path(path), "valid": not problems, "errors": len(problems)})
         errors += [d.to_dict() for d in problems]
         if as_json:
             continue

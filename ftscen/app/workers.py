@@ -42,8 +42,10 @@ def worker_count(asked: int, files: int, err: IO[str] | None = None) -> int:
     want = asked if asked > 0 else cpus
     cap = min(PER_CPU * cpus, HARD_CAP)
     if want > cap and files > cap and err is not None:
-        err.write(f"ftscen: note: --jobs {asked} capped at {cap} ({PER_CPU} per CPU, "
-                  f"{cpus} CPU{'s' if cpus != 1 else ''})\n")
+        err.write(
+            f"ftscen: note: --jobs {asked} capped at {cap} ({PER_CPU} per CPU, "
+            f"{cpus} CPU{'s' if cpus != 1 else ''})\n"
+        )
     return max(1, min(want, cap, files))
 
 
@@ -53,8 +55,9 @@ def start_pool(workers: int) -> ProcessPoolExecutor:
 
     # fork: the worker's parent is this process, which the death signal is tied to
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_init_worker, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+    )
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:

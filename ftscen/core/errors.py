@@ -31,6 +31,7 @@ class ExitCode(IntEnum):
     BROKEN_PIPE = 141  # stdout's reader went away (128 + SIGPIPE), quietly
     TERMINATED = 143  # SIGTERM (128 + SIGTERM)
 
+
 #: A name is echoed in messages; one of a megabyte would bury the message. Runs of
 #: non-space characters longer than this are shown clipped, with their length.
 SHOWN_RUN = 120
@@ -39,8 +40,7 @@ _LONG_RUN = re.compile(rf"[^\s'(),]{{{SHOWN_RUN + 1},}}")
 
 def clip(text: str) -> str:
     """``text`` with every overlong run (a name, a key, a JSON path) cut in the middle."""
-    return _LONG_RUN.sub(lambda m: f"{m[0][:60]}...{m[0][-20:]} ({len(m[0])} characters)",
-                         text)
+    return _LONG_RUN.sub(lambda m: f"{m[0][:60]}...{m[0][-20:]} ({len(m[0])} characters)", text)
 
 
 @dataclass(frozen=True)

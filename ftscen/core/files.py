@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 import stat
 
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-               | getattr(os, "O_CLOEXEC", 0))
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 _CHUNK = 1 << 20
 
 #: What a file that is not a regular file is, for messages (``stat.S_IFMT`` -> words).
@@ -54,8 +58,12 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
         os.close(fd)
     if len(data) > limit:
         size = max(len(data), _size_of(shown))
-        raise FileRefused(shown, f"the {what} file is over the limit of {limit} bytes",
-                          f"a {what} is a short text file; check it is the right file", size)
+        raise FileRefused(
+            shown,
+            f"the {what} file is over the limit of {limit} bytes",
+            f"a {what} is a short text file; check it is the right file",
+            size,
+        )
     return data
 
 
@@ -77,19 +85,28 @@ def _open_regular(shown: str, what: str) -> int:
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise FileRefused(shown, f"cannot open the {what} file: {exc.strerror or exc}",
-                          "check the path and its permissions") from None
+        raise FileRefused(
+            shown,
+            f"cannot open the {what} file: {exc.strerror or exc}",
+            "check the path and its permissions",
+        ) from None
     try:
         mode = os.fstat(fd).st_mode
     except OSError as exc:
         os.close(fd)
-        raise FileRefused(shown, f"cannot read the {what} file: {exc.strerror or exc}",
-                          "check the file and the device it is on") from None
+        raise FileRefused(
+            shown,
+            f"cannot read the {what} file: {exc.strerror or exc}",
+            "check the file and the device it is on",
+        ) from None
     if not stat.S_ISREG(mode):
         os.close(fd)
         kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
-        raise FileRefused(shown, f"this is {kind}, not a regular file",
-                          f"give ftscen the {what} as a regular file")
+        raise FileRefused(
+            shown,
+            f"this is {kind}, not a regular file",
+            f"give ftscen the {what} as a regular file",
+        )
     return fd
 
 
@@ -100,8 +117,11 @@ def _read_at_most(fd: int, count: int, shown: str, what: str) -> bytes:
         try:
             chunk = os.read(fd, min(left, _CHUNK))
         except OSError as exc:
-            raise FileRefused(shown, f"cannot read the {what} file: {exc.strerror or exc}",
-                              "check the file and the device it is on") from None
+            raise FileRefused(
+                shown,
+                f"cannot read the {what} file: {exc.strerror or exc}",
+                "check the file and the device it is on",
+            ) from None
         if not chunk:
             break
         parts.append(chunk)

@@ -192,8 +192,11 @@ TRAMPOLINE_SITES: tuple[str, ...] = ("ftrace_call", "ftrace_regs_call")
 
 #: What a trampoline's call site may call besides ``OPS.func`` (kernel/trace/ftrace.c
 #: ``update_ftrace_function``, ``ftrace_ops_get_func``).
-TRAMPOLINE_CALLEES: tuple[str, ...] = ("ftrace_stub", "ftrace_ops_list_func",
-                                       "ftrace_ops_assist_func")
+TRAMPOLINE_CALLEES: tuple[str, ...] = (
+    "ftrace_stub",
+    "ftrace_ops_list_func",
+    "ftrace_ops_assist_func",
+)
 
 
 def is_trampoline_site(name: str) -> bool:
@@ -256,6 +259,7 @@ RESERVED_SYMBOLS: frozenset[str] = frozenset(
 def is_reserved(name: str) -> bool:
     """True for names the runtime image uses itself (including the ``caller_cpuN`` stubs)."""
     return name in RESERVED_SYMBOLS or re.fullmatch(r"caller_cpu[0-9]+", name) is not None
+
 
 #: Documented limits on one scenario (docs/format.md, "Limits"); beyond them validation fails.
 LIMITS: dict[str, int] = {

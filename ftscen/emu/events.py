@@ -160,13 +160,18 @@ class _Decoder:
 
     def callback(self, r: Raw) -> Event:
         lb = self.label
-        return CallbackEvent(*self.where(), ops=self.image.ops_names[r[1]], ip=lb(r[2]),
-                             parent_ip=lb(r[3]), regs=r[4] != 0, op=lb(r[5]))
+        return CallbackEvent(
+            *self.where(),
+            ops=self.image.ops_names[r[1]],
+            ip=lb(r[2]),
+            parent_ip=lb(r[3]),
+            regs=r[4] != 0,
+            op=lb(r[5]),
+        )
 
     def int3(self, r: Raw) -> Event:
         action = "call" if r[2] == L.INT3_CALL else "jmp"
-        return Int3Event(*self.where(), ip=self.label(r[1]), action=action,
-                         target=self.label(r[3]))
+        return Int3Event(*self.where(), ip=self.label(r[1]), action=action, target=self.label(r[3]))
 
     def point(self, r: Raw) -> Event:
         return PointEvent(*self.host(), point=self.strings[r[1]])
@@ -179,9 +184,14 @@ class _Decoder:
 
     def fault(self, r: Raw) -> Event:
         failed = self.calls[r[2]] if r[2] < len(self.calls) else None
-        return FaultEvent(self.step, r[1], failed.id if failed else None,
-                          fault=self.strings[r[4]], pc=self.label(r[3]),
-                          detail=self.strings[r[5]])
+        return FaultEvent(
+            self.step,
+            r[1],
+            failed.id if failed else None,
+            fault=self.strings[r[4]],
+            pc=self.label(r[3]),
+            detail=self.strings[r[5]],
+        )
 
 
 #: Ring record kind -> how it decodes (layout.EV_* documents each record's words).
@@ -199,8 +209,9 @@ _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
 }
 
 
-def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
-           calls: list[CallInfo]) -> list[Event]:
+def decode(
+    ring: list[tuple[int, ...]], strings: list[str], image: Image, calls: list[CallInfo]
+) -> list[Event]:
     """Turn raw ring records into events, in ring order; a record that is not one the model
     writes (unknown kind, a call, function or string that does not exist) is corrupt state."""
     dec = _Decoder(strings, image, calls)
@@ -210,6 +221,7 @@ def decode(ring: list[tuple[int, ...]], strings: list[str], image: Image,
             out.append(_DECODE[raw[0]](dec, raw))
         except (KeyError, IndexError):
             words = " ".join(f"{w:#x}" for w in raw)
-            raise IntegrityError("event-record", f"record {n} of the ring ({words}) is not an "
-                                 "event the model writes") from None
+            raise IntegrityError(
+                "event-record", f"record {n} of the ring ({words}) is not an event the model writes"
+            ) from None
     return out

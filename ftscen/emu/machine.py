@@ -37,8 +37,14 @@ class Fault:
 class Machine:
     """One emulated i386 machine: memory, GDT, CPUs, the int3 hook and the event ring."""
 
-    def __init__(self, image: Image, cpus: int, int3_policy: Int3Policy,
-                 max_insns_per_call: int = 2_000_000, max_insns_total: int = 50_000_000) -> None:
+    def __init__(
+        self,
+        image: Image,
+        cpus: int,
+        int3_policy: Int3Policy,
+        max_insns_per_call: int = 2_000_000,
+        max_insns_total: int = 50_000_000,
+    ) -> None:
         from unicorn import (  # type: ignore[attr-defined]
             UC_ARCH_X86,
             UC_HOOK_CODE,
@@ -136,8 +142,11 @@ class Machine:
         """``RING_PTR``, checked: inside the ring and on an event boundary."""
         at = self.read_u32(L.RING_PTR)
         if not L.RING_BASE <= at <= L.RING_BASE + L.RING_SIZE or (at - L.RING_BASE) % L.EVENT_SIZE:
-            raise IntegrityError("event-ring-pointer", f"RING_PTR holds {at:#x}, not a slot of "
-                                 f"the ring at {L.RING_BASE:#x}..{L.RING_BASE + L.RING_SIZE:#x}")
+            raise IntegrityError(
+                "event-ring-pointer",
+                f"RING_PTR holds {at:#x}, not a slot of "
+                f"the ring at {L.RING_BASE:#x}..{L.RING_BASE + L.RING_SIZE:#x}",
+            )
         return at
 
     def emit(self, kind: int, *args: int) -> None:
@@ -206,8 +215,9 @@ class Machine:
         ip = pc - 1  # EIP is past the int3 byte, like regs->ip in do_int3
         decision = self.int3_policy(ip)
         if decision is None:
-            self._fault = Fault("unhandled-int3", self._cpu, ip, None,
-                                "int3 with no text modification claiming it")
+            self._fault = Fault(
+                "unhandled-int3", self._cpu, ip, None, "int3 with no text modification claiming it"
+            )
             self.uc.emu_stop()
             return
         action, target = decision
@@ -218,8 +228,9 @@ class Machine:
             self.uc.reg_write(UC_X86_REG_ESP, sp)
         self.uc.reg_write(UC_X86_REG_EIP, target)  # int3_emulate_jmp
 
-    def _on_bad_memory(self, uc: object, access: int, addr: int, size: int, value: int,
-                       _data: object) -> bool:
+    def _on_bad_memory(
+        self, uc: object, access: int, addr: int, size: int, value: int, _data: object
+    ) -> bool:
         from unicorn import UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED
         from unicorn.x86_const import UC_X86_REG_EIP
 

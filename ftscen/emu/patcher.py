@@ -89,8 +89,14 @@ class Record:
 class Patcher:
     """The modelled kernel's patching side; one instance per run."""
 
-    def __init__(self, sc: Scenario, image: Image, machine: Machine, profile: KernelProfile,
-                 on_point: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        sc: Scenario,
+        image: Image,
+        machine: Machine,
+        profile: KernelProfile,
+        on_point: Callable[[str], None],
+    ) -> None:
         self.image, self.m, self.profile, self.on_point = image, machine, profile, on_point
         self.traceable = tuple(f.name for f in sc.functions if not f.notrace)
         self.records = {f: Record(f, image.sites[f]) for f in self.traceable}
@@ -218,8 +224,11 @@ class Patcher:
         """int3 on every byte 0, sync; new tails, sync; new byte 0, sync (each a point)."""
         for ip, new in changes:
             old = self.m.read(ip, 5)
-            self.m.emit(L.EV_PATCH, ip, self.m.intern(
-                f"{self._describe(ip, old)} -> {self._describe(ip, new)}"))
+            self.m.emit(
+                L.EV_PATCH,
+                ip,
+                self.m.intern(f"{self._describe(ip, old)} -> {self._describe(ip, new)}"),
+            )
             self.inflight[ip] = new
             self.m.poke(ip, bytes([L.INT3]))
         self.point(f"{name}.int3")
@@ -239,8 +248,11 @@ class Patcher:
         checks a site before touching it; anything else is corrupted emulator state."""
         have = self.m.read(ip, len(want))
         if have != want:
-            raise IntegrityError("text-under-patch", f"{self.image.symbols.label_for(ip)} holds "
-                                 f"{have.hex(' ')}, expected {what} ({want.hex(' ')})")
+            raise IntegrityError(
+                "text-under-patch",
+                f"{self.image.symbols.label_for(ip)} holds "
+                f"{have.hex(' ')}, expected {what} ({want.hex(' ')})",
+            )
 
     def update_call_site(self, name: str, ip: int, func: int) -> None:
         """``update_ftrace_func`` / ``text_poke_bp`` on one trampoline call site."""
@@ -341,8 +353,9 @@ class Patcher:
             ops.flags.discard("ALLOC_TRAMP")
 
     # ---- IPMODIFY (R9, __ftrace_hash_update_ipmodify) ---------------------------------------
-    def hash_update_ipmodify(self, ops: OpsState, old: frozenset[str] | None,
-                             new: frozenset[str] | None) -> int:
+    def hash_update_ipmodify(
+        self, ops: OpsState, old: frozenset[str] | None, new: frozenset[str] | None
+    ) -> int:
         """``__ftrace_hash_update_ipmodify``: exclusive owners per record, with rollback.
 
         As in the kernel, None stands for "all functions" (an empty filter hash passed as
@@ -449,8 +462,9 @@ class Patcher:
             self.ftrace_trampoline_free(ops)
         return 0
 
-    def ftrace_set_hash(self, ops: OpsState, globs: tuple[str, ...], reset: bool,
-                        enable: bool) -> int:
+    def ftrace_set_hash(
+        self, ops: OpsState, globs: tuple[str, ...], reset: bool, enable: bool
+    ) -> int:
         """``ftrace_set_filter`` / ``ftrace_set_notrace`` -> ``ftrace_set_hash``: match the
         globs (none matching -> -EINVAL), ``ftrace_hash_move`` (IPMODIFY rules), then
         ``ftrace_ops_update_code`` for a registered ops."""
@@ -515,6 +529,7 @@ class Patcher:
         out = {name: self._text_at(self.image.symbols.addr(name)) for name in TRAMPOLINE_SITES}
         for name, tramp in self.image.trampolines.items():
             allocated = self.ops[name].trampoline is not None
-            out[f"{name}.tramp_call"] = self._text_at(tramp.call_site) if allocated \
-                else NOT_ALLOCATED
+            out[f"{name}.tramp_call"] = (
+                self._text_at(tramp.call_site) if allocated else NOT_ALLOCATED
+            )
         return out

@@ -76,8 +76,13 @@ class Budget:
 
 
 class Runner:
-    def __init__(self, sc: Scenario, profile: KernelProfile, execute_calls: bool = True,
-                 budget: Budget = Budget()) -> None:
+    def __init__(
+        self,
+        sc: Scenario,
+        profile: KernelProfile,
+        execute_calls: bool = True,
+        budget: Budget = Budget(),
+    ) -> None:
         self.sc, self.profile, self.execute_calls = sc, profile, execute_calls
         self.image = build_image(sc, profile)
         self.calls: list[CallInfo] = []
@@ -106,10 +111,15 @@ class Runner:
     def _record_fault(self, fault: Fault, info: CallInfo) -> None:
         label = self.image.symbols.label_for
         detail = fault.detail + (f" at {fault.addr:#x}" if fault.addr is not None else "")
-        self.m.emit(L.EV_FAULT, fault.cpu, info.index, fault.pc, self.m.intern(fault.kind),
-                    self.m.intern(detail))
-        self.fault = FaultReport(fault.kind, fault.cpu, label(fault.pc), info.step, info.id,
-                                 detail)
+        self.m.emit(
+            L.EV_FAULT,
+            fault.cpu,
+            info.index,
+            fault.pc,
+            self.m.intern(fault.kind),
+            self.m.intern(detail),
+        )
+        self.fault = FaultReport(fault.kind, fault.cpu, label(fault.pc), info.step, info.id, detail)
 
     def _at_point(self, name: str) -> None:
         step = self._step
@@ -131,27 +141,44 @@ class Runner:
                 try:
                     ret = self.patcher.run(step.action)
                 except _Abort:
-                    results.append(StepResult(step.index, None, step.expect,
-                                              tuple(self.patcher.points)))
+                    results.append(
+                        StepResult(step.index, None, step.expect, tuple(self.patcher.points))
+                    )
                     raise
                 self.m.emit(L.EV_RESULT, -ret)
-                results.append(StepResult(step.index, errno_name(-ret),
-                                          step.expect, tuple(self.patcher.points)))
+                results.append(
+                    StepResult(
+                        step.index, errno_name(-ret), step.expect, tuple(self.patcher.points)
+                    )
+                )
         except _Abort:
             pass
         events = decode(self.m.ring(), self.m.strings, self.image, self.calls)
         sites = {f: self.patcher.site_text(f) for f in self.patcher.records}
-        return RunResult(self.sc, self.profile, tuple(events), tuple(results),
-                         tuple(self.calls), self.fault, sites, self.image,
-                         self.patcher.trampoline_site_texts(), self._unplaced(results))
+        return RunResult(
+            self.sc,
+            self.profile,
+            tuple(events),
+            tuple(results),
+            tuple(self.calls),
+            self.fault,
+            sites,
+            self.image,
+            self.patcher.trampoline_site_texts(),
+            self._unplaced(results),
+        )
 
     def _unplaced(self, results: list[StepResult]) -> tuple[Unplaced, ...]:
         """The ``during`` calls of every step that ran to its end whose point never came
         (a step cut short by a fault is not judged: its later points were never reached)."""
         done = results if self.fault is None else results[:-1]
         steps = {s.index: s for s in self.sc.timeline}
-        return tuple(Unplaced(d, r.index, r.points) for r in done
-                     for d in steps[r.index].during if d.at not in r.points)
+        return tuple(
+            Unplaced(d, r.index, r.points)
+            for r in done
+            for d in steps[r.index].during
+            if d.at not in r.points
+        )
 
 
 def run_scenario(sc: Scenario, profile: KernelProfile, budget: Budget = Budget()) -> RunResult:

@@ -287,8 +287,11 @@ def trampoline_asm(label: str, regs: bool, frame: str) -> str:
     """A per-ops trampoline: a copy of (regs_)caller that loads its ops from the word after
     its code and ends in ``ret`` (arch/x86/kernel/ftrace.c ``create_trampoline``, x86_64)."""
     op = f"dword ptr [{label}_op]"
-    gen = caller_asm if not regs else (regs_caller_full_asm if frame == "full" else
-                                       regs_caller_short_asm)
+    gen = (
+        caller_asm
+        if not regs
+        else (regs_caller_full_asm if frame == "full" else regs_caller_short_asm)
+    )
     return gen(label, f"{label}_call", op, "  ret\n") + f"{label}_op:\n  .long 0\n"
 
 
@@ -304,12 +307,14 @@ def body_asm(label: str, index: int, traceable: bool, callees: list[str]) -> str
 """
 
 
-def handler_asm(label: str, index: int, redirects: list[tuple[str, str]], callees: list[str]
-                ) -> str:
+def handler_asm(
+    label: str, index: int, redirects: list[tuple[str, str]], callees: list[str]
+) -> str:
     """An ops callback with the i386 ABI (eax = ip, edx = parent_ip, ecx = op, regs on the
     stack): records ``EV_CALLBACK``, then ``regs->ip = new`` for a redirected ip (as
     ``klp_ftrace_handler`` does through klp_arch_set_pc), then its calls."""
-    out = [f"""{label}:
+    out = [
+        f"""{label}:
   push ebx
   push esi
   mov esi, dword ptr [{L.RING_PTR:#x}]
@@ -321,7 +326,8 @@ def handler_asm(label: str, index: int, redirects: list[tuple[str, str]], callee
   mov dword ptr [esi + 16], ebx
   mov dword ptr [esi + 20], ecx     # the op this callback was given
   add dword ptr [{L.RING_PTR:#x}], {L.EVENT_SIZE}
-"""]
+"""
+    ]
     for i, (old, new) in enumerate(redirects):
         out.append(f"""  cmp eax, {old}
   jne L_{label}_r{i}

@@ -86,8 +86,14 @@ def runtime_unit(frame: str, transition: bool) -> Unit:
     return Unit(unit.base, bytes(code), unit.labels)
 
 
-_RUNTIME_FUNCS = ("ftrace_caller", "ftrace_stub", "ftrace_regs_caller", "ftrace_ops_list_func",
-                  "ftrace_ops_assist_func", "ftrace_lookup_ip")
+_RUNTIME_FUNCS = (
+    "ftrace_caller",
+    "ftrace_stub",
+    "ftrace_regs_caller",
+    "ftrace_ops_list_func",
+    "ftrace_ops_assist_func",
+    "ftrace_lookup_ip",
+)
 
 
 def _runtime_symbols(unit: Unit) -> list[Symbol]:
@@ -124,8 +130,11 @@ def _unit_symbols(unit: Unit, sc: Scenario, cpus: int) -> list[Symbol]:
     out = []
     for i, (addr, label) in enumerate(starts):
         size = (starts[i + 1][0] if i + 1 < len(starts) else end) - addr
-        kind, name = {"F": ("func", label[2:]), "H": ("func", label[2:] + ".func"),
-                      "C": ("stub", f"caller_cpu{label[2:]}")}[label[0]]
+        kind, name = {
+            "F": ("func", label[2:]),
+            "H": ("func", label[2:] + ".func"),
+            "C": ("stub", f"caller_cpu{label[2:]}"),
+        }[label[0]]
         out.append(Symbol(name, addr, size, kind))
     return out
 
@@ -183,6 +192,7 @@ def _data_symbols(sc: Scenario) -> list[Symbol]:
         Symbol("current_task", L.CURRENT_TASK, 4, "data"),
         Symbol("ftrace_list_end", L.FTRACE_LIST_END, L.OPS_SIZE, "data"),
     ]
-    out += [Symbol(f"{o.name}.ops", L.ops_struct(i), L.OPS_SIZE, "data")
-            for i, o in enumerate(sc.ops)]
+    out += [
+        Symbol(f"{o.name}.ops", L.ops_struct(i), L.OPS_SIZE, "data") for i, o in enumerate(sc.ops)
+    ]
     return out

@@ -74,8 +74,25 @@ TRACE_FTRACE_BIT = 7  # TRACE_FTRACE_START + normal context
 TRACE_TRANSITION_BIT = 11
 
 # i386 pt_regs offsets (arch/x86/include/asm/ptrace.h)
-PT_REGS = ("bx", "cx", "dx", "si", "di", "bp", "ax", "ds", "es", "fs", "gs", "orig_ax", "ip",
-           "cs", "flags", "sp", "ss")
+PT_REGS = (
+    "bx",
+    "cx",
+    "dx",
+    "si",
+    "di",
+    "bp",
+    "ax",
+    "ds",
+    "es",
+    "fs",
+    "gs",
+    "orig_ax",
+    "ip",
+    "cs",
+    "flags",
+    "sp",
+    "ss",
+)
 PT_IP = 48
 PT_SP = 60
 

@@ -46,6 +46,7 @@ class View:
 
 def image_reader(image: Image) -> Reader:
     """Memory as built: the image's units (per-ops trampolines are not allocated yet)."""
+
     def read(addr: int, size: int) -> bytes:
         for unit in image.units:
             if unit.base <= addr and addr + size <= unit.base + len(unit.code):
@@ -75,28 +76,55 @@ def _hex(code: bytes) -> str:
 def title_lines(view: View) -> list[str]:
     p = view.profile
     extra = ", dynamic trampolines" if p.dynamic_trampolines else ""
-    when = ("the text after the timeline ran" if view.after
-            else "the text as built, before the timeline runs (--after: as the run leaves it)")
-    out = [(f"# image of {view.scenario.name} for kernel {p.version} "
-            f"(int3: {p.int3}, pt_regs: {p.frame}{extra}, {p.cpus} CPUs)"), f"# {when}"]
+    when = (
+        "the text after the timeline ran"
+        if view.after
+        else "the text as built, before the timeline runs (--after: as the run leaves it)"
+    )
+    out = [
+        (
+            f"# image of {view.scenario.name} for kernel {p.version} "
+            f"(int3: {p.int3}, pt_regs: {p.frame}{extra}, {p.cpus} CPUs)"
+        ),
+        f"# {when}",
+    ]
     return out + ([f"# {view.note}"] if view.note else [])
 
 
 def map_lines(view: View) -> list[str]:
     runtime, text = view.image.units
     n_tramp = len(view.image.trampolines)
-    rows = [("runtime", L.RUNTIME_BASE, len(runtime.code),
-             "shared trampolines, ftrace_stub, list and assist functions"),
-            ("text", L.TEXT_BASE, len(text.code), "scenario functions, ops handlers, callers")]
+    rows = [
+        (
+            "runtime",
+            L.RUNTIME_BASE,
+            len(runtime.code),
+            "shared trampolines, ftrace_stub, list and assist functions",
+        ),
+        ("text", L.TEXT_BASE, len(text.code), "scenario functions, ops handlers, callers"),
+    ]
     if n_tramp:
-        rows.append(("trampolines", L.TRAMP_BASE, n_tramp * L.TRAMP_SLOT,
-                     f"{n_tramp} per-ops trampolines, {L.TRAMP_SLOT:#x} bytes each"))
-    rows += [("data", L.DATA_BASE, L.DATA_SIZE, "ftrace_ops_list, ops structs, hashes"),
-             ("ring", L.RING_BASE, L.RING_SIZE, "the event ring (the callback log)"),
-             ("stacks", L.STACK_BASE, view.profile.cpus * L.STACK_STRIDE,
-              f"{view.profile.cpus} CPUs, {L.STACK_SIZE:#x} bytes each")]
-    return ["sections:"] + [f"  {name:<12} {base:#010x}  {size:#8x} bytes  {what}"
-                            for name, base, size, what in rows]
+        rows.append(
+            (
+                "trampolines",
+                L.TRAMP_BASE,
+                n_tramp * L.TRAMP_SLOT,
+                f"{n_tramp} per-ops trampolines, {L.TRAMP_SLOT:#x} bytes each",
+            )
+        )
+    rows += [
+        ("data", L.DATA_BASE, L.DATA_SIZE, "ftrace_ops_list, ops structs, hashes"),
+        ("ring", L.RING_BASE, L.RING_SIZE, "the event ring (the callback log)"),
+        (
+            "stacks",
+            L.STACK_BASE,
+            view.profile.cpus * L.STACK_STRIDE,
+            f"{view.profile.cpus} CPUs, {L.STACK_SIZE:#x} bytes each",
+        ),
+    ]
+    return ["sections:"] + [
+        f"  {name:<12} {base:#010x}  {size:#8x} bytes  {what}" for name, base, size, what in rows
+    ]
 
 
 def symbol_lines(view: View) -> list[str]:
@@ -121,8 +149,15 @@ def site_lines(view: View) -> list[str]:
 
 def summary_lines(view: View) -> list[str]:
     """``ftscen build`` without ``--listing``: map, symbols and call sites."""
-    return (title_lines(view) + [""] + map_lines(view) + [""] + symbol_lines(view) + [""]
-            + site_lines(view))
+    return (
+        title_lines(view)
+        + [""]
+        + map_lines(view)
+        + [""]
+        + symbol_lines(view)
+        + [""]
+        + site_lines(view)
+    )
 
 
 # ---- disassembly ----------------------------------------------------------------------------
@@ -153,8 +188,11 @@ class Disassembler:
             if name in PATCH_LABELS:
                 return f"  ; <== {name}: {PATCH_LABELS[name]}"
             if name.endswith(".tramp_call"):
-                what = ("what this trampoline calls" if self.view.after
-                        else "unset in the template: written when the trampoline is allocated")
+                what = (
+                    "what this trampoline calls"
+                    if self.view.after
+                    else "unset in the template: written when the trampoline is allocated"
+                )
                 return f"  ; <== {name}: {what}"
             if name in self.view.image.sites:
                 meaning = describe_site(self.view.read(addr, 5), addr, self.symbols)
@@ -198,11 +236,14 @@ def _trampoline_parts(view: View, dis: Disassembler) -> list[str]:
     for ops, t in view.image.trampolines.items():
         read = view.read
         if not view.after:
+
             def read(a: int, n: int, t: Trampoline = t) -> bytes:
                 return t.code[a - t.addr : a - t.addr + n]
 
-            out.append(f"{ops}.tramp: allocated at registration; its template, with "
-                       f"{ops}.tramp_call still unset:")
+            out.append(
+                f"{ops}.tramp: allocated at registration; its template, with "
+                f"{ops}.tramp_call still unset:"
+            )
             template = View(view.scenario, view.profile, view.image, read, False)
             out += Disassembler(template).range(t.addr, t.op_slot)[1:]
         elif read(t.addr, 2) == L.UD2:
@@ -211,8 +252,10 @@ def _trampoline_parts(view: View, dis: Disassembler) -> list[str]:
         else:
             out += dis.range(t.addr, t.op_slot)
         slot = int.from_bytes(read(t.op_slot, 4), "little")
-        out.append(f"  {t.op_slot:#010x}  {_hex(read(t.op_slot, 4)):<21} .long {slot:#x} "
-                   f"<{view.image.symbols.label_for(slot)}>  ; the ops this trampoline passes")
+        out.append(
+            f"  {t.op_slot:#010x}  {_hex(read(t.op_slot, 4)):<21} .long {slot:#x} "
+            f"<{view.image.symbols.label_for(slot)}>  ; the ops this trampoline passes"
+        )
     return out
 
 

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from ftscen.load.context import Context
 
 
-def _duplicates(ctx: Context, entries: list[tuple[str, str]], noun: str,
-                hint: str) -> Iterator[Diagnostic]:
+def _duplicates(
+    ctx: Context, entries: list[tuple[str, str]], noun: str, hint: str
+) -> Iterator[Diagnostic]:
     first: dict[str, str] = {}
     for path, name in entries:
         if name in first:
@@ -31,14 +32,16 @@ def _duplicates(ctx: Context, entries: list[tuple[str, str]], noun: str,
 def check_duplicate_functions(ctx: Context) -> Iterator[Diagnostic]:
     functions = ctx.data["functions"]
     entries = [(f"$.functions[{i}].name", f["name"]) for i, f in enumerate(functions)]
-    yield from _duplicates(ctx, entries, "function",
-                           "each function needs its own name: rename or remove one of them")
+    yield from _duplicates(
+        ctx, entries, "function", "each function needs its own name: rename or remove one of them"
+    )
 
 
 def check_duplicate_ops(ctx: Context) -> Iterator[Diagnostic]:
     entries = [(f"$.ops[{i}].name", o["name"]) for i, o in enumerate(ctx.data.get("ops", []))]
-    yield from _duplicates(ctx, entries, "ops",
-                           "each ops needs its own name: rename or remove one of them")
+    yield from _duplicates(
+        ctx, entries, "ops", "each ops needs its own name: rename or remove one of them"
+    )
 
 
 def _ids(ctx: Context) -> Iterator[tuple[str, str, str]]:
@@ -53,17 +56,24 @@ def _ids(ctx: Context) -> Iterator[tuple[str, str, str]]:
 
 def check_duplicate_ids(ctx: Context) -> Iterator[Diagnostic]:
     entries = [(path, name) for path, name, _ in _ids(ctx)]
-    yield from _duplicates(ctx, entries, "id", "timeline and during ids share one namespace, "
-                           "so an assertion names one call: rename one of them")
+    yield from _duplicates(
+        ctx,
+        entries,
+        "id",
+        "timeline and during ids share one namespace, "
+        "so an assertion names one call: rename one of them",
+    )
 
 
 def check_reserved_names(ctx: Context) -> Iterator[Diagnostic]:
     for i, entry in enumerate(ctx.data["functions"]):
         if is_reserved(entry["name"]):
-            yield ctx.error(f"$.functions[{i}].name", f"'{entry['name']}' is a symbol of the "
-                            "runtime image; a scenario function cannot take it",
-                            f"rename it (reserved: {', '.join(sorted(RESERVED_SYMBOLS))}, "
-                            "caller_cpuN)")
+            yield ctx.error(
+                f"$.functions[{i}].name",
+                f"'{entry['name']}' is a symbol of the "
+                "runtime image; a scenario function cannot take it",
+                f"rename it (reserved: {', '.join(sorted(RESERVED_SYMBOLS))}, caller_cpuN)",
+            )
 
 
 def _function_uses(ctx: Context) -> Iterator[tuple[str, str, bool]]:
@@ -104,9 +114,12 @@ def check_unknown_functions(ctx: Context) -> Iterator[Diagnostic]:
     known = list(ctx.functions)
     for path, name, key in _function_uses(ctx):
         if name not in ctx.functions:
-            yield ctx.error(path, f"unknown function '{name}'{suggestion(name, known)}",
-                            f"define it under `functions:` (defined: {ctx.listing(known)})",
-                            key=key)
+            yield ctx.error(
+                path,
+                f"unknown function '{name}'{suggestion(name, known)}",
+                f"define it under `functions:` (defined: {ctx.listing(known)})",
+                key=key,
+            )
 
 
 def _ops_uses(ctx: Context) -> Iterator[tuple[str, str, bool]]:
@@ -134,8 +147,12 @@ def check_unknown_ops(ctx: Context) -> Iterator[Diagnostic]:
     known = list(ctx.ops)
     for path, name, key in _ops_uses(ctx):
         if name not in ctx.ops:
-            yield ctx.error(path, f"unknown ops '{name}'{suggestion(name, known)}",
-                            f"define it under `ops:` (defined: {ctx.listing(known)})", key=key)
+            yield ctx.error(
+                path,
+                f"unknown ops '{name}'{suggestion(name, known)}",
+                f"define it under `ops:` (defined: {ctx.listing(known)})",
+                key=key,
+            )
 
 
 def check_call_loops(ctx: Context) -> Iterator[Diagnostic]:
@@ -146,13 +163,17 @@ def check_call_loops(ctx: Context) -> Iterator[Diagnostic]:
         for loop, path in _loops_from(start, calls, ctx):
             if frozenset(loop) not in reported:
                 reported.add(frozenset(loop))
-                yield ctx.error(path, f"functions call each other in a loop: "
-                                f"{' -> '.join(loop)}", "a body makes its calls every time, "
-                                "so this never returns: remove one of these calls")
+                yield ctx.error(
+                    path,
+                    f"functions call each other in a loop: {' -> '.join(loop)}",
+                    "a body makes its calls every time, "
+                    "so this never returns: remove one of these calls",
+                )
 
 
-def _loops_from(start: str, calls: dict[str, list[str]],
-                ctx: Context) -> Iterator[tuple[list[str], str]]:
+def _loops_from(
+    start: str, calls: dict[str, list[str]], ctx: Context
+) -> Iterator[tuple[list[str], str]]:
     """Loops through ``start``: (names around the loop, path of the call closing it)."""
     stack: list[tuple[str, list[str]]] = [(start, [start])]
     seen: set[str] = set()

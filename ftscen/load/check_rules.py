@@ -49,13 +49,18 @@ def check_unmatched_globs(ctx: Context) -> Iterator[Diagnostic]:
 def _unmatched(ctx: Context, path: str, glob: str) -> Diagnostic:
     name = glob.lstrip("!")
     if name in ctx.notrace:
-        return ctx.error(path, f"the glob '{glob}' matches no function: '{name}' is notrace",
-                         f"'{name}' has no call site, so no ops can trace it; drop the glob "
-                         "or the function's `notrace: true`")
-    return ctx.error(path, f"the glob '{glob}' matches no function"
-                     f"{suggestion(name, ctx.traceable)}",
-                     "a glob in an ops definition must match a traceable function (in a "
-                     "set_filter step it makes the step return EINVAL instead)")
+        return ctx.error(
+            path,
+            f"the glob '{glob}' matches no function: '{name}' is notrace",
+            f"'{name}' has no call site, so no ops can trace it; drop the glob "
+            "or the function's `notrace: true`",
+        )
+    return ctx.error(
+        path,
+        f"the glob '{glob}' matches no function{suggestion(name, ctx.traceable)}",
+        "a glob in an ops definition must match a traceable function (in a "
+        "set_filter step it makes the step return EINVAL instead)",
+    )
 
 
 def check_ipmodify_notrace(ctx: Context) -> Iterator[Diagnostic]:
@@ -63,10 +68,13 @@ def check_ipmodify_notrace(ctx: Context) -> Iterator[Diagnostic]:
     hash" -> -EINVAL, so an IPMODIFY ops cannot be defined with one."""
     for path, entry in _ops_entries(ctx):
         if "IPMODIFY" in entry.get("flags", []) and entry.get("notrace"):
-            yield ctx.error(f"{path}.notrace", f"the IPMODIFY ops '{entry['name']}' has a "
-                            "notrace hash, which the kernel refuses (ftrace_hash_move: -EINVAL)",
-                            "drop `notrace:` here; to show the refusal, add a set_notrace step "
-                            "with `expect: EINVAL`")
+            yield ctx.error(
+                f"{path}.notrace",
+                f"the IPMODIFY ops '{entry['name']}' has a "
+                "notrace hash, which the kernel refuses (ftrace_hash_move: -EINVAL)",
+                "drop `notrace:` here; to show the refusal, add a set_notrace step "
+                "with `expect: EINVAL`",
+            )
 
 
 def check_redirects(ctx: Context) -> Iterator[Diagnostic]:
@@ -75,19 +83,30 @@ def check_redirects(ctx: Context) -> Iterator[Diagnostic]:
     for path, entry in _ops_entries(ctx):
         redirect = entry.get("redirect", {})
         if redirect and "SAVE_REGS" not in entry.get("flags", []):
-            yield ctx.error(f"{path}.redirect", f"the ops '{entry['name']}' redirects but "
-                            "lacks the SAVE_REGS flag", "the handler writes regs->ip, so it "
-                            "needs regs: add SAVE_REGS to its flags (livepatch uses SAVE_REGS, "
-                            "IPMODIFY and DYNAMIC)", key=True)
+            yield ctx.error(
+                f"{path}.redirect",
+                f"the ops '{entry['name']}' redirects but lacks the SAVE_REGS flag",
+                "the handler writes regs->ip, so it "
+                "needs regs: add SAVE_REGS to its flags (livepatch uses SAVE_REGS, "
+                "IPMODIFY and DYNAMIC)",
+                key=True,
+            )
         for source, target in redirect.items():
             at = child_path(f"{path}.redirect", source)
             if source in ctx.notrace:
-                yield ctx.error(at, f"'{source}' is notrace: it has no call site, so it can "
-                                "never be redirected", f"redirect a traceable function, or "
-                                f"drop `notrace: true` from '{source}'", key=True)
+                yield ctx.error(
+                    at,
+                    f"'{source}' is notrace: it has no call site, so it can never be redirected",
+                    f"redirect a traceable function, or drop `notrace: true` from '{source}'",
+                    key=True,
+                )
             elif source == target:
-                yield ctx.error(at, f"'{source}' is redirected to itself", "the handler would "
-                                "run again at once, for ever: redirect it to another function")
+                yield ctx.error(
+                    at,
+                    f"'{source}' is redirected to itself",
+                    "the handler would "
+                    "run again at once, for ever: redirect it to another function",
+                )
 
 
 # ---- timeline ------------------------------------------------------------------------------
@@ -110,9 +129,12 @@ def check_cpus(ctx: Context) -> Iterator[Diagnostic]:
         if cpu == 0:
             yield ctx.error(path, f"CPU 0 runs the patcher; calls run on {span}", choose)
         elif cpu >= cpus:
-            yield ctx.error(path, f"cpu {cpu} is out of range: with kernel.cpus {cpus}, calls "
-                            f"run on {span} (CPU 0 runs the patcher)",
-                            f"{choose}, or raise kernel.cpus (at most {LIMITS['cpus']})")
+            yield ctx.error(
+                path,
+                f"cpu {cpu} is out of range: with kernel.cpus {cpus}, calls "
+                f"run on {span} (CPU 0 runs the patcher)",
+                f"{choose}, or raise kernel.cpus (at most {LIMITS['cpus']})",
+            )
 
 
 def check_step_keys(ctx: Context) -> Iterator[Diagnostic]:
@@ -120,17 +142,28 @@ def check_step_keys(ctx: Context) -> Iterator[Diagnostic]:
     for path, step in ctx.steps():
         if "call" in step:
             if "expect" in step:
-                yield ctx.error(f"{path}.expect", "'expect' does not apply to a call step: a "
-                                "call returns no error code", "check what the call did with "
-                                "an assertion under the top-level `expect:` (by its id)",
-                                key=True)
+                yield ctx.error(
+                    f"{path}.expect",
+                    "'expect' does not apply to a call step: a call returns no error code",
+                    "check what the call did with "
+                    "an assertion under the top-level `expect:` (by its id)",
+                    key=True,
+                )
             if "during" in step:
-                yield ctx.error(f"{path}.during", "'during' does not apply to a call step",
-                                "put the call in the `during:` of the patcher step it should "
-                                "interrupt (register, unregister, set_filter, ...)", key=True)
+                yield ctx.error(
+                    f"{path}.during",
+                    "'during' does not apply to a call step",
+                    "put the call in the `during:` of the patcher step it should "
+                    "interrupt (register, unregister, set_filter, ...)",
+                    key=True,
+                )
         elif "cpu" in step:
-            yield ctx.error(f"{path}.cpu", f"'cpu' does not apply to a {ctx.action(step)} "
-                            "step: patcher steps run on CPU 0", "remove it", key=True)
+            yield ctx.error(
+                f"{path}.cpu",
+                f"'cpu' does not apply to a {ctx.action(step)} step: patcher steps run on CPU 0",
+                "remove it",
+                key=True,
+            )
 
 
 # ---- expect --------------------------------------------------------------------------------
@@ -150,13 +183,17 @@ def check_call_ids(ctx: Context) -> Iterator[Diagnostic]:
         if name is None or name in calls:
             continue
         if name in others:
-            yield ctx.error(f"{path}.call", f"'{name}' is the id of a {others[name]} step, "
-                            "not of a call", "a call assertion checks a call: name a `call:` "
-                            "step or a `during:` entry")
+            yield ctx.error(
+                f"{path}.call",
+                f"'{name}' is the id of a {others[name]} step, not of a call",
+                "a call assertion checks a call: name a `call:` step or a `during:` entry",
+            )
         else:
-            yield ctx.error(f"{path}.call", f"no call has the id '{name}'"
-                            f"{suggestion(name, sorted(calls))}",
-                            f"give a `call:` step or a `during:` entry `id: {name}`")
+            yield ctx.error(
+                f"{path}.call",
+                f"no call has the id '{name}'{suggestion(name, sorted(calls))}",
+                f"give a `call:` step or a `during:` entry `id: {name}`",
+            )
 
 
 def check_sites(ctx: Context) -> Iterator[Diagnostic]:
@@ -178,10 +215,13 @@ def check_sites(ctx: Context) -> Iterator[Diagnostic]:
             yield _unknown_site(ctx, f"{at}.func", func)
             continue
         if func in ctx.notrace:
-            yield ctx.error(f"{at}.func", f"'{func}' is notrace: it has no call site",
-                            "check the site of a traceable function")
+            yield ctx.error(
+                f"{at}.func",
+                f"'{func}' is notrace: it has no call site",
+                "check the site of a traceable function",
+            )
         if state.startswith("call "):
-            yield from _site_symbol(ctx, f"{at}.is", state[len("call "):])
+            yield from _site_symbol(ctx, f"{at}.is", state[len("call ") :])
 
 
 def _dynamic(ctx: Context) -> bool:
@@ -195,10 +235,13 @@ def _site_names(ctx: Context) -> list[str]:
 
 
 def _unknown_site(ctx: Context, path: str, func: str) -> Diagnostic:
-    return ctx.error(path, f"unknown call site '{func}'{suggestion(func, _site_names(ctx))}",
-                     f"name a traceable function (defined: {ctx.listing(ctx.traceable)}), "
-                     "ftrace_call, ftrace_regs_call or, with kernel.dynamic_trampolines, "
-                     "OPS.tramp_call")
+    return ctx.error(
+        path,
+        f"unknown call site '{func}'{suggestion(func, _site_names(ctx))}",
+        f"name a traceable function (defined: {ctx.listing(ctx.traceable)}), "
+        "ftrace_call, ftrace_regs_call or, with kernel.dynamic_trampolines, "
+        "OPS.tramp_call",
+    )
 
 
 def _trampoline_site(ctx: Context, path: str, func: str) -> Iterator[Diagnostic]:
@@ -208,23 +251,31 @@ def _trampoline_site(ctx: Context, path: str, func: str) -> Iterator[Diagnostic]
     if ops not in ctx.ops:
         yield _unknown_site(ctx, path, func)
     elif not _dynamic(ctx):
-        yield ctx.error(path, f"'{func}' exists only with per-ops trampolines",
-                        "set kernel.dynamic_trampolines: true, or check ftrace_call or "
-                        "ftrace_regs_call")
+        yield ctx.error(
+            path,
+            f"'{func}' exists only with per-ops trampolines",
+            "set kernel.dynamic_trampolines: true, or check ftrace_call or ftrace_regs_call",
+        )
 
 
 def _trampoline_state(ctx: Context, path: str, func: str, state: str) -> Iterator[Diagnostic]:
     callees = list(TRAMPOLINE_CALLEES) + [f"{name}.func" for name in ctx.ops]
     others = "ftrace_ops_list_func, ftrace_ops_assist_func or OPS.func (an ops' callback)"
     if state == "nop":
-        yield ctx.error(path, f"'{func}' is never a nop: a trampoline's call site always calls "
-                        "something", "expect `call ftrace_stub` when no ops is registered, "
-                        f"else `call SYMBOL` with SYMBOL {others}")
+        yield ctx.error(
+            path,
+            f"'{func}' is never a nop: a trampoline's call site always calls something",
+            "expect `call ftrace_stub` when no ops is registered, "
+            f"else `call SYMBOL` with SYMBOL {others}",
+        )
         return
-    symbol = state[len("call "):]
+    symbol = state[len("call ") :]
     if symbol not in callees:
-        yield ctx.error(path, f"'{func}' never calls '{symbol}'{suggestion(symbol, callees)}",
-                        f"a trampoline's call site calls ftrace_stub, {others}")
+        yield ctx.error(
+            path,
+            f"'{func}' never calls '{symbol}'{suggestion(symbol, callees)}",
+            f"a trampoline's call site calls ftrace_stub, {others}",
+        )
 
 
 def _site_symbol(ctx: Context, path: str, symbol: str) -> Iterator[Diagnostic]:
@@ -233,18 +284,26 @@ def _site_symbol(ctx: Context, path: str, symbol: str) -> Iterator[Diagnostic]:
     known = list(SITE_TARGETS) + [f"{name}.tramp" for name in ctx.ops]
     ops = symbol[: -len(".tramp")] if symbol.endswith(".tramp") else None
     if symbol in TRAMPOLINE_CALLEES or symbol in (f"{name}.func" for name in ctx.ops):
-        yield ctx.error(path, f"a function's call site never calls '{symbol}': a trampoline's "
-                        "call site does", "at a function's site expect ftrace_caller, "
-                        "ftrace_regs_caller or OPS.tramp; to check the trampoline, write "
-                        f"`site: {{func: ftrace_call, is: call {symbol}}}`")
+        yield ctx.error(
+            path,
+            f"a function's call site never calls '{symbol}': a trampoline's call site does",
+            "at a function's site expect ftrace_caller, "
+            "ftrace_regs_caller or OPS.tramp; to check the trampoline, write "
+            f"`site: {{func: ftrace_call, is: call {symbol}}}`",
+        )
     elif ops is None or ops not in ctx.ops:
-        yield ctx.error(path, f"unknown symbol '{symbol}'{suggestion(symbol, known)}",
-                        "a site calls ftrace_caller, ftrace_regs_caller or OPS.tramp (the "
-                        "private trampoline of an ops)")
+        yield ctx.error(
+            path,
+            f"unknown symbol '{symbol}'{suggestion(symbol, known)}",
+            "a site calls ftrace_caller, ftrace_regs_caller or OPS.tramp (the "
+            "private trampoline of an ops)",
+        )
     elif not _dynamic(ctx):
-        yield ctx.error(path, f"'{symbol}' exists only with per-ops trampolines",
-                        "set kernel.dynamic_trampolines: true, or expect ftrace_caller or "
-                        "ftrace_regs_caller")
+        yield ctx.error(
+            path,
+            f"'{symbol}' exists only with per-ops trampolines",
+            "set kernel.dynamic_trampolines: true, or expect ftrace_caller or ftrace_regs_caller",
+        )
 
 
 # ---- kernel --------------------------------------------------------------------------------
@@ -256,12 +315,19 @@ def check_kernel_version(ctx: Context) -> Iterator[Diagnostic]:
         return
     release = parse_version(version)
     if release is None:
-        yield ctx.error("$.kernel.version", f"'{version}' is not a kernel version",
-                        'write it like "5.3", "4.19.12" or "6.6-rc1"')
+        yield ctx.error(
+            "$.kernel.version",
+            f"'{version}' is not a kernel version",
+            'write it like "5.3", "4.19.12" or "6.6-rc1"',
+        )
     elif release < OLDEST_RELEASE:
-        yield ctx.error("$.kernel.version", f"kernel {version} is older than 3.5: kernels "
-                        "before 3.5 patched under stop_machine, there is no breakpoint window "
-                        "to model", "use version 3.5 or later")
+        yield ctx.error(
+            "$.kernel.version",
+            f"kernel {version} is older than 3.5: kernels "
+            "before 3.5 patched under stop_machine, there is no breakpoint window "
+            "to model",
+            "use version 3.5 or later",
+        )
 
 
 def check_format_version(ctx: Context) -> Iterator[Diagnostic]:
@@ -271,10 +337,13 @@ def check_format_version(ctx: Context) -> Iterator[Diagnostic]:
     if "$.ftscen" not in ctx.doc.marks:
         return
     line, col = ctx.doc.mark("$.ftscen")
-    written = _FORMAT_TOKEN.match((ctx.doc.line(line) or "")[col - 1:])
+    written = _FORMAT_TOKEN.match((ctx.doc.line(line) or "")[col - 1 :])
     if written is not None and written[1] not in ("1", None):
-        yield ctx.error("$.ftscen", f"the format version is written '{written[1]}'; "
-                        "it is the integer 1", "write `ftscen: 1`")
+        yield ctx.error(
+            "$.ftscen",
+            f"the format version is written '{written[1]}'; it is the integer 1",
+            "write `ftscen: 1`",
+        )
 
 
 #: A plain scalar as written, after its tag and anchor if any: up to a space, a comment or
@@ -301,13 +370,15 @@ def _counted(ctx: Context) -> Iterator[tuple[str, str, list[Any], str]]:
         yield "during_per_step", f"{path}.during", step.get("during", []), "during calls"
         for action in ("set_filter", "set_notrace"):
             if action in step:
-                key = action[len("set_"):]
+                key = action[len("set_") :]
                 yield "globs_per_list", f"{path}.{action}.{key}", step[action][key], "globs"
 
 
 def check_limits(ctx: Context) -> Iterator[Diagnostic]:
     for limit, path, items, noun in _counted(ctx):
         if len(items) > LIMITS[limit]:
-            yield ctx.error(f"{path}[{LIMITS[limit]}]", f"too many {noun}: {len(items)} "
-                            f"(the limit is {LIMITS[limit]})", "keep scenarios small: split "
-                            "this one, or drop what the story does not need")
+            yield ctx.error(
+                f"{path}[{LIMITS[limit]}]",
+                f"too many {noun}: {len(items)} (the limit is {LIMITS[limit]})",
+                "keep scenarios small: split this one, or drop what the story does not need",
+            )

@@ -85,12 +85,15 @@ def scalar_value(node: ScalarNode) -> Any:
             raise ValueError(node.tag)
         value = build(_CONSTRUCTOR, node)
     except (ValueError, LookupError, ArithmeticError, yaml.YAMLError):
-        raise BadScalar(f"{shorten(node.value)} is not a valid {show_tag(node.tag)}",
-                        "remove the tag or fix the value") from None
+        raise BadScalar(
+            f"{shorten(node.value)} is not a valid {show_tag(node.tag)}",
+            "remove the tag or fix the value",
+        ) from None
     if isinstance(value, int) and value.bit_length() > INT_BITS:
-        raise BadScalar(f"the number {shorten(node.value)} is too large (more than "
-                        f"{INT_BITS} bits)", "no scenario value needs a number this large; "
-                        "check the value")
+        raise BadScalar(
+            f"the number {shorten(node.value)} is too large (more than {INT_BITS} bits)",
+            "no scenario value needs a number this large; check the value",
+        )
     return value
 
 
@@ -100,7 +103,7 @@ def shorten(text: str, limit: int = 40) -> str:
 
 
 def show_tag(tag: str) -> str:
-    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
 
 def mark(mark: Any) -> tuple[int, int]:
@@ -127,8 +130,14 @@ class NotPlain(Exception):
     """The fast mode met something that is not plain data: the full mode words it."""
 
 
-def walk(root: Node, file: str, lines: tuple[str, ...], *, plain: bool = False,
-         scalars: list[ScalarNode] | None = None) -> Document:
+def walk(
+    root: Node,
+    file: str,
+    lines: tuple[str, ...],
+    *,
+    plain: bool = False,
+    scalars: list[ScalarNode] | None = None,
+) -> Document:
     """The document of the graph ``root``.
 
     Raises :class:`ScenarioInvalid` with every problem found, or with ``plain=True``
@@ -196,8 +205,12 @@ class Walker:
 
     def value(self, node: Node, path: str, depth: int, flow: bool = False) -> Any:
         if depth > self.depth_limit:
-            raise self.abort(node, path, f"aliases nest values more than {MAX_DEPTH} levels "
-                             "deep", "use fewer nested aliases")
+            raise self.abort(
+                node,
+                path,
+                f"aliases nest values more than {MAX_DEPTH} levels deep",
+                "use fewer nested aliases",
+            )
         kind = type(node)
         if kind is AliasNode:
             return self.alias(node, path, depth)  # type: ignore[arg-type]
@@ -212,9 +225,13 @@ class Walker:
         start = node.start_mark  # each path is walked once: duplicate keys are skipped
         self.marks[path] = (start.line + 1, start.column + 1)
         if node.tag not in PLAIN_TAGS:
-            self.problem(node, path, f"the tag {show_tag(node.tag)} is not allowed",
-                         "scenario files hold plain data (strings, numbers, booleans, lists, "
-                         "mappings); remove the tag")
+            self.problem(
+                node,
+                path,
+                f"the tag {show_tag(node.tag)} is not allowed",
+                "scenario files hold plain data (strings, numbers, booleans, lists, "
+                "mappings); remove the tag",
+            )
             return None
         if kind is ScalarNode:
             return self.scalar(node, path, flow)  # type: ignore[arg-type]
@@ -230,13 +247,19 @@ class Walker:
         if type(node) is MappingNode:
             return self.mapping(node, path, depth)
         flow = bool(node.flow_style)  # type: ignore[attr-defined]
-        return [self.value(item, child_path(path, i), depth + 1, flow)
-                for i, item in enumerate(node.value)]
+        return [
+            self.value(item, child_path(path, i), depth + 1, flow)
+            for i, item in enumerate(node.value)
+        ]
 
     def alias(self, node: AliasNode, path: str, depth: int) -> Any:
         if id(node.target) in self.open:
-            self.problem(node, path, f"alias *{node.anchor} is used inside its own anchor",
-                         "a value cannot contain itself; write it out")
+            self.problem(
+                node,
+                path,
+                f"alias *{node.anchor} is used inside its own anchor",
+                "a value cannot contain itself; write it out",
+            )
             return None
         outer = self.outer_alias is None
         if outer:
@@ -251,9 +274,12 @@ class Walker:
         self.expanded += 1
         if self.expanded > ALIAS_BUDGET:
             assert self.outer_alias is not None
-            raise self.abort(self.outer_alias, self.outer_path, f"aliases expand to more than "
-                             f"{ALIAS_BUDGET} values (a 'billion laughs' file?)",
-                             "write the values out, or use far fewer nested aliases")
+            raise self.abort(
+                self.outer_alias,
+                self.outer_path,
+                f"aliases expand to more than {ALIAS_BUDGET} values (a 'billion laughs' file?)",
+                "write the values out, or use far fewer nested aliases",
+            )
 
     def scalar(self, node: ScalarNode, path: str, flow: bool) -> Any:
         if self.plain:
@@ -282,8 +308,9 @@ class Walker:
                 self.outer_alias, self.outer_path = previous
         return out
 
-    def entries(self, node: MappingNode, out: dict[str, Any], path: str, depth: int,
-                explicit: bool) -> bool:
+    def entries(
+        self, node: MappingNode, out: dict[str, Any], path: str, depth: int, explicit: bool
+    ) -> bool:
         """Add ``node``'s own entries; merged entries never replace existing keys. Whether
         ``node`` has merge keys (the fast mode leaves them, mostly merging an alias, to the
         full mode)."""
@@ -311,8 +338,12 @@ class Walker:
             sub = child_path(path, key)
             if key in out:  # explicit entries come first: a key in already was written here
                 if explicit:
-                    self.problem(key_node, sub, f"duplicate key '{key}' (first on line "
-                                 f"{self.key_marks[sub][0]})", "remove one of the two entries")
+                    self.problem(
+                        key_node,
+                        sub,
+                        f"duplicate key '{key}' (first on line {self.key_marks[sub][0]})",
+                        "remove one of the two entries",
+                    )
                 else:
                     self.count_expansion()  # merged keys are copies too, even when skipped
                 continue
@@ -332,15 +363,21 @@ class Walker:
             hint = f"quote it: {shorten(target.value)}"
             if target.tag == BOOL:
                 hint += " (YAML 1.1 reads yes, no, on and off as booleans)"
-            self.problem(node, path, f"keys must be strings; {shorten(target.value)} is read "
-                         f"as {kind}", hint)
+            self.problem(
+                node, path, f"keys must be strings; {shorten(target.value)} is read as {kind}", hint
+            )
         else:
-            self.problem(node, path, "keys must be strings, not lists or mappings",
-                         "write a plain word as the key")
+            self.problem(
+                node,
+                path,
+                "keys must be strings, not lists or mappings",
+                "write a plain word as the key",
+            )
         return None
 
-    def merge_sources(self, node: MappingNode, path: str, chain: set[int],
-                      merged: set[int]) -> Iterator[tuple[Node, MappingNode]]:
+    def merge_sources(
+        self, node: MappingNode, path: str, chain: set[int], merged: set[int]
+    ) -> Iterator[tuple[Node, MappingNode]]:
         """The mappings merged into ``node`` by ``<<`` keys, nearest first (YAML merge key
         type: earlier sources win over later ones, a source's own keys over its merges).
 
@@ -355,11 +392,19 @@ class Walker:
             for item in items:
                 source = item.target if isinstance(item, AliasNode) else item
                 if not isinstance(source, MappingNode):
-                    self.problem(item, path, "'<<' merges only mappings",
-                                 "write `<<: *anchor` where the anchor names a mapping")
+                    self.problem(
+                        item,
+                        path,
+                        "'<<' merges only mappings",
+                        "write `<<: *anchor` where the anchor names a mapping",
+                    )
                 elif id(source) in chain:
-                    self.problem(item, path, "'<<' merges a mapping into itself",
-                                 "merge another mapping, or write the keys out")
+                    self.problem(
+                        item,
+                        path,
+                        "'<<' merges a mapping into itself",
+                        "merge another mapping, or write the keys out",
+                    )
                 elif id(source) not in merged:
                     merged.add(id(source))
                     yield item, source

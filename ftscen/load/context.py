@@ -38,8 +38,9 @@ class Context:
     def cpus(self) -> int:
         return int(self.data.get("kernel", {}).get("cpus", 2))
 
-    def error(self, path: str, message: str, hint: str | None = None, *,
-              key: bool = False) -> Diagnostic:
+    def error(
+        self, path: str, message: str, hint: str | None = None, *, key: bool = False
+    ) -> Diagnostic:
         return self.doc.diagnostic(path, message, hint, key=key)
 
     def steps(self) -> Iterator[tuple[str, dict[str, Any]]]:

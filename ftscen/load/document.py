@@ -45,9 +45,7 @@ class Document:
         self, path: str, message: str, hint: str | None = None, *, key: bool = False
     ) -> Diagnostic:
         line, col = self.mark(path, key=key)
-        return Diagnostic(
-            self.file, line, col, message, path, hint, source_line=self.line(line)
-        )
+        return Diagnostic(self.file, line, col, message, path, hint, source_line=self.line(line))
 
     def line(self, number: int) -> str | None:
         return self.lines[number - 1] if 0 < number <= len(self.lines) else None

@@ -64,12 +64,18 @@ def oversize(file: str, size: int) -> Diagnostic | None:
     limit = LIMITS["file_bytes"]
     if size <= limit:
         return None
-    return Diagnostic(file, 0, 0, f"the file is {size} bytes; the limit is {limit} bytes "
-                      f"({limit >> 20} MiB)", hint="a scenario is a short text file; split it")
+    return Diagnostic(
+        file,
+        0,
+        0,
+        f"the file is {size} bytes; the limit is {limit} bytes ({limit >> 20} MiB)",
+        hint="a scenario is a short text file; split it",
+    )
 
 
-def fail(file: str, line: int, col: int, message: str, hint: str | None,
-         source: str | None = None) -> ScenarioInvalid:
+def fail(
+    file: str, line: int, col: int, message: str, hint: str | None, source: str | None = None
+) -> ScenarioInvalid:
     return ScenarioInvalid([Diagnostic(file, line, col, message, "$", hint, source)])
 
 
@@ -78,23 +84,39 @@ def _decode(data: bytes, file: str) -> str:
     if too_big is not None:
         raise ScenarioInvalid([too_big])
     if not data.strip():
-        raise fail(file, 0, 0, "the file is empty",
-                   "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`")
+        raise fail(
+            file,
+            0,
+            0,
+            "the file is empty",
+            "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`",
+        )
     wide = wide_encoding(data)
     if wide is not None:
-        raise fail(file, 0, 0, f"the file is {wide} text; ftscen reads UTF-8",
-                   "save the file as UTF-8")
+        raise fail(
+            file, 0, 0, f"the file is {wide} text; ftscen reads UTF-8", "save the file as UTF-8"
+        )
     nul = data.find(b"\0")
     if nul >= 0:
         line, col = _byte_position(data, nul)
-        raise fail(file, line, col, "this is a binary file (it holds NUL bytes), "
-                   "not a YAML scenario", "give ftscen a .yaml text file")
+        raise fail(
+            file,
+            line,
+            col,
+            "this is a binary file (it holds NUL bytes), not a YAML scenario",
+            "give ftscen a .yaml text file",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line, col = _byte_position(data, err.start)
-        raise fail(file, line, col, f"the file is not UTF-8 text (byte 0x{data[err.start]:02x} "
-                   f"at offset {err.start})", "save the file as UTF-8") from None
+        raise fail(
+            file,
+            line,
+            col,
+            f"the file is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})",
+            "save the file as UTF-8",
+        ) from None
     return text.removeprefix("\ufeff")
 
 
@@ -116,8 +138,10 @@ _ODD_SPACE = re.compile(r"[\t\x85\u2028\u2029\ufeff]")
 #: or a comment, they are only text. ``#`` after a space starts a comment. (Lines end at
 #: '\r' or '\n': the other breaks are odd space. Each branch starts with its indicator, and
 #: looks behind it after, so the regex engine can skip to the next indicator.)
-_INDICATOR = re.compile(r"[!?&*@`%](?<![^\s,\[\]{}].)|[|>](?<!\S.)[-+0-9]*(?! *(?:[\r\n]|\Z)| +#)"
-                        r"|#(?<!\S.)")
+_INDICATOR = re.compile(
+    r"[!?&*@`%](?<![^\s,\[\]{}].)|[|>](?<!\S.)[-+0-9]*(?! *(?:[\r\n]|\Z)| +#)"
+    r"|#(?<!\S.)"
+)
 _LINE_END = re.compile(r"\r\n?|\n")
 
 
@@ -194,17 +218,26 @@ class _Composer(yaml.SafeLoader):
             self.get_event()  # type: ignore[no-untyped-call]
             anchor = str(event.anchor)
             if anchor not in self.anchors:
-                raise _LoadError(f"alias *{anchor} names no anchor", event.start_mark,
-                                 f"define `&{anchor}` on a value before using `*{anchor}`")
+                raise _LoadError(
+                    f"alias *{anchor} names no anchor",
+                    event.start_mark,
+                    f"define `&{anchor}` on a value before using `*{anchor}`",
+                )
             return AliasNode(anchor, self.anchors[anchor], event.start_mark, event.end_mark)
         if event.anchor is not None and event.anchor in self.anchors:
             first = self.anchors[event.anchor].start_mark.line + 1
-            raise _LoadError(f"anchor &{event.anchor} is defined twice (first on line {first})",
-                             event.start_mark, "give each anchor its own name")
+            raise _LoadError(
+                f"anchor &{event.anchor} is defined twice (first on line {first})",
+                event.start_mark,
+                "give each anchor its own name",
+            )
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _LoadError(f"values are nested more than {MAX_DEPTH} levels deep",
-                             event.start_mark, "a scenario needs only a few levels of nesting")
+            raise _LoadError(
+                f"values are nested more than {MAX_DEPTH} levels deep",
+                event.start_mark,
+                "a scenario needs only a few levels of nesting",
+            )
         try:
             node: Node | None = super().compose_node(parent, index)
         finally:
@@ -214,13 +247,20 @@ class _Composer(yaml.SafeLoader):
 
 
 _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
-    ("mapping values are not allowed",
-     "a ': ' inside a plain value starts a mapping: quote it, or fix the indentation"),
+    (
+        "mapping values are not allowed",
+        "a ': ' inside a plain value starts a mapping: quote it, or fix the indentation",
+    ),
     ("'\\t'", "indent with spaces: YAML does not allow tabs"),
     ("could not find expected ':'", "each key needs ': ' after it; check the line above too"),
     ("found character '*'", "a value starting with '*' is read as an alias: quote it"),
-    ("but got '?'", ("inside [ ... ] or { ... } a '?' ends the entry: quote globs that hold "
-                     "one, e.g. ['sched_?']")),
+    (
+        "but got '?'",
+        (
+            "inside [ ... ] or { ... } a '?' ends the entry: quote globs that hold "
+            "one, e.g. ['sched_?']"
+        ),
+    ),
     ("expected ',' or ']'", "close the [ ... ] list, and quote entries that hold ': ' or ','"),
     ("expected ',' or '}'", "close the { ... } mapping, and quote values that hold ': ' or ','"),
     ("found unexpected end of stream", "a quote or bracket is not closed"),
@@ -249,14 +289,20 @@ def _compose(text: str, file: str, lines: tuple[str, ...]) -> Node:
         hint = _syntax_hint(problem)
         if err.context and err.problem and err.context_mark:
             hint += f" ({err.context} on line {err.context_mark.line + 1})"
-        raise fail(file, line, col, f"YAML syntax error: {problem}", hint,
-                   source_at(lines, line)) from None
+        raise fail(
+            file, line, col, f"YAML syntax error: {problem}", hint, source_at(lines, line)
+        ) from None
     except yaml.reader.ReaderError as err:
         line, col = _text_position(text, err.position)
-        raise fail(file, line, col, f"the file holds the control character "
-                   f"U+{err.character:04X}, which YAML does not allow",
-                   "remove it (only tab, newline and printable characters may appear)",
-                   source_at(lines, line)) from None
+        raise fail(
+            file,
+            line,
+            col,
+            f"the file holds the control character "
+            f"U+{err.character:04X}, which YAML does not allow",
+            "remove it (only tab, newline and printable characters may appear)",
+            source_at(lines, line),
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -264,15 +310,25 @@ def _compose(text: str, file: str, lines: tuple[str, ...]) -> Node:
 
 def _single_document(loader: _Composer, file: str, lines: tuple[str, ...]) -> Node:
     if not loader.check_node():
-        raise fail(file, 0, 0, "the file is empty (it holds only comments)",
-                   "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`")
+        raise fail(
+            file,
+            0,
+            0,
+            "the file is empty (it holds only comments)",
+            "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`",
+        )
     root: Node | None = loader.get_node()
     assert root is not None
     if loader.check_node():
         line, col = mark(loader.peek_event().start_mark)  # type: ignore[no-untyped-call]
-        raise fail(file, line, col, "the file holds a second YAML document",
-                   "a scenario is one document: remove the '---' line or split the file",
-                   source_at(lines, line))
+        raise fail(
+            file,
+            line,
+            col,
+            "the file holds a second YAML document",
+            "a scenario is one document: remove the '---' line or split the file",
+            source_at(lines, line),
+        )
     return root
 
 

@@ -43,8 +43,9 @@ from ftscen.load.schema import check_shape
 from ftscen.load.validate import check_semantics
 
 
-def load_scenario(path: str | os.PathLike[str], text: bytes | None = None, *,
-                  fast: bool = True) -> Scenario:
+def load_scenario(
+    path: str | os.PathLike[str], text: bytes | None = None, *, fast: bool = True
+) -> Scenario:
     """Load, check and build one scenario (stage 2).
 
     ``path`` is shown in diagnostics and marks exactly as given; ``text`` (the file's bytes)
@@ -69,12 +70,14 @@ def _read(file: str) -> bytes:
         return read_bounded(file, LIMITS["file_bytes"], "scenario")
     except FileRefused as refused:
         too_big = oversize(file, refused.size) if refused.size is not None else None
-        raise ScenarioInvalid([too_big or Diagnostic(file, 0, 0, refused.reason,
-                                                     hint=refused.hint)]) from None
+        raise ScenarioInvalid(
+            [too_big or Diagnostic(file, 0, 0, refused.reason, hint=refused.hint)]
+        ) from None
     except OSError as err:
         reason = err.strerror or str(err)
-        raise ScenarioInvalid([Diagnostic(file, 0, 0, f"cannot read the file: {reason}",
-                                          hint="check the path")]) from None
+        raise ScenarioInvalid(
+            [Diagnostic(file, 0, 0, f"cannot read the file: {reason}", hint="check the path")]
+        ) from None
 
 
 def _with_source(doc: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -82,8 +85,16 @@ def _with_source(doc: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
     out = []
     for diag in diags:
         if diag.source_line is None and doc.line(diag.line) is not None:
-            diag = Diagnostic(diag.file, diag.line, diag.col, diag.message, diag.path,
-                              diag.hint, doc.line(diag.line), diag.severity)
+            diag = Diagnostic(
+                diag.file,
+                diag.line,
+                diag.col,
+                diag.message,
+                diag.path,
+                diag.hint,
+                doc.line(diag.line),
+                diag.severity,
+            )
         out.append(diag)
     return out
 
@@ -124,8 +135,12 @@ def _kernel(doc: Document, block: dict[str, Any]) -> Kernel:
 
 
 def _function(doc: Document, i: int, entry: dict[str, Any]) -> Function:
-    return Function(entry["name"], tuple(entry.get("calls", [])),
-                    bool(entry.get("notrace", False)), _mark(doc, f"$.functions[{i}]"))
+    return Function(
+        entry["name"],
+        tuple(entry.get("calls", [])),
+        bool(entry.get("notrace", False)),
+        _mark(doc, f"$.functions[{i}]"),
+    )
 
 
 def _ops(doc: Document, i: int, entry: dict[str, Any]) -> FtraceOps:
@@ -170,12 +185,17 @@ def _errno(value: Any) -> str | None:
 def _step(doc: Document, i: int, step: dict[str, Any]) -> Step:
     path = f"$.timeline[{i}]"
     during = tuple(
-        During(entry["at"], Call(entry["call"], _cpu(entry)), entry.get("id"),
-               _mark(doc, f"{path}.during[{j}].at"))
+        During(
+            entry["at"],
+            Call(entry["call"], _cpu(entry)),
+            entry.get("id"),
+            _mark(doc, f"{path}.during[{j}].at"),
+        )
         for j, entry in enumerate(step.get("during", []))
     )
-    return Step(i, _action(step), step.get("id"), _errno(step.get("expect")), during,
-                _mark(doc, path))
+    return Step(
+        i, _action(step), step.get("id"), _errno(step.get("expect")), during, _mark(doc, path)
+    )
 
 
 def _names(value: Any) -> tuple[str, ...] | None:
@@ -192,15 +212,19 @@ def _assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
     mark = _mark(doc, f"$.expect[{i}]")
     if "call" in entry:
         called = entry.get("called")
-        counts = tuple((k, int(v)) for k, v in called.items()) if isinstance(called, dict) \
-            else None
+        counts = tuple((k, int(v)) for k, v in called.items()) if isinstance(called, dict) else None
         listed = tuple(called) if isinstance(called, list) else None
         return ExpectCall(entry["call"], _names(entry.get("ran")), listed, counts, mark)
     if "called" in entry:
         target = entry["called"]
         count = entry.get("count")
-        return ExpectCalled(target["ops"], target.get("func"),
-                            None if count is None else int(count), _regs(target), mark)
+        return ExpectCalled(
+            target["ops"],
+            target.get("func"),
+            None if count is None else int(count),
+            _regs(target),
+            mark,
+        )
     if "not_called" in entry:
         target = entry["not_called"]
         return ExpectNotCalled(target["ops"], target.get("func"), _regs(target), mark)

@@ -64,13 +64,15 @@ def _validator() -> Draft202012Validator:
     from jsonschema import Draft202012Validator, validators
 
     checker = validators.extend(  # type: ignore[no-untyped-call]
-        Draft202012Validator, {"pattern": _ecma_pattern})
+        Draft202012Validator, {"pattern": _ecma_pattern}
+    )
     validator: Draft202012Validator = checker(scenario_schema())
     return validator
 
 
-def _ecma_pattern(validator: Draft202012Validator, pattern: str, instance: Any,
-                  schema: Schema) -> Iterator[ValidationError]:
+def _ecma_pattern(
+    validator: Draft202012Validator, pattern: str, instance: Any, schema: Schema
+) -> Iterator[ValidationError]:
     from jsonschema.exceptions import ValidationError
 
     if validator.is_type(instance, "string") and not _matches(pattern, instance):
@@ -168,8 +170,13 @@ def _translate(doc: Document, error: ValidationError) -> list[Diagnostic]:
 # ---- wording helpers -----------------------------------------------------------------------
 
 _TYPE_NOUNS = {
-    "string": "a string", "integer": "a whole number", "number": "a number",
-    "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "nothing",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "nothing",
 }
 
 
@@ -206,8 +213,15 @@ def _keys(schema: Schema) -> list[str]:
     return list(schema.get("properties", {}))
 
 
-def _here(doc: Document, error: ValidationError, message: str, hint: str | None,
-          *, path: str | None = None, key: bool = False) -> list[Diagnostic]:
+def _here(
+    doc: Document,
+    error: ValidationError,
+    message: str,
+    hint: str | None,
+    *,
+    path: str | None = None,
+    key: bool = False,
+) -> list[Diagnostic]:
     return [doc.diagnostic(path or _path(error), message, hint, key=key)]
 
 
@@ -217,12 +231,20 @@ def _here(doc: Document, error: ValidationError, message: str, hint: str | None,
 def _type(doc: Document, error: ValidationError) -> list[Diagnostic]:
     path, value, schema = _path(error), _instance(error), _schema(error)
     if path == "$" and value is None:
-        return _here(doc, error, "the file holds no scenario (its document is empty)",
-                     "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`")
+        return _here(
+            doc,
+            error,
+            "the file holds no scenario (its document is empty)",
+            "a scenario needs at least `ftscen: 1`, `functions:` and `timeline:`",
+        )
     expected = _title(schema)
     wanted = schema.get("type") if isinstance(schema, dict) else None
-    return _here(doc, error, f"expected {expected}, got {_describe(doc, path, value)}",
-                 _type_hint(doc, path, value, wanted, schema))
+    return _here(
+        doc,
+        error,
+        f"expected {expected}, got {_describe(doc, path, value)}",
+        _type_hint(doc, path, value, wanted, schema),
+    )
 
 
 def _type_hint(doc: Document, path: str, value: Any, wanted: Any, schema: Any) -> str | None:
@@ -255,8 +277,13 @@ def _required(doc: Document, error: ValidationError) -> list[Diagnostic]:
         if isinstance(instance, dict) and key not in instance:
             described = schema.get("properties", {}).get(key, {}).get("description", "")
             described = described.rstrip(".")
-            hint = f"add `{key}: 1` at the top of the file" if key == "ftscen" else (
-                f"add `{key}:` ({described[:1].lower()}{described[1:]})" if described else None)
+            hint = (
+                f"add `{key}: 1` at the top of the file"
+                if key == "ftscen"
+                else (
+                    f"add `{key}:` ({described[:1].lower()}{described[1:]})" if described else None
+                )
+            )
             out += _here(doc, error, f"{title} needs the key '{key}'", hint)
     return out
 
@@ -276,8 +303,14 @@ def _additional(doc: Document, error: ValidationError) -> list[Diagnostic]:
             message = f"'{key}' does not belong in {title}"
         else:
             message = f"unknown key '{key}' in {title}"
-        out += _here(doc, error, message, f"{title} takes the keys: {', '.join(allowed)}",
-                     path=child_path(_path(error), key), key=True)
+        out += _here(
+            doc,
+            error,
+            message,
+            f"{title} takes the keys: {', '.join(allowed)}",
+            path=child_path(_path(error), key),
+            key=True,
+        )
     return out
 
 
@@ -302,35 +335,45 @@ def _enum(doc: Document, error: ValidationError) -> list[Diagnostic]:
     choices = list(dict.fromkeys(str(v) for v in _expected(error)))
     value = _instance(error)
     near = suggestion(value, choices) if isinstance(value, str) else ""
-    return _here(doc, error, f"{_show(value)} is not {_title(_schema(error))}{near}",
-                 f"expected one of: {', '.join(choices)}")
+    return _here(
+        doc,
+        error,
+        f"{_show(value)} is not {_title(_schema(error))}{near}",
+        f"expected one of: {', '.join(choices)}",
+    )
 
 
 def _const(doc: Document, error: ValidationError) -> list[Diagnostic]:
     if _path(error) == "$.ftscen":
-        return _here(doc, error, f"unsupported format version {_show(_instance(error))}: this "
-                     "ftscen reads format version 1", "write `ftscen: 1` (see docs/format.md)")
-    return _here(doc, error, f"expected {_show(_expected(error))}, got "
-                 f"{_show(_instance(error))}", None)
+        return _here(
+            doc,
+            error,
+            f"unsupported format version {_show(_instance(error))}: this "
+            "ftscen reads format version 1",
+            "write `ftscen: 1` (see docs/format.md)",
+        )
+    return _here(
+        doc, error, f"expected {_show(_expected(error))}, got {_show(_instance(error))}", None
+    )
 
 
 _PATTERN_HINTS = {
-    "^[A-Za-z_][A-Za-z0-9_]*$":
-        "names are C identifiers: letters, digits and '_', not starting with a digit",
+    "^[A-Za-z_][A-Za-z0-9_]*$": "names are C identifiers: letters, digits and '_', not starting with a digit",
     "^[A-Za-z0-9_][A-Za-z0-9_.-]*$": "an id is one word of letters, digits, '_', '.' and '-'",
     "^!?[^\\s!0-9]\\S*$": "a glob is one word in the kernel's syntax (* ? [...], a leading ! "
-                          "removes); put each glob in its own list entry",
-    "^(nop|call [A-Za-z_][A-Za-z0-9_]*(\\.(tramp|func))?)$":
-        "write `nop` or `call SYMBOL` (at a function's site ftrace_caller, ftrace_regs_caller or "
-        "OPS.tramp; at a trampoline's site ftrace_stub, ftrace_ops_list_func, "
-        "ftrace_ops_assist_func or OPS.func)",
-    "^[A-Za-z_][A-Za-z0-9_]*(\\.tramp_call)?$":
-        "name a traceable function, or a trampoline's call site: ftrace_call, ftrace_regs_call "
-        "or OPS.tramp_call",
+    "removes); put each glob in its own list entry",
+    "^(nop|call [A-Za-z_][A-Za-z0-9_]*(\\.(tramp|func))?)$": "write `nop` or `call SYMBOL` (at a function's site ftrace_caller, ftrace_regs_caller or "
+    "OPS.tramp; at a trampoline's site ftrace_stub, ftrace_ops_list_func, "
+    "ftrace_ops_assist_func or OPS.func)",
+    "^[A-Za-z_][A-Za-z0-9_]*(\\.tramp_call)?$": "name a traceable function, or a trampoline's call site: ftrace_call, ftrace_regs_call "
+    "or OPS.tramp_call",
 }
 
-_POINTS = ["start"] + [f"{site}.{phase}" for site in ("sites", "ftrace_call", "ftrace_regs_call")
-                       for phase in ("int3", "tail", "done")]
+_POINTS = ["start"] + [
+    f"{site}.{phase}"
+    for site in ("sites", "ftrace_call", "ftrace_regs_call")
+    for phase in ("int3", "tail", "done")
+]
 
 
 def _pattern(doc: Document, error: ValidationError) -> list[Diagnostic]:
@@ -341,18 +384,31 @@ def _pattern(doc: Document, error: ValidationError) -> list[Diagnostic]:
     near = ""
     if _schema(error).get("title") == "a point":
         near = suggestion(value, _POINTS)
-        hint = ("points: start, sites.int3|tail|done, ftrace_call.*, ftrace_regs_call.*, "
-                "OPS.tramp_call.*, optionally with #N; `ftscen points FILE` lists them")
-    return _here(doc, error, f"{_show(value)} is not {_title(_schema(error))}{near}", hint,
-                 path=path, key=as_key)
+        hint = (
+            "points: start, sites.int3|tail|done, ftrace_call.*, ftrace_regs_call.*, "
+            "OPS.tramp_call.*, optionally with #N; `ftscen points FILE` lists them"
+        )
+    return _here(
+        doc,
+        error,
+        f"{_show(value)} is not {_title(_schema(error))}{near}",
+        hint,
+        path=path,
+        key=as_key,
+    )
 
 
 def _min_items(doc: Document, error: ValidationError) -> list[Diagnostic]:
     if _path(error) == "$.functions":
-        return _here(doc, error, "the function table is empty",
-                     "list at least one function, e.g. `- name: f`")
-    return _here(doc, error, f"{_title(_schema(error))} needs at least {_expected(error)} "
-                 "entries", None)
+        return _here(
+            doc,
+            error,
+            "the function table is empty",
+            "list at least one function, e.g. `- name: f`",
+        )
+    return _here(
+        doc, error, f"{_title(_schema(error))} needs at least {_expected(error)} entries", None
+    )
 
 
 def _unique(doc: Document, error: ValidationError) -> list[Diagnostic]:
@@ -361,8 +417,13 @@ def _unique(doc: Document, error: ValidationError) -> list[Diagnostic]:
     for index, item in enumerate(_instance(error)):
         key = _same_value(item)
         if key in seen:
-            out += _here(doc, error, f"{_show(item)} is listed twice", "list each one once",
-                         path=child_path(_path(error), index))
+            out += _here(
+                doc,
+                error,
+                f"{_show(item)} is listed twice",
+                "list each one once",
+                path=child_path(_path(error), index),
+            )
         seen.add(key)
     return out
 
@@ -370,25 +431,33 @@ def _unique(doc: Document, error: ValidationError) -> list[Diagnostic]:
 def _range(doc: Document, error: ValidationError) -> list[Diagnostic]:
     schema = _schema(error)
     low, high = schema.get("minimum"), schema.get("maximum")
-    bounds = f"from {low} to {high}" if low is not None and high is not None else (
-        f"at least {low}" if low is not None else f"at most {high}")
-    return _here(doc, error, f"{_show(_instance(error))} is out of range: {_title(schema)} is "
-                 f"{bounds}", None)
+    bounds = (
+        f"from {low} to {high}"
+        if low is not None and high is not None
+        else (f"at least {low}" if low is not None else f"at most {high}")
+    )
+    return _here(
+        doc, error, f"{_show(_instance(error))} is out of range: {_title(schema)} is {bounds}", None
+    )
 
 
 def _min_length(doc: Document, error: ValidationError) -> list[Diagnostic]:
-    return _here(doc, error, f"{_title(_schema(error))} cannot be empty",
-                 _schema(error).get("description"))
+    return _here(
+        doc, error, f"{_title(_schema(error))} cannot be empty", _schema(error).get("description")
+    )
 
 
 # title -> (no kind: message, hint prefix; several: message prefix, hint)
 _KIND_WORDS = {
     "a timeline step": (
-        "this step has no action", "add one of", "this step has several actions",
+        "this step has no action",
+        "add one of",
+        "this step has several actions",
         "a step does one thing: split it into one step per action",
     ),
     "an assertion": (
-        "this assertion checks nothing", "start it with one of",
+        "this assertion checks nothing",
+        "start it with one of",
         "this assertion mixes several checks",
         "an assertion checks one thing: split it into one assertion per check",
     ),
@@ -402,21 +471,31 @@ def _one_of(doc: Document, error: ValidationError) -> list[Diagnostic]:
     if words is None or not isinstance(instance, dict):
         return _fallback(doc, error)
     none_msg, none_hint, many_msg, many_hint = words
-    present = [kinds[i] for i, option in enumerate(options)
-               if _validator().evolve(schema=option).is_valid(instance)]
+    present = [
+        kinds[i]
+        for i, option in enumerate(options)
+        if _validator().evolve(schema=option).is_valid(instance)
+    ]
     if not present:
         return _here(doc, error, none_msg, f"{none_hint}: {', '.join(kinds)}")
     shown = " and ".join(f"'{k}'" for k in present)
-    return _here(doc, error, f"{many_msg}: {shown}", many_hint,
-                 path=child_path(_path(error), present[1]), key=True)
+    return _here(
+        doc,
+        error,
+        f"{many_msg}: {shown}",
+        many_hint,
+        path=child_path(_path(error), present[1]),
+        key=True,
+    )
 
 
 def _any_of(doc: Document, error: ValidationError) -> list[Diagnostic]:
     options = _expected(error)
     if all(set(option) == {"required"} for option in options):
         keys = " or ".join(f"'{option['required'][0]}'" for option in options)
-        return _here(doc, error, f"{_title(_schema(error))} needs {keys}",
-                     "add at least one of them")
+        return _here(
+            doc, error, f"{_title(_schema(error))} needs {keys}", "add at least one of them"
+        )
     return _fallback(doc, error)
 
 

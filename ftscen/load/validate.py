@@ -53,5 +53,3 @@ def check_semantics(doc: Document) -> list[Diagnostic]:
     if over:
         return over
     return [diag for _, check in CHECKS for diag in check(ctx)]
-
-

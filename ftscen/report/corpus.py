@@ -24,16 +24,26 @@ from ftscen.verdicts.evaluate import Outcome
 #: Outcomes in the order the summary line names them.
 OUTCOMES = (Outcome.PASS, Outcome.FAIL, Outcome.XFAIL, Outcome.XPASS)
 _WORDS = tuple(o.name for o in OUTCOMES)
-_STYLES = {"PASS": "green", "FAIL": "bold red", "XFAIL": "yellow", "XPASS": "bold magenta",
-           "INVALID": "red", "ERROR": "bold white on red", "+": "green", "-": "red",
-           "@": "cyan", "summary": "bold"}
+_STYLES = {
+    "PASS": "green",
+    "FAIL": "bold red",
+    "XFAIL": "yellow",
+    "XPASS": "bold magenta",
+    "INVALID": "red",
+    "ERROR": "bold white on red",
+    "+": "green",
+    "-": "red",
+    "@": "cyan",
+    "summary": "bold",
+}
 
 
 class Sink:
     """Lines to a stream; ``kind`` picks a colour when the stream is a terminal."""
 
-    def __init__(self, stream: IO[str], color: bool = False,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self, stream: IO[str], color: bool = False, progress: Progress | None = None
+    ) -> None:
         self.stream, self.progress = stream, progress
         self._console: Any = None
         if color:
@@ -74,8 +84,9 @@ class Sink:
 
         table = Table(*rows[0], box=None, pad_edge=False, header_style="bold")
         for row in rows[1:]:  # Text, not markup: a path may contain [brackets]
-            table.add_row(Text(row[0]), *(Text(c, _STYLES.get(c.split(",")[0], ""))
-                                          for c in row[1:]))
+            table.add_row(
+                Text(row[0]), *(Text(c, _STYLES.get(c.split(",")[0], "")) for c in row[1:])
+            )
         if self.progress is not None:
             self.progress.clear()
         self._console.print(table)
@@ -140,8 +151,11 @@ class Tally:
     @property
     def failed(self) -> bool:
         bad = ("differs", "missing", "stale", "unreadable", "unwritable")
-        return bool(self.outcomes[Outcome.FAIL] or self.outcomes[Outcome.XPASS]
-                    or any(self.goldens[b] for b in bad))
+        return bool(
+            self.outcomes[Outcome.FAIL]
+            or self.outcomes[Outcome.XPASS]
+            or any(self.goldens[b] for b in bad)
+        )
 
     @property
     def unwritten(self) -> int:
@@ -161,16 +175,21 @@ class Tally:
         if self.folders:
             parts.append(f"{self.folders} unreadable folder{'s' if self.folders > 1 else ''}")
         if self.goldens:
-            parts.append("goldens: " + ", ".join(f"{n} {w}" for w, n in
-                                                 sorted(self.goldens.items())))
+            parts.append(
+                "goldens: " + ", ".join(f"{n} {w}" for w, n in sorted(self.goldens.items()))
+            )
         return f"{head}: " + ("; ".join(parts) or "nothing ran")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scenarios": self.scenarios, "runs": self.runs,
-                **{o.value: self.outcomes[o] for o in OUTCOMES},
-                "invalid": self.invalid, "internal_errors": self.errors,
-                "unreadable_folders": self.folders,
-                "goldens": dict(sorted(self.goldens.items()))}
+        return {
+            "scenarios": self.scenarios,
+            "runs": self.runs,
+            **{o.value: self.outcomes[o] for o in OUTCOMES},
+            "invalid": self.invalid,
+            "internal_errors": self.errors,
+            "unreadable_folders": self.folders,
+            "goldens": dict(sorted(self.goldens.items())),
+        }
 
 
 def _golden_word(run: RunRecord) -> str:
@@ -201,8 +220,9 @@ def golden_lines(run: RunRecord, path: str, versions: Sequence[str] | None) -> l
     return describe(run.golden, path, kernel_option(run, versions))
 
 
-def emit_run(sink: Sink, result: JobResult, run: RunRecord, quiet: bool,
-             versions: Sequence[str] | None) -> None:
+def emit_run(
+    sink: Sink, result: JobResult, run: RunRecord, quiet: bool, versions: Sequence[str] | None
+) -> None:
     """Corpus form: the summary line; failing verdicts and golden problems under it."""
     sink.line(summary_line(run.report), run.outcome.name)
     if not quiet and run.outcome is Outcome.FAIL:  # an XFAIL's failed verdicts are expected
@@ -233,8 +253,14 @@ def emit_broken(sink: Sink, result: JobResult, quiet: bool) -> None:
         sink.lines("  " + t if t else "" for t in blocks)
 
 
-def emit_detailed(sink: Sink, err: Sink, result: JobResult, quiet: bool,
-                  versions: Sequence[str] | None, log: LogMode = LogMode.ALWAYS) -> None:
+def emit_detailed(
+    sink: Sink,
+    err: Sink,
+    result: JobResult,
+    quiet: bool,
+    versions: Sequence[str] | None,
+    log: LogMode = LogMode.ALWAYS,
+) -> None:
     """Single-file form: the log and every assertion (as ``render_text``), then goldens."""
     if result.runs == () and result.error is None:
         from ftscen.core.diagnostics import render_text
@@ -271,8 +297,7 @@ def _cell(run: RunRecord) -> str:
 
 
 # ---- JSON for the whole run -----------------------------------------------------------------
-def render_json(results: Sequence[JobResult], tally: Tally,
-                versions: Sequence[str] | None) -> str:
+def render_json(results: Sequence[JobResult], tally: Tally, versions: Sequence[str] | None) -> str:
     """One document: every run (report_dict + golden), every invalid file, the summary.
     ``errors`` repeats all diagnostics in the shape ``ftscen validate --format json`` uses."""
     runs, invalid, broken = [], [], []
@@ -283,9 +308,15 @@ def render_json(results: Sequence[JobResult], tally: Tally,
             invalid.append({"file": r.path, "errors": [d.to_dict() for d in r.diagnostics]})
         if r.error is not None:
             broken.append({"file": r.path, "error": r.error})
-    doc = {"ftscen": __version__, "kernels": list(versions) if versions else None,
-           "results": runs, "invalid": invalid, "internal_errors": broken,
-           "errors": [e for i in invalid for e in i["errors"]], "summary": tally.to_dict()}
+    doc = {
+        "ftscen": __version__,
+        "kernels": list(versions) if versions else None,
+        "results": runs,
+        "invalid": invalid,
+        "internal_errors": broken,
+        "errors": [e for i in invalid for e in i["errors"]],
+        "summary": tally.to_dict(),
+    }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -121,9 +121,9 @@ def parse(text: str) -> Golden:
     while n < len(lines) and lines[n].startswith(_META):
         line = lines[n]
         if line.startswith(VERSION_KEY):
-            version = line[len(VERSION_KEY):].strip()
+            version = line[len(VERSION_KEY) :].strip()
         elif line.startswith(SHA_KEY):
-            sha = line[len(SHA_KEY):].strip()
+            sha = line[len(SHA_KEY) :].strip()
         n += 1
     return Golden(version, sha, tuple(lines[n:]))
 
@@ -135,11 +135,15 @@ def _read(path: Path) -> Golden | GoldenCheck:
     except FileNotFoundError:
         return GoldenCheck(path.as_posix(), GoldenStatus.MISSING)
     except FileRefused as refused:
-        return GoldenCheck(path.as_posix(), GoldenStatus.UNREADABLE,
-                           detail=f"{refused.reason}; {refused.hint}")
+        return GoldenCheck(
+            path.as_posix(), GoldenStatus.UNREADABLE, detail=f"{refused.reason}; {refused.hint}"
+        )
     except UnicodeDecodeError as exc:
-        return GoldenCheck(path.as_posix(), GoldenStatus.UNREADABLE,
-                           detail=f"not UTF-8 text ({exc.reason} at offset {exc.start})")
+        return GoldenCheck(
+            path.as_posix(),
+            GoldenStatus.UNREADABLE,
+            detail=f"not UTF-8 text ({exc.reason} at offset {exc.start})",
+        )
 
 
 def compare(rep: ScenarioReport, path: Path) -> GoldenCheck:
@@ -152,10 +156,10 @@ def compare(rep: ScenarioReport, path: Path) -> GoldenCheck:
     stale = found.sha256 != rep.result.scenario.source_sha256
     actual = body_lines(rep)
     if list(found.body) == actual:
-        return GoldenCheck(shown, GoldenStatus.STALE if stale else GoldenStatus.MATCH,
-                           stale=stale)
-    diff = difflib.unified_diff(list(found.body), actual, fromfile=shown,
-                                tofile=f"{shown} (this run)", lineterm="")
+        return GoldenCheck(shown, GoldenStatus.STALE if stale else GoldenStatus.MATCH, stale=stale)
+    diff = difflib.unified_diff(
+        list(found.body), actual, fromfile=shown, tofile=f"{shown} (this run)", lineterm=""
+    )
     return GoldenCheck(shown, GoldenStatus.DIFFERS, tuple(diff), stale)
 
 
@@ -213,8 +217,10 @@ def ci_refusal(environ: dict[str, str] | os._Environ[str]) -> str | None:
     never rewritten by CI: any non-empty ``CI`` other than ``0``/``false`` refuses."""
     value = environ.get("CI", "").strip()
     if value and value.lower() not in ("0", "false"):
-        return (f"--update-golden refuses to run when CI is set (CI={value}): goldens are "
-                "updated locally and reviewed; run without --update-golden to compare")
+        return (
+            f"--update-golden refuses to run when CI is set (CI={value}): goldens are "
+            "updated locally and reviewed; run without --update-golden to compare"
+        )
     return None
 
 
@@ -235,8 +241,10 @@ def describe(check: GoldenCheck, scenario: str, kernel_option: str | None) -> li
     s, path = check.status, check.path
     if s in _SAID:
         return [f"golden {path}: " + _SAID[s].format(fix=fix, detail=check.detail)]
-    stale = (f"golden {path}: stale: {scenario} changed since this golden was written; "
-             f"review the log, then: {fix}")
+    stale = (
+        f"golden {path}: stale: {scenario} changed since this golden was written; "
+        f"review the log, then: {fix}"
+    )
     if s is GoldenStatus.STALE:
         return [stale]
     out = [f"golden {path}: differs from this run"] + list(check.diff)

@@ -34,8 +34,14 @@ def classname(path: str) -> str:
 
 
 def _case(suite: ET.Element, result: JobResult, name: str, seconds: float = 0.0) -> ET.Element:
-    return ET.SubElement(suite, "testcase", classname=classname(result.path), name=name,
-                         file=result.path, time=f"{seconds:.3f}")
+    return ET.SubElement(
+        suite,
+        "testcase",
+        classname=classname(result.path),
+        name=name,
+        file=result.path,
+        time=f"{seconds:.3f}",
+    )
 
 
 def _child(case: ET.Element, tag: str, message: str, kind: str, text: str) -> None:
@@ -44,8 +50,9 @@ def _child(case: ET.Element, tag: str, message: str, kind: str, text: str) -> No
         el.text = _clean(text)
 
 
-def _run_case(suite: ET.Element, result: JobResult, run: RunRecord,
-              versions: Sequence[str] | None) -> str:
+def _run_case(
+    suite: ET.Element, result: JobResult, run: RunRecord, versions: Sequence[str] | None
+) -> str:
     case = _case(suite, result, f"{run.name} [kernel {run.version}]", run.seconds)
     problems, kind = [], "AssertionFailed"
     summary = summary_line(run.report)
@@ -83,8 +90,9 @@ def _broken_cases(suite: ET.Element, result: JobResult) -> int:
     return len(names)
 
 
-def render(results: Sequence[JobResult], versions: Sequence[str] | None = None,
-           suite_name: str = "ftscen") -> str:
+def render(
+    results: Sequence[JobResult], versions: Sequence[str] | None = None, suite_name: str = "ftscen"
+) -> str:
     """The whole run as a JUnit XML document (one ``<testsuite>`` inside ``<testsuites>``)."""
     root = ET.Element("testsuites", name=suite_name)
     suite = ET.SubElement(root, "testsuite", name=suite_name)

@@ -119,24 +119,33 @@ def log_lines(result: RunResult) -> list[str]:
 def header_lines(result: RunResult) -> list[str]:
     p = result.profile
     dyn = ", dynamic trampolines" if p.dynamic_trampolines else ""
-    return [f"# scenario: {result.scenario.name}",
-            f"# kernel: {p.version} (int3: {p.int3}, pt_regs: {p.frame}{dyn})"]
+    return [
+        f"# scenario: {result.scenario.name}",
+        f"# kernel: {p.version} (int3: {p.int3}, pt_regs: {p.frame}{dyn})",
+    ]
 
 
 def verdict_lines(v: Verdict) -> list[str]:
     where = f"{v.mark.at()}: " if v.mark.line else ""
     if v.ok:
         return [f"  ok    {v.title}"]
-    out = [f"  FAIL  {where}{v.title}", f"          expected: {v.expected}",
-           f"          log shows: {v.actual}"]
+    out = [
+        f"  FAIL  {where}{v.title}",
+        f"          expected: {v.expected}",
+        f"          log shows: {v.actual}",
+    ]
     out += [f"          | {event_text(e)}" for e in v.events]
     return out
 
 
 def summary_line(rep: ScenarioReport) -> str:
     n_ok = sum(v.ok for v in rep.verdicts)
-    word = {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.XFAIL: "XFAIL",
-            Outcome.XPASS: "XPASS"}[rep.outcome]
+    word = {
+        Outcome.PASS: "PASS",
+        Outcome.FAIL: "FAIL",
+        Outcome.XFAIL: "XFAIL",
+        Outcome.XPASS: "XPASS",
+    }[rep.outcome]
     tail = f"{n_ok}/{len(rep.verdicts)} assertions hold"
     if rep.outcome is Outcome.XFAIL:
         tail += f"; expected failure: {rep.result.scenario.xfail}"
@@ -163,12 +172,24 @@ def report_dict(rep: ScenarioReport) -> dict[str, Any]:
     return {
         "scenario": r.scenario.name,
         "file": rep.display_path,
-        "kernel": {"version": p.version, "int3": p.int3, "pt_regs": p.frame,
-                   "dynamic_trampolines": p.dynamic_trampolines},
+        "kernel": {
+            "version": p.version,
+            "int3": p.int3,
+            "pt_regs": p.frame,
+            "dynamic_trampolines": p.dynamic_trampolines,
+        },
         "outcome": rep.outcome.value,
         "events": [e.to_dict() for e in r.events],
-        "assertions": [{"ok": v.ok, "title": v.title, "expected": v.expected,
-                        "actual": v.actual, "line": v.mark.line or None} for v in rep.verdicts],
+        "assertions": [
+            {
+                "ok": v.ok,
+                "title": v.title,
+                "expected": v.expected,
+                "actual": v.actual,
+                "line": v.mark.line or None,
+            }
+            for v in rep.verdicts
+        ],
         "fault": None if r.fault is None else vars(r.fault),
         "sites": dict(sorted(r.sites.items())),
         "trampoline_sites": dict(sorted(r.trampoline_sites.items())),

@@ -49,8 +49,9 @@ def _names(items: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join(items) + "]" if items else "[] (none)"
 
 
-def _diff(want: list[str], have: list[str], missing: str = "did not run",
-          extra: str = "ran instead") -> str:
+def _diff(
+    want: list[str], have: list[str], missing: str = "did not run", extra: str = "ran instead"
+) -> str:
     parts = []
     if [x for x in want if x not in have]:
         parts.append(f"{missing}: {', '.join(x for x in want if x not in have)}")
@@ -65,29 +66,57 @@ def _call_events(result: RunResult, cid: str) -> list[Event]:
 
 def check_call(result: RunResult, exp: ExpectCall) -> list[Verdict]:
     if not any(c.id == exp.call for c in result.calls):
-        return [Verdict(False, f"call {exp.call}", "the call to run", "it never ran "
-                        "(the run stopped before it)", (), exp.mark)]
+        return [
+            Verdict(
+                False,
+                f"call {exp.call}",
+                "the call to run",
+                "it never ran (the run stopped before it)",
+                (),
+                exp.mark,
+            )
+        ]
     evs = _call_events(result, exp.call)
     out = []
     if exp.ran is not None:
         ran = sorted({e.func for e in evs if isinstance(e, RanEvent)})
         want = sorted(set(exp.ran))
-        out.append(Verdict(ran == want, f"call {exp.call}: ran {_names(want)}",
-                           f"bodies {_names(want)}", f"bodies {_names(ran)}" + _diff(want, ran),
-                           tuple(e for e in evs if e.kind in ("ran", "int3")), exp.mark))
+        out.append(
+            Verdict(
+                ran == want,
+                f"call {exp.call}: ran {_names(want)}",
+                f"bodies {_names(want)}",
+                f"bodies {_names(ran)}" + _diff(want, ran),
+                tuple(e for e in evs if e.kind in ("ran", "int3")),
+                exp.mark,
+            )
+        )
     got = Counter(e.ops for e in evs if isinstance(e, CallbackEvent))
     if exp.called is not None:
         want = sorted(set(exp.called))
         have = sorted(got)
-        out.append(Verdict(have == want, f"call {exp.call}: called {_names(want)}",
-                           f"handlers {_names(want)}", f"handlers {_names(have)}" +
-                           _diff(want, have, "not called", "called too"),
-                           tuple(e for e in evs if e.kind in ("callback", "int3")), exp.mark))
+        out.append(
+            Verdict(
+                have == want,
+                f"call {exp.call}: called {_names(want)}",
+                f"handlers {_names(want)}",
+                f"handlers {_names(have)}" + _diff(want, have, "not called", "called too"),
+                tuple(e for e in evs if e.kind in ("callback", "int3")),
+                exp.mark,
+            )
+        )
     if exp.called_counts is not None:
         want_c = dict(exp.called_counts)
-        out.append(Verdict(dict(got) == want_c, f"call {exp.call}: called {fmt(want_c)}",
-                           f"handlers {fmt(want_c)}", f"handlers {fmt(dict(got))}",
-                           tuple(e for e in evs if isinstance(e, CallbackEvent)), exp.mark))
+        out.append(
+            Verdict(
+                dict(got) == want_c,
+                f"call {exp.call}: called {fmt(want_c)}",
+                f"handlers {fmt(want_c)}",
+                f"handlers {fmt(dict(got))}",
+                tuple(e for e in evs if isinstance(e, CallbackEvent)),
+                exp.mark,
+            )
+        )
     return out
 
 
@@ -95,10 +124,17 @@ def fmt(counts: dict[str, int]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "}"
 
 
-def _callbacks(result: RunResult, ops: str, func: str | None,
-               regs: bool | None = None) -> list[CallbackEvent]:
-    return [e for e in result.events if isinstance(e, CallbackEvent) and e.ops == ops
-            and (func is None or e.ip == func) and (regs is None or e.regs == regs)]
+def _callbacks(
+    result: RunResult, ops: str, func: str | None, regs: bool | None = None
+) -> list[CallbackEvent]:
+    return [
+        e
+        for e in result.events
+        if isinstance(e, CallbackEvent)
+        and e.ops == ops
+        and (func is None or e.ip == func)
+        and (regs is None or e.regs == regs)
+    ]
 
 
 def _what(ops: str, func: str | None, regs: bool | None = None) -> str:
@@ -113,15 +149,26 @@ def check_called(result: RunResult, exp: ExpectCalled) -> Verdict:
     n = len(evs)
     ok = n >= 1 if exp.count is None else n == exp.count
     want = "at least once" if exp.count is None else f"{exp.count} time(s)"
-    return Verdict(ok, f"called {_what(exp.ops, exp.func, exp.regs)} {want}", want,
-                   f"{n} time(s)" + _other_regs(result, exp.ops, exp.func, exp.regs),
-                   tuple(evs), exp.mark)
+    return Verdict(
+        ok,
+        f"called {_what(exp.ops, exp.func, exp.regs)} {want}",
+        want,
+        f"{n} time(s)" + _other_regs(result, exp.ops, exp.func, exp.regs),
+        tuple(evs),
+        exp.mark,
+    )
 
 
 def check_not_called(result: RunResult, exp: ExpectNotCalled) -> Verdict:
     evs = _callbacks(result, exp.ops, exp.func, exp.regs)
-    return Verdict(not evs, f"not_called {_what(exp.ops, exp.func, exp.regs)}", "0 times",
-                   f"{len(evs)} time(s)", tuple(evs), exp.mark)
+    return Verdict(
+        not evs,
+        f"not_called {_what(exp.ops, exp.func, exp.regs)}",
+        "0 times",
+        f"{len(evs)} time(s)",
+        tuple(evs),
+        exp.mark,
+    )
 
 
 def _other_regs(result: RunResult, ops: str, func: str | None, regs: bool | None) -> str:
@@ -173,8 +220,15 @@ def check_fault(result: RunResult) -> list[Verdict]:
         return []
     evs = tuple(e for e in result.events if isinstance(e, FaultEvent))
     where = f"cpu{f.cpu} at {f.pc} in step {f.step}" + (f", call {f.call}" if f.call else "")
-    return [Verdict(False, f"emulation fault: {f.kind}", "no fault",
-                    f"{f.kind} on {where} ({f.detail})", evs)]
+    return [
+        Verdict(
+            False,
+            f"emulation fault: {f.kind}",
+            "no fault",
+            f"{f.kind} on {where} ({f.detail})",
+            evs,
+        )
+    ]
 
 
 def evaluate(result: RunResult) -> tuple[Outcome, list[Verdict]]:

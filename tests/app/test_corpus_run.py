@@ -36,15 +36,21 @@ def names(paths: list[Path]) -> list[str]:
 
 def test_directories_are_searched_recursively_and_sorted_skipping_invalid_and_hidden(tree):
     assert names(corpus.discover(["."])) == [
-        "a/deep/text-poke-new-insn.yaml", "a/seed-livepatch-tracer-window.yaml", "a/z.yml",
-        "b/filter-notrace.yaml"]
+        "a/deep/text-poke-new-insn.yaml",
+        "a/seed-livepatch-tracer-window.yaml",
+        "a/z.yml",
+        "b/filter-notrace.yaml",
+    ]
 
 
 def test_arguments_keep_their_order_and_a_file_named_twice_runs_once(tree):
     found = corpus.discover(["b", "a/z.yml", "a", "./b/filter-notrace.yaml"])
-    assert names(found) == ["b/filter-notrace.yaml", "a/z.yml",
-                            "a/deep/text-poke-new-insn.yaml",
-                            "a/seed-livepatch-tracer-window.yaml"]
+    assert names(found) == [
+        "b/filter-notrace.yaml",
+        "a/z.yml",
+        "a/deep/text-poke-new-insn.yaml",
+        "a/seed-livepatch-tracer-window.yaml",
+    ]
 
 
 def test_an_invalid_directory_given_explicitly_is_searched(tree):
@@ -89,7 +95,8 @@ def test_one_line_per_scenario_and_a_summary(tree):
         "PASS  a/z.yml [kernel 6.6]: 8/8 assertions hold",
         "PASS  b/filter-notrace.yaml [kernel 6.6]: 10/10 assertions hold",
         "",
-        "4 scenarios: 4 PASS"]
+        "4 scenarios: 4 PASS",
+    ]
 
 
 def test_a_failing_scenario_in_a_corpus_shows_its_failed_assertions(tree):
@@ -119,13 +126,24 @@ def test_junit_has_one_case_per_scenario_and_kernel_with_failures_and_errors(tre
     suite = root.find("testsuite")
     assert suite is not None
     assert {k: suite.get(k) for k in ("tests", "failures", "errors", "skipped")} == {
-        "tests": "8", "failures": "3", "errors": "2", "skipped": "1"}
+        "tests": "8",
+        "failures": "3",
+        "errors": "2",
+        "skipped": "1",
+    }
     cases = {c.get("name"): c for c in suite.iter("testcase")}
-    assert sorted(cases) == sorted([
-        "broken [kernel 5.1]", "broken [kernel 6.6]",
-        "failing-filter [kernel 5.1]", "failing-filter [kernel 6.6]",
-        "filter-notrace [kernel 5.1]", "filter-notrace [kernel 6.6]",
-        "xfail-skip-window [kernel 5.1]", "xfail-skip-window [kernel 6.6]"])
+    assert sorted(cases) == sorted(
+        [
+            "broken [kernel 5.1]",
+            "broken [kernel 6.6]",
+            "failing-filter [kernel 5.1]",
+            "failing-filter [kernel 6.6]",
+            "filter-notrace [kernel 5.1]",
+            "filter-notrace [kernel 6.6]",
+            "xfail-skip-window [kernel 5.1]",
+            "xfail-skip-window [kernel 6.6]",
+        ]
+    )
     failure = cases["failing-filter [kernel 6.6]"].find("failure")
     assert failure is not None and "call outside: called [T]" in (failure.text or "")
     assert cases["xfail-skip-window [kernel 6.6]"].find("failure").get("type") == "XPASS"
@@ -141,13 +159,24 @@ def test_json_is_one_document_for_the_whole_run(tree):
     doc = json.loads(result.stdout)
     assert doc["kernels"] == ["5.1", "6.6"]
     assert [(r["file"], r["kernel"]["version"], r["outcome"]) for r in doc["results"]] == [
-        ("b/filter-notrace.yaml", "5.1", "pass"), ("b/filter-notrace.yaml", "6.6", "pass")]
+        ("b/filter-notrace.yaml", "5.1", "pass"),
+        ("b/filter-notrace.yaml", "6.6", "pass"),
+    ]
     assert doc["results"][0]["events"][0]["kind"] == "step"
     assert doc["invalid"][0]["file"] == "a/invalid/broken.yaml"
     assert doc["errors"] == doc["invalid"][0]["errors"] and doc["errors"]
-    assert doc["summary"] == {"scenarios": 2, "runs": 2, "pass": 2, "fail": 0, "xfail": 0,
-                              "xpass": 0, "invalid": 1, "internal_errors": 0,
-                              "unreadable_folders": 0, "goldens": {}}
+    assert doc["summary"] == {
+        "scenarios": 2,
+        "runs": 2,
+        "pass": 2,
+        "fail": 0,
+        "xfail": 0,
+        "xpass": 0,
+        "invalid": 1,
+        "internal_errors": 0,
+        "unreadable_folders": 0,
+        "goldens": {},
+    }
 
 
 def test_several_kernels_give_a_table_with_one_column_per_version(tree):
@@ -157,10 +186,12 @@ def test_several_kernels_give_a_table_with_one_column_per_version(tree):
     lines = result.stdout.splitlines()
     start = lines.index(next(t for t in lines if t.startswith("scenario ")))
     table = [t.split() for t in lines[start : start + 4]]
-    assert table == [["scenario", "5.1", "5.3"],
-                     ["b/filter-notrace.yaml", "PASS", "PASS"],
-                     ["b/i386-regs-caller-window.yaml", "FAIL", "PASS"],
-                     ["a/invalid/broken.yaml", "INVALID", "INVALID"]]
+    assert table == [
+        ["scenario", "5.1", "5.3"],
+        ["b/filter-notrace.yaml", "PASS", "PASS"],
+        ["b/i386-regs-caller-window.yaml", "FAIL", "PASS"],
+        ["a/invalid/broken.yaml", "INVALID", "INVALID"],
+    ]
     assert lines[-1] == "3 scenarios, 4 runs: 3 PASS, 1 FAIL; 1 INVALID"
 
 
@@ -172,14 +203,14 @@ def test_an_empty_directory_is_a_usage_error(tmp_path: Path, monkeypatch: pytest
     assert "no scenario files (*.yaml, *.yml) under empty" in result.stderr
 
 
-
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True
 
 
 def test_on_a_terminal_outcomes_are_coloured_and_progress_goes_to_stderr_only(
-        tree, monkeypatch: pytest.MonkeyPatch):
+    tree, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setenv("TERM", "xterm-256color")
     for var in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         monkeypatch.delenv(var, raising=False)

@@ -92,37 +92,54 @@ def test_a_freed_or_never_created_per_ops_trampoline_reads_not_allocated(tmp_pat
     (report,) = check_file(write_file(tmp_path, "per-ops.yaml", PER_OPS))
     assert report.outcome is Outcome.FAIL
     failed = [(v.title, v.actual) for v in report.verdicts if not v.ok]
-    assert failed == [("site A.tramp_call is call A.func", "not allocated"),
-                      ("site B.tramp_call is call B.func", "not allocated")]
+    assert failed == [
+        ("site A.tramp_call is call A.func", "not allocated"),
+        ("site B.tramp_call is call B.func", "not allocated"),
+    ]
     assert "log shows: not allocated" in render_text(report, show_log=False)
 
 
 def test_a_per_ops_call_site_holds_its_callback_while_registered(tmp_path: Path) -> None:
     text = PER_OPS.replace("  - unregister: A\n", "").replace(
-        "ftrace_call, is: call ftrace_stub", "ftrace_call, is: call ftrace_ops_list_func")
+        "ftrace_call, is: call ftrace_stub", "ftrace_call, is: call ftrace_ops_list_func"
+    )
     (report,) = check_file(write_file(tmp_path, "per-ops.yaml", text))
     assert [(v.title, v.ok) for v in report.verdicts][1:3] == [
         ("site ftrace_call is call ftrace_ops_list_func", True),
-        ("site A.tramp_call is call A.func", True)]
+        ("site A.tramp_call is call A.func", True),
+    ]
 
 
 def test_the_json_report_carries_the_trampoline_call_sites(tmp_path: Path) -> None:
     (report,) = check_file(write_file(tmp_path, "per-ops.yaml", PER_OPS))
     assert report_dict(report)["trampoline_sites"] == {
-        "A.tramp_call": "not allocated", "B.tramp_call": "not allocated",
-        "ftrace_call": "call ftrace_stub", "ftrace_regs_call": "call ftrace_stub"}
+        "A.tramp_call": "not allocated",
+        "B.tramp_call": "not allocated",
+        "ftrace_call": "call ftrace_stub",
+        "ftrace_regs_call": "call ftrace_stub",
+    }
 
 
-@pytest.mark.parametrize("site, message", [
-    ("{func: ftrace_call, is: nop}",
-     "'ftrace_call' is never a nop: a trampoline's call site always calls something"),
-    ("{func: ftrace_regs_call, is: call ftrace_regs_caller}",
-     "'ftrace_regs_call' never calls 'ftrace_regs_caller'"),
-    ("{func: A.tramp_call, is: call A.func}",
-     "'A.tramp_call' exists only with per-ops trampolines"),
-])
-def test_a_bad_trampoline_site_assertion_stops_check_file(tmp_path: Path, site: str,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "site, message",
+    [
+        (
+            "{func: ftrace_call, is: nop}",
+            "'ftrace_call' is never a nop: a trampoline's call site always calls something",
+        ),
+        (
+            "{func: ftrace_regs_call, is: call ftrace_regs_caller}",
+            "'ftrace_regs_call' never calls 'ftrace_regs_caller'",
+        ),
+        (
+            "{func: A.tramp_call, is: call A.func}",
+            "'A.tramp_call' exists only with per-ops trampolines",
+        ),
+    ],
+)
+def test_a_bad_trampoline_site_assertion_stops_check_file(
+    tmp_path: Path, site: str, message: str
+) -> None:
     text = PER_OPS.replace("kernel: {dynamic_trampolines: true}\n", "").split("expect:")[0]
     path = write_file(tmp_path, "bad.yaml", text + f"expect:\n  - site: {site}\n")
     with pytest.raises(ScenarioInvalid) as caught:

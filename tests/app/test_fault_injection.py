@@ -38,11 +38,11 @@ LINUX = sys.platform == "linux"
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-
 def start(*args: str, cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
-    return subprocess.Popen([sys.executable, "-m", "ftscen", *args], cwd=cwd, env=env,
-                            text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ftscen", *args], cwd=cwd, env=env, text=True, **kwargs
+    )
 
 
 def quiet(done: subprocess.CompletedProcess[str]) -> None:
@@ -85,8 +85,13 @@ def _probe(preexec: Preexec, tmp: Path) -> bool:
     locked.write_text("x")
     locked.chmod(0)
     try:
-        done = subprocess.run([sys.executable, "-c", f"open({str(locked)!r}).read()"],
-                              preexec_fn=preexec, capture_output=True, check=False, timeout=30)
+        done = subprocess.run(
+            [sys.executable, "-c", f"open({str(locked)!r}).read()"],
+            preexec_fn=preexec,
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     finally:
@@ -101,17 +106,26 @@ def unprivileged(tmp_path_factory: pytest.TempPathFactory) -> Preexec:
         return None
     if LINUX and _probe(_drop_dac, tmp_path_factory.mktemp("probe")):
         return _drop_dac
-    pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE for the child (no "
-                "CAP_SETPCAP), so permissions cannot be made to apply")
+    pytest.skip(
+        "running as root and cannot drop CAP_DAC_OVERRIDE for the child (no "
+        "CAP_SETPCAP), so permissions cannot be made to apply"
+    )
 
 
 # ---- closed, full and broken outputs -------------------------------------------------------
-@pytest.mark.parametrize("args", [("run", "."), ("run", ".", "--jobs", "2"),
-                                  ("points", "filter-notrace.yaml"),
-                                  ("validate", "--format", "json", "filter-notrace.yaml")],
-                         ids=["run", "run-jobs", "points", "validate-json"])
-def test_a_reader_that_goes_away_ends_the_run_quietly_with_141(small: Path,
-                                                               args: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "."),
+        ("run", ".", "--jobs", "2"),
+        ("points", "filter-notrace.yaml"),
+        ("validate", "--format", "json", "filter-notrace.yaml"),
+    ],
+    ids=["run", "run-jobs", "points", "validate-json"],
+)
+def test_a_reader_that_goes_away_ends_the_run_quietly_with_141(
+    small: Path, args: tuple[str, ...]
+) -> None:
     shutil.copyfile(FAST, small / "second.yaml")  # two files: --jobs 2 starts workers
     proc = start(*args, cwd=small, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # as `| head -0`: the reader is gone before the first line
@@ -125,13 +139,18 @@ def test_a_full_stdout_is_one_line_naming_the_reason_and_exit_4(small: Path) -> 
         done = run_ftscen(["run", "filter-notrace.yaml"], cwd=small, stdout=full)
     quiet(done)
     assert done.returncode == 4
-    assert done.stderr == ("ftscen: error: cannot write to standard output: "
-                           "No space left on device\n")
+    assert done.stderr == (
+        "ftscen: error: cannot write to standard output: No space left on device\n"
+    )
 
 
 def test_a_closed_stdout_is_refused_before_anything_runs(small: Path) -> None:
-    done = run_ftscen(["run", "filter-notrace.yaml", "--update-golden"], cwd=small,
-                  preexec=lambda: os.close(1), stdout=None)
+    done = run_ftscen(
+        ["run", "filter-notrace.yaml", "--update-golden"],
+        cwd=small,
+        preexec=lambda: os.close(1),
+        stdout=None,
+    )
     quiet(done)
     assert done.returncode == 4
     assert "standard output is closed" in done.stderr
@@ -151,12 +170,14 @@ def test_a_junit_path_that_is_no_file_name_is_a_usage_error(small: Path, given: 
     assert "is a folder; name a file in it" in done.stderr
 
 
-def test_an_unwritable_junit_report_names_the_path_and_exits_4(small: Path,
-                                                               unprivileged: Preexec) -> None:
+def test_an_unwritable_junit_report_names_the_path_and_exits_4(
+    small: Path, unprivileged: Preexec
+) -> None:
     locked = small / "reports"
     locked.mkdir(mode=0o555)
-    done = run_ftscen(["run", "filter-notrace.yaml", "--junit", "reports/r.xml"], cwd=small,
-                  preexec=unprivileged)
+    done = run_ftscen(
+        ["run", "filter-notrace.yaml", "--junit", "reports/r.xml"], cwd=small, preexec=unprivileged
+    )
     quiet(done)
     assert done.returncode == 4
     assert "cannot write the JUnit report reports/r.xml: Permission denied" in done.stderr
@@ -164,7 +185,8 @@ def test_an_unwritable_junit_report_names_the_path_and_exits_4(small: Path,
 
 
 def test_an_unwritable_golden_folder_is_reported_per_file_and_exits_4(
-        small: Path, unprivileged: Preexec) -> None:
+    small: Path, unprivileged: Preexec
+) -> None:
     (small / "filter-notrace.golden").unlink()
     small.chmod(0o555)
     try:
@@ -173,8 +195,7 @@ def test_an_unwritable_golden_folder_is_reported_per_file_and_exits_4(
         small.chmod(0o755)
     quiet(done)
     assert done.returncode == 4
-    assert ("golden filter-notrace.golden: cannot be written (Permission denied)"
-            in done.stdout)
+    assert "golden filter-notrace.golden: cannot be written (Permission denied)" in done.stdout
     assert "goldens: 1 unwritable" in done.stdout
 
 
@@ -228,8 +249,17 @@ def complete_goldens(folder: Path) -> None:
 def update_run(corpus: Path) -> Iterator[tuple[subprocess.Popen[str], set[int]]]:
     for golden in corpus.rglob("*.golden"):
         golden.unlink()  # so every file's job writes one
-    proc = start("run", ".", "--jobs", "2", "--update-golden", cwd=corpus,
-                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = start(
+        "run",
+        ".",
+        "--jobs",
+        "2",
+        "--update-golden",
+        cwd=corpus,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         yield proc, wait_for_workers(proc, 2)
     finally:
@@ -241,10 +271,12 @@ def update_run(corpus: Path) -> Iterator[tuple[subprocess.Popen[str], set[int]]]
 
 
 @pytest.mark.skipif(not LINUX, reason="lists worker processes through /proc")
-@pytest.mark.parametrize(("how", "status"), [("interrupt", 130), ("terminate", 143),
-                                             ("kill", -signal.SIGKILL)])
+@pytest.mark.parametrize(
+    ("how", "status"), [("interrupt", 130), ("terminate", 143), ("kill", -signal.SIGKILL)]
+)
 def test_stopping_the_parent_mid_run_leaves_no_worker_and_no_partial_golden(
-        corpus: Path, how: str, status: int) -> None:
+    corpus: Path, how: str, status: int
+) -> None:
     with update_run(corpus) as (proc, workers):
         assert len(workers) == 2
         if how == "interrupt":  # Ctrl-C: the terminal signals the whole process group
@@ -261,10 +293,13 @@ def test_stopping_the_parent_mid_run_leaves_no_worker_and_no_partial_golden(
 
 @pytest.mark.skipif(not LINUX, reason="the death signal is Linux's prctl")
 def test_a_worker_whose_parent_died_before_it_started_exits() -> None:
-    code = ("import os, sys; from ftscen.app.workers import _die_with_parent\n"
-            "_die_with_parent(os.getppid() + 1); sys.exit(0)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False,
-                          timeout=30)
+    code = (
+        "import os, sys; from ftscen.app.workers import _die_with_parent\n"
+        "_die_with_parent(os.getppid() + 1); sys.exit(0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=False, timeout=30
+    )
     assert done.returncode == 1
 
 
@@ -281,8 +316,9 @@ def test_jobs_are_capped_and_the_cap_is_said(capsys: pytest.CaptureFixture[str])
 
 
 # ---- inputs that are unreadable, special or oversize ---------------------------------------
-def test_an_unreadable_folder_fails_the_run_and_is_named(small: Path,
-                                                         unprivileged: Preexec) -> None:
+def test_an_unreadable_folder_fails_the_run_and_is_named(
+    small: Path, unprivileged: Preexec
+) -> None:
     hidden = small / "locked"
     hidden.mkdir()
     shutil.copyfile(FAST, hidden / "x.yaml")
@@ -295,20 +331,22 @@ def test_an_unreadable_folder_fails_the_run_and_is_named(small: Path,
     for done in (whole, named):
         quiet(done)
         assert done.returncode == 2
-        assert ("UNREADABLE  locked: cannot read the folder: Permission denied"
-                in done.stdout)
+        assert "UNREADABLE  locked: cannot read the folder: Permission denied" in done.stdout
         assert "1 unreadable folder" in done.stdout
     assert "PASS" in whole.stdout  # the readable rest ran
 
 
 def test_an_unreadable_scenario_file_is_a_diagnostic_naming_the_reason(
-        small: Path, unprivileged: Preexec) -> None:
+    small: Path, unprivileged: Preexec
+) -> None:
     (small / "filter-notrace.yaml").chmod(0)
     done = run_ftscen(["run", "filter-notrace.yaml"], cwd=small, preexec=unprivileged)
     quiet(done)
     assert done.returncode == 2
-    assert ("filter-notrace.yaml: error: cannot open the scenario file: Permission denied"
-            in done.stderr)
+    assert (
+        "filter-notrace.yaml: error: cannot open the scenario file: Permission denied"
+        in done.stderr
+    )
 
 
 def test_a_fifo_named_as_a_scenario_is_refused_without_waiting(small: Path) -> None:
@@ -357,8 +395,10 @@ def test_a_golden_that_is_no_golden_is_refused_in_a_few_lines(small: Path, kind:
     done = run_ftscen(["run", ".", "--golden"], cwd=small, timeout=30)
     quiet(done)
     assert done.returncode == 1
-    said = {"oversize": "the golden file is over the limit of 4194304 bytes",
-            "fifo": "this is a FIFO (named pipe), not a regular file"}[kind]
+    said = {
+        "oversize": "the golden file is over the limit of 4194304 bytes",
+        "fifo": "this is a FIFO (named pipe), not a regular file",
+    }[kind]
     assert f"golden filter-notrace.golden: cannot be read ({said}" in done.stdout
     assert len(done.stdout) < 2000  # no 200 MB diff
     assert stat.S_ISFIFO(golden.stat().st_mode) == (kind == "fifo")

@@ -37,18 +37,23 @@ def test_without_opt_in_no_yaml_is_collected(corpus: pytest.Pytester):
 
 
 def test_ftscen_flag_collects_scenarios_as_items_and_reports_failed_verdicts(
-        corpus: pytest.Pytester):
+    corpus: pytest.Pytester,
+):
     result = corpus.runpytest("--ftscen", "scenarios", "-v", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "scenarios/failing-filter.yaml::failing-filter FAILED*",
-        "scenarios/seed-livepatch-tracer-window.yaml::seed-livepatch-tracer-window PASSED*",
-    ])
-    result.stdout.fnmatch_lines([
-        "FAIL  scenarios/failing-filter.yaml [[]kernel 6.6[]]: 1/2 assertions hold",
-        "  FAIL  scenarios/failing-filter.yaml:14:5: call outside: called [[]T[]]",
-        "          expected: handlers [[]T[]]",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "scenarios/failing-filter.yaml::failing-filter FAILED*",
+            "scenarios/seed-livepatch-tracer-window.yaml::seed-livepatch-tracer-window PASSED*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "FAIL  scenarios/failing-filter.yaml [[]kernel 6.6[]]: 1/2 assertions hold",
+            "  FAIL  scenarios/failing-filter.yaml:14:5: call outside: called [[]T[]]",
+            "          expected: handlers [[]T[]]",
+        ]
+    )
     assert "Traceback" not in result.stdout.str() and "runtest" not in result.stdout.str()
 
 
@@ -65,13 +70,19 @@ def test_an_invalid_directory_is_skipped_unless_pointed_at(corpus: pytest.Pytest
 
 
 def test_kernel_option_makes_one_item_per_version_and_xfail_is_reported_as_xfailed(
-        pytester: pytest.Pytester):
+    pytester: pytest.Pytester,
+):
     put(pytester, "xfail-skip-window.yaml")
-    result = pytester.runpytest("--ftscen", "--ftscen-kernel", "5.1,5.3", "-v",
-                                "-p", "no:cacheprovider")
+    result = pytester.runpytest(
+        "--ftscen", "--ftscen-kernel", "5.1,5.3", "-v", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(xfailed=1, failed=1)
-    result.stdout.fnmatch_lines(["*xfail-skip-window.yaml::xfail-skip-window[[]5.1[]] XFAIL*",
-                                 "*xfail-skip-window.yaml::xfail-skip-window[[]5.3[]] FAILED*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*xfail-skip-window.yaml::xfail-skip-window[[]5.1[]] XFAIL*",
+            "*xfail-skip-window.yaml::xfail-skip-window[[]5.3[]] FAILED*",
+        ]
+    )
     result.stdout.fnmatch_lines(["XPASS  xfail-skip-window.yaml [[]kernel 5.3[]]*"])
 
 
@@ -82,19 +93,24 @@ def test_a_golden_beside_the_file_is_compared(pytester: pytest.Pytester):
     (pytester.path / "seed-livepatch-tracer-window.golden").write_text(text)
     result = pytester.runpytest("--ftscen", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["golden seed-livepatch-tracer-window.golden: differs*",
-                                 "-  ran do_IRQ_v9", "+  ran do_IRQ_v2"])
+    result.stdout.fnmatch_lines(
+        [
+            "golden seed-livepatch-tracer-window.golden: differs*",
+            "-  ran do_IRQ_v9",
+            "+  ran do_IRQ_v2",
+        ]
+    )
 
 
 def test_items_run_under_xdist(corpus: pytest.Pytester):
     pytest.importorskip("xdist")
-    result = corpus.runpytest_subprocess("--ftscen", "scenarios", "-n", "2",
-                                         "-p", "no:cacheprovider")
+    result = corpus.runpytest_subprocess(
+        "--ftscen", "scenarios", "-n", "2", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=1, failed=1)
 
 
-def test_empty_binary_and_utf16_yaml_files_are_failing_items_not_skipped(
-        pytester: pytest.Pytester):
+def test_empty_binary_and_utf16_yaml_files_are_failing_items_not_skipped(pytester: pytest.Pytester):
     folder = pytester.path / "scenarios"
     folder.mkdir()
     (folder / "empty.yaml").write_bytes(b"")
@@ -103,8 +119,10 @@ def test_empty_binary_and_utf16_yaml_files_are_failing_items_not_skipped(
     (folder / "other.yaml").write_text("not_a_scenario: 1\n")  # text without the key: not ours
     result = pytester.runpytest("--ftscen", "scenarios", "-v", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines_random([
-        "scenarios/empty.yaml: error: the file is empty*",
-        "scenarios/binary.yaml:1:5: error: this is a binary file*",
-        "scenarios/wide.yaml: error: the file is UTF-16 (little-endian) text; ftscen reads UTF-8*",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "scenarios/empty.yaml: error: the file is empty*",
+            "scenarios/binary.yaml:1:5: error: this is a binary file*",
+            "scenarios/wide.yaml: error: the file is UTF-16 (little-endian) text; ftscen reads UTF-8*",
+        ]
+    )

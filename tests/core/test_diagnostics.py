@@ -7,9 +7,15 @@ import json
 from ftscen.core.diagnostics import did_you_mean, render_json, render_text, sort_diagnostics
 from ftscen.core.errors import Diagnostic
 
-UNKNOWN = Diagnostic("s.yaml", 14, 15, "unknown function 'do_irq' (did you mean 'do_IRQ'?)",
-                     "$.ops[0].filter[1]", "define it under `functions:`",
-                     "    filter: [f, do_irq]")
+UNKNOWN = Diagnostic(
+    "s.yaml",
+    14,
+    15,
+    "unknown function 'do_irq' (did you mean 'do_IRQ'?)",
+    "$.ops[0].filter[1]",
+    "define it under `functions:`",
+    "    filter: [f, do_irq]",
+)
 EMPTY = Diagnostic("e.yaml", 0, 0, "the file is empty", hint="add something")
 
 
@@ -27,7 +33,8 @@ def test_text_shows_the_header_the_source_line_a_caret_and_the_hint() -> None:
 
 def test_a_file_level_problem_has_no_line_or_caret() -> None:
     assert render_text([EMPTY]) == (
-        "e.yaml: error: the file is empty [at $]\n  hint: add something\n\n1 error\n")
+        "e.yaml: error: the file is empty [at $]\n  hint: add something\n\n1 error\n"
+    )
 
 
 def test_the_caret_follows_tabs_in_the_source() -> None:
@@ -65,18 +72,24 @@ def test_a_long_source_line_is_cut_to_a_window_around_the_column() -> None:
     assert caret.index("^") == shown.index("!")
 
 
-
 def test_an_overlong_name_is_shown_clipped_with_its_length() -> None:
     name = "f" * 1_000_000
-    diag = Diagnostic("x.yaml", 5, 11, f"unknown function '{name}'", "$.timeline[0].call",
-                      hint=f"define it (defined: {name})")
+    diag = Diagnostic(
+        "x.yaml",
+        5,
+        11,
+        f"unknown function '{name}'",
+        "$.timeline[0].call",
+        hint=f"define it (defined: {name})",
+    )
     text = render_text([diag])
     assert len(text) < 600
     clipped = f"{'f' * 60}...{'f' * 20} (1000000 characters)"
     assert f"unknown function '{clipped}' [at $.timeline[0].call]" in text
     assert f"hint: define it (defined: {clipped})" in text
     assert json.loads(render_json([diag]))["errors"][0]["message"] == (
-        f"unknown function '{clipped}'")
+        f"unknown function '{clipped}'"
+    )
 
 
 def test_names_up_to_the_limit_are_shown_whole() -> None:

@@ -18,19 +18,23 @@ def selected(glob: str) -> list[str]:
     return [name for name in NAMES if glob_matches(glob, name)]
 
 
-@pytest.mark.parametrize("glob, kind, search", [
-    ("do_IRQ", MatchType.FULL, "do_IRQ"),
-    ("sched_*", MatchType.FRONT_ONLY, "sched_"),
-    ("*_task", MatchType.END_ONLY, "_task"),
-    ("*mig*", MatchType.MIDDLE_ONLY, "mig"),
-    ("a*b", MatchType.GLOB, "a*b"),
-    ("[Ss]ched", MatchType.GLOB, "[Ss]ched"),
-    ("?ched", MatchType.GLOB, "?ched"),
-    ("!sched_*", MatchType.FRONT_ONLY, "sched_"),
-    ("3", MatchType.INDEX, "3"),
-])
-def test_globs_are_classified_like_filter_parse_regex(glob: str, kind: MatchType,
-                                                      search: str) -> None:
+@pytest.mark.parametrize(
+    "glob, kind, search",
+    [
+        ("do_IRQ", MatchType.FULL, "do_IRQ"),
+        ("sched_*", MatchType.FRONT_ONLY, "sched_"),
+        ("*_task", MatchType.END_ONLY, "_task"),
+        ("*mig*", MatchType.MIDDLE_ONLY, "mig"),
+        ("a*b", MatchType.GLOB, "a*b"),
+        ("[Ss]ched", MatchType.GLOB, "[Ss]ched"),
+        ("?ched", MatchType.GLOB, "?ched"),
+        ("!sched_*", MatchType.FRONT_ONLY, "sched_"),
+        ("3", MatchType.INDEX, "3"),
+    ],
+)
+def test_globs_are_classified_like_filter_parse_regex(
+    glob: str, kind: MatchType, search: str
+) -> None:
     assert parse_glob(glob)[:2] == (kind, search)
 
 
@@ -92,8 +96,9 @@ def test_globs_add_to_the_hash_in_order() -> None:
 
 
 def test_a_leading_bang_removes_matching_functions() -> None:
-    hash_, unmatched = apply_globs(frozenset({"sched_a", "sched_b"}), ["!sched_a"], NAMES,
-                                   reset=False)
+    hash_, unmatched = apply_globs(
+        frozenset({"sched_a", "sched_b"}), ["!sched_a"], NAMES, reset=False
+    )
     assert hash_ == {"sched_b"} and unmatched is None
 
 

@@ -6,17 +6,20 @@ from ftscen.core.model import Kernel
 from ftscen.core.profile import parse_version, profile_for
 
 
-@pytest.mark.parametrize("version, dyn, int3, frame", [
-    ("3.5", False, "skip", "short"),
-    ("4.19", False, "skip", "short"),
-    ("5.1", True, "skip", "short"),
-    ("5.2", False, "skip", "short"),
-    ("5.2", True, "emulate-call", "short"),
-    ("5.3", False, "emulate-call", "full"),
-    ("5.4.10", False, "emulate-call", "full"),
-    ("5.5", False, "emulate-new", "full"),
-    ("6.6-rc1", False, "emulate-new", "full"),
-])
+@pytest.mark.parametrize(
+    "version, dyn, int3, frame",
+    [
+        ("3.5", False, "skip", "short"),
+        ("4.19", False, "skip", "short"),
+        ("5.1", True, "skip", "short"),
+        ("5.2", False, "skip", "short"),
+        ("5.2", True, "emulate-call", "short"),
+        ("5.3", False, "emulate-call", "full"),
+        ("5.4.10", False, "emulate-call", "full"),
+        ("5.5", False, "emulate-new", "full"),
+        ("6.6-rc1", False, "emulate-new", "full"),
+    ],
+)
 def test_era_defaults_follow_the_format_table(version, dyn, int3, frame):
     p = profile_for(Kernel(version, dyn))
     assert (p.int3, p.frame) == (int3, frame)

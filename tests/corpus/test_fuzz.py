@@ -36,10 +36,17 @@ from ftscen.report.text import render_json as report_json
 from ftscen.report.text import render_text as report_text
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True,
-                          suppress_health_check=_QUIET, print_blob=True)
-settings.register_profile("long", max_examples=3000, deadline=None,
-                          suppress_health_check=_QUIET, print_blob=True)
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=_QUIET,
+    print_blob=True,
+)
+settings.register_profile(
+    "long", max_examples=3000, deadline=None, suppress_health_check=_QUIET, print_blob=True
+)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 IN_PROCESS = settings(settings.get_profile(PROFILE if PROFILE in ("ci", "long") else "ci"))
 SUBPROCESS = settings(IN_PROCESS, max_examples=20 if PROFILE != "long" else 200)
@@ -73,8 +80,10 @@ class Hang(Exception):
 @contextmanager
 def time_limit(seconds: int) -> Iterator[None]:
     """Fail instead of hanging the suite (the console-script tests have their own timeout)."""
+
     def expire(signum: int, frame: object) -> None:
         raise Hang(f"still running after {seconds} s")
+
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(seconds)
     try:
@@ -131,8 +140,9 @@ def test_random_bytes_end_in_diagnostics(work: Path, data: bytes) -> None:
 
 @IN_PROCESS
 @given(scenarios(durings=False), st.data())
-def test_a_valid_scenario_runs_to_a_verdict(work: Path, data: dict[str, Any],
-                                            draw: st.DataObject) -> None:
+def test_a_valid_scenario_runs_to_a_verdict(
+    work: Path, data: dict[str, Any], draw: st.DataObject
+) -> None:
     """Valid scenarios load; with during calls placed at points their steps really pass
     (found by a dry run), they run to reports without any diagnostic."""
     path = write_file(work, "fuzz.yaml", dump(data).encode())
@@ -142,8 +152,13 @@ def test_a_valid_scenario_runs_to_a_verdict(work: Path, data: dict[str, Any],
     ids = [step["id"] for step in data["timeline"] if "id" in step]
     for i, step in enumerate(data["timeline"]):
         if passed.get(i) and draw.draw(st.booleans()):
-            step["during"] = [{"at": draw.draw(st.sampled_from(passed[i])),
-                               "call": draw.draw(st.sampled_from(funcs)), "id": f"d{i}"}]
+            step["during"] = [
+                {
+                    "at": draw.draw(st.sampled_from(passed[i])),
+                    "call": draw.draw(st.sampled_from(funcs)),
+                    "id": f"d{i}",
+                }
+            ]
             if sc.kernel.cpus > 2 and draw.draw(st.booleans()):
                 step["during"][0]["cpu"] = draw.draw(st.integers(1, sc.kernel.cpus - 1))
             ids.append(f"d{i}")
@@ -163,13 +178,23 @@ def test_a_valid_scenario_runs_to_a_verdict(work: Path, data: dict[str, Any],
 
 
 @SUBPROCESS
-@given(broken_files(), st.sampled_from((("run",), ("run", "--format", "json"), ("validate",),
-                                        ("validate", "--format", "json"), ("points",))))
-def test_the_console_script_exits_0_1_or_2_without_a_traceback(work: Path, data: bytes,
-                                                               command: tuple[str, ...]) -> None:
+@given(
+    broken_files(),
+    st.sampled_from(
+        (
+            ("run",),
+            ("run", "--format", "json"),
+            ("validate",),
+            ("validate", "--format", "json"),
+            ("points",),
+        )
+    ),
+)
+def test_the_console_script_exits_0_1_or_2_without_a_traceback(
+    work: Path, data: bytes, command: tuple[str, ...]
+) -> None:
     path = write_file(work, "cli.yaml", data)
     done = run_ftscen([*command, path.name], work)
     assert done.returncode in (0, 1, 2), (done.returncode, done.stderr[-3000:])
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert "internal error" not in done.stderr, done.stderr[-3000:]
-

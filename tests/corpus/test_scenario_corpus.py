@@ -18,8 +18,13 @@ SCENARIOS = REPO / "scenarios"
 CORPUS = sorted(SCENARIOS.glob("*.yaml"))
 README = SCENARIOS / "README.md"
 RULES = [f"R{n}" for n in range(1, 14)]
-CONTRACT = ["filter-notrace.yaml", "i386-regs-caller-window.yaml", "ipmodify-exclusive.yaml",
-            "seed-livepatch-tracer-window.yaml", "text-poke-new-insn.yaml"]
+CONTRACT = [
+    "filter-notrace.yaml",
+    "i386-regs-caller-window.yaml",
+    "ipmodify-exclusive.yaml",
+    "seed-livepatch-tracer-window.yaml",
+    "text-poke-new-insn.yaml",
+]
 FIXTURES = REPO / "tests" / "fixtures"
 
 # (file, the body that runs instead in call "window", the handlers that are not called)
@@ -64,8 +69,7 @@ def test_a_scenario_matches_its_golden_log(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
-def test_an_xfail_scenario_fails_on_a_call_or_a_fault_never_on_a_return_value(
-        path: Path) -> None:
+def test_an_xfail_scenario_fails_on_a_call_or_a_fault_never_on_a_return_value(path: Path) -> None:
     for rep in check_file(path):
         if rep.outcome is not Outcome.XFAIL:
             continue
@@ -90,10 +94,12 @@ def test_every_scenario_is_listed_in_the_readme(path: Path) -> None:
     assert f"* `{path.name}` - " in text, f"scenarios/README.md does not list {path.name}"
 
 
-@pytest.mark.parametrize("name,body,handlers", BYPASSED_UNDER_5_1,
-                         ids=[case[0] for case in BYPASSED_UNDER_5_1])
+@pytest.mark.parametrize(
+    "name,body,handlers", BYPASSED_UNDER_5_1, ids=[case[0] for case in BYPASSED_UNDER_5_1]
+)
 def test_a_contract_example_fails_under_5_1_naming_the_window_call(
-        name: str, body: str, handlers: list[str]) -> None:
+    name: str, body: str, handlers: list[str]
+) -> None:
     [rep] = check_file(SCENARIOS / name, ["5.1"])
     assert rep.outcome is Outcome.FAIL
     text = render_text(rep)

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 
 
 def _ftscen(*args: str) -> dict[str, Any]:
-    done = run_ftscen(["run", *args, "--format", "json", "--kernel", ",".join(KERNELS)], REPO,
-                      timeout=600)
+    done = run_ftscen(
+        ["run", *args, "--format", "json", "--kernel", ",".join(KERNELS)], REPO, timeout=600
+    )
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
 

@@ -85,7 +85,11 @@ def test_a_stack_overflow_in_json_names_cpu_symbol_step_and_call(tmp_path: Path)
     assert result["outcome"] == "fail"
     fault = result["fault"]
     assert (fault["kind"], fault["cpu"], fault["step"], fault["call"]) == (
-        "stack-overflow", 1, 1, "boom")
+        "stack-overflow",
+        1,
+        1,
+        "boom",
+    )
     assert fault["pc"].startswith("tracer.func+0x")
     assert [e["kind"] for e in result["events"]][-2:] == ["fault", "return"]
 
@@ -111,10 +115,12 @@ def test_the_call_runs_within_the_default_budgets(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:]
 
 
-@pytest.mark.parametrize("option, limit", [("--max-insns", "call"),
-                                           ("--max-insns-total", "scenario")])
-def test_a_tiny_instruction_budget_ends_the_run_as_runaway(tmp_path: Path, option: str,
-                                                            limit: str) -> None:
+@pytest.mark.parametrize(
+    "option, limit", [("--max-insns", "call"), ("--max-insns-total", "scenario")]
+)
+def test_a_tiny_instruction_budget_ends_the_run_as_runaway(
+    tmp_path: Path, option: str, limit: str
+) -> None:
     write_file(tmp_path, "long.yaml", LONG_CALL)
     done = run_ftscen(["run", option, "50", "long.yaml"], tmp_path)
     assert done.returncode == 1, done.stderr
@@ -125,10 +131,12 @@ def test_a_tiny_instruction_budget_ends_the_run_as_runaway(tmp_path: Path, optio
     assert f"in step 1, call irq (instruction budget per {limit} (50) used up)" in line
 
 
-@pytest.mark.parametrize("budget, limit", [(Budget(per_call=50), "call"),
-                                           (Budget(total=50), "scenario")])
-def test_a_runaway_through_the_api_names_the_budget(tmp_path: Path, budget: Budget,
-                                                     limit: str) -> None:
+@pytest.mark.parametrize(
+    "budget, limit", [(Budget(per_call=50), "call"), (Budget(total=50), "scenario")]
+)
+def test_a_runaway_through_the_api_names_the_budget(
+    tmp_path: Path, budget: Budget, limit: str
+) -> None:
     (report,) = check_file(write_file(tmp_path, "long.yaml", LONG_CALL), budget=budget)
     assert report.outcome is Outcome.FAIL
     fault = report.result.fault

@@ -102,9 +102,11 @@ def test_the_command_exits_3_naming_file_kernel_and_check(tmp_path: Path):
         "    fault = real(self, cpu, target)\n"
         "    self.write_u32(L.RING_PTR, self.read_u32(L.RING_PTR) + 6)\n"
         "    return fault\n"
-        "Machine.run_call = run_call\n")
-    done = run_ftscen(["run", str(SEED), "--kernel", "5.3"], tmp_path,
-                      {"PYTHONPATH": str(tmp_path)}, timeout=60)
+        "Machine.run_call = run_call\n"
+    )
+    done = run_ftscen(
+        ["run", str(SEED), "--kernel", "5.3"], tmp_path, {"PYTHONPATH": str(tmp_path)}, timeout=60
+    )
     assert done.returncode == 3
     assert "PASS" not in done.stdout and "FAIL" not in done.stdout
     said = done.stdout + done.stderr

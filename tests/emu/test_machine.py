@@ -79,8 +79,9 @@ def test_int3_emulated_call_pushes_site_plus_5_and_jumps():
     assert hits == [img.sites["g"]]
     assert ran(m) == [0, 1]  # ftrace_stub returned to g+5 and g's body ran
     int3 = [e for e in m.ring() if e[0] == L.EV_INT3]
-    assert int3 == [(L.EV_INT3, img.sites["g"], L.INT3_CALL, img.symbols.addr("ftrace_stub"),
-                     0, 0, 0, 0)]
+    assert int3 == [
+        (L.EV_INT3, img.sites["g"], L.INT3_CALL, img.symbols.addr("ftrace_stub"), 0, 0, 0, 0)
+    ]
 
 
 def test_int3_skip_resumes_after_the_site():

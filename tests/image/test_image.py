@@ -9,10 +9,13 @@ from ftscen.image.build import build_image, runtime_unit
 
 
 def image(dynamic=False, version="6.6"):
-    sc = scenario([fn("f", "g"), fn("g"), fn("g2", notrace=True)],
-                  [ops("A", "SAVE_REGS", filter=("f",), redirect={"g": "g2"}), ops("B")],
-                  steps(Register("A")),
-                  version=version, dynamic=dynamic)
+    sc = scenario(
+        [fn("f", "g"), fn("g"), fn("g2", notrace=True)],
+        [ops("A", "SAVE_REGS", filter=("f",), redirect={"g": "g2"}), ops("B")],
+        steps(Register("A")),
+        version=version,
+        dynamic=dynamic,
+    )
     return build_image(sc, profile_for(sc.kernel))
 
 

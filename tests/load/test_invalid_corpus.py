@@ -43,11 +43,33 @@ def rendered(path: Path) -> str:
 
 #: The kinds of mistake users make most, each of which must have its file here.
 KINDS = (
-    "yaml-syntax", "duplicate-key", "non-string-key", "unsafe-tag", "alias-bomb", "empty",
-    "binary", "not-utf8", "multiple-documents", "huge-number", "wrong-type", "unknown-key",
-    "missing-keys", "unknown-function", "unknown-ops", "unknown-call-id", "duplicate-name",
-    "duplicate-ops", "duplicate-id", "cpu-out-of-range", "two-actions", "unsupported-version",
-    "too-many-functions", "too-many-ops", "too-many-steps", "bad-point", "unpassed-point",
+    "yaml-syntax",
+    "duplicate-key",
+    "non-string-key",
+    "unsafe-tag",
+    "alias-bomb",
+    "empty",
+    "binary",
+    "not-utf8",
+    "multiple-documents",
+    "huge-number",
+    "wrong-type",
+    "unknown-key",
+    "missing-keys",
+    "unknown-function",
+    "unknown-ops",
+    "unknown-call-id",
+    "duplicate-name",
+    "duplicate-ops",
+    "duplicate-id",
+    "cpu-out-of-range",
+    "two-actions",
+    "unsupported-version",
+    "too-many-functions",
+    "too-many-ops",
+    "too-many-steps",
+    "bad-point",
+    "unpassed-point",
 )
 
 
@@ -56,9 +78,9 @@ def test_the_corpus_covers_each_kind_of_mistake() -> None:
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_an_invalid_scenario_gives_its_expected_diagnostics(path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+def test_an_invalid_scenario_gives_its_expected_diagnostics(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(REPO)  # check_file reads the file by the path it shows
     expected = path.with_suffix(".expected")
     actual = rendered(path)
@@ -80,7 +102,6 @@ def test_every_expected_file_has_its_scenario() -> None:
 # ---- through the console script ------------------------------------------------------------
 
 
-
 def test_a_file_over_one_mib_is_refused_before_it_is_read(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_bytes(b"ftscen: 1\n" + b"# padding\n" * (LIMITS["file_bytes"] // 10))
@@ -97,9 +118,9 @@ def test_a_file_over_one_mib_is_refused_before_it_is_read(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("command", ["run", "validate"])
 @pytest.mark.parametrize("name", ["wrong-type", "unpassed-point"])
-def test_json_diagnostics_are_one_document_with_every_field(command: str, name: str,
-                                                            monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+def test_json_diagnostics_are_one_document_with_every_field(
+    command: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(REPO)
     shown = f"scenarios/invalid/{name}.yaml"
     done = run_ftscen([command, "--format", "json", shown], REPO)

@@ -27,22 +27,37 @@ from ftscen.load.scenario import load_scenario
 from ftscen.load.schema import fits
 
 FIXTURES = REPO / "tests" / "fixtures"
-FILES = sorted([*REPO.glob("scenarios/*.yaml"), *REPO.glob("scenarios/invalid/*.yaml"),
-                *FIXTURES.glob("*.yaml")])
+FILES = sorted(
+    [
+        *REPO.glob("scenarios/*.yaml"),
+        *REPO.glob("scenarios/invalid/*.yaml"),
+        *FIXTURES.glob("*.yaml"),
+    ]
+)
 CONTRACT = [FIXTURES / name for name in PASSING]
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-EXAMPLES_RUN = settings(max_examples=3000 if PROFILE == "long" else 150, deadline=None,
-                        derandomize=PROFILE != "long", suppress_health_check=_QUIET)
+EXAMPLES_RUN = settings(
+    max_examples=3000 if PROFILE == "long" else 150,
+    deadline=None,
+    derandomize=PROFILE != "long",
+    suppress_health_check=_QUIET,
+)
 
 needs_libyaml = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml")
 
 
 def document(doc: Document) -> tuple[Any, ...]:
     """Everything in a document; ``repr`` tells ``1`` from ``True`` and ``1.0``."""
-    return (doc.file, repr(doc.data), doc.lines, dict(doc.marks), dict(doc.key_marks),
-            dict(doc.raw))
+    return (
+        doc.file,
+        repr(doc.data),
+        doc.lines,
+        dict(doc.marks),
+        dict(doc.key_marks),
+        dict(doc.raw),
+    )
 
 
 def yaml_result(data: bytes, fast: bool) -> Any:
@@ -87,11 +102,27 @@ def test_the_contract_examples_take_the_fast_paths(path: Path) -> None:
 
 # Texts libyaml and the pure-Python parser read differently (one refuses, or the data or marks
 # differ), found by the tests below; each must be left to the pure-Python parser.
-DISAGREEMENTS = ["0\t", "a: 1\t\n", ">#{#3|9=b", "\n\n!", "? !", "{a:\n}", "x: {a:\n }",
-                 "[a: \n]", "{\xa0?\x85*\u3000b}", "[34\ufeff@?57a]", "!\t<\té", "a: b\u2028c",
-                 "%YAML 1.1\n---\na: 1\n", "a: &x\u3000 1\n", "filter: [sched_?]\n",
-                 "k: {a: b?}\n", "a: !t x  # ok\n", "a: |x\n  b\n",
-                 "- {name: g, n? otrace: true}\n"]
+DISAGREEMENTS = [
+    "0\t",
+    "a: 1\t\n",
+    ">#{#3|9=b",
+    "\n\n!",
+    "? !",
+    "{a:\n}",
+    "x: {a:\n }",
+    "[a: \n]",
+    "{\xa0?\x85*\u3000b}",
+    "[34\ufeff@?57a]",
+    "!\t<\té",
+    "a: b\u2028c",
+    "%YAML 1.1\n---\na: 1\n",
+    "a: &x\u3000 1\n",
+    "filter: [sched_?]\n",
+    "k: {a: b?}\n",
+    "a: !t x  # ok\n",
+    "a: |x\n  b\n",
+    "- {name: g, n? otrace: true}\n",
+]
 
 
 @pytest.mark.parametrize("text", DISAGREEMENTS)
@@ -104,10 +135,13 @@ def test_the_result_is_the_same_where_the_parsers_disagree(text: str) -> None:
 
 # Indicators inside a scalar (descriptions quote C code) or a comment are only text: such
 # files keep the fast path.
-PLAIN_TEXT = ["description: >\n  if (ops->flags & FL_X) *p = !q | r;\n",
-              "description: see ftrace_ops_list_func's @op and *new* callee\n  &more\n",
-              "a: 1  # see *foo, &bar, !baz, ?x, |y and >z\n# | a comment line\n",
-              "a: 'x # y *z'\nb: \"!q\"\n", "filter: ['sched_?', \"!do_*\"]\n"]
+PLAIN_TEXT = [
+    "description: >\n  if (ops->flags & FL_X) *p = !q | r;\n",
+    "description: see ftrace_ops_list_func's @op and *new* callee\n  &more\n",
+    "a: 1  # see *foo, &bar, !baz, ?x, |y and >z\n# | a comment line\n",
+    "a: 'x # y *z'\nb: \"!q\"\n",
+    "filter: ['sched_?', \"!do_*\"]\n",
+]
 
 
 @needs_libyaml
@@ -123,8 +157,13 @@ def nested(levels: int) -> str:
     return "a: " + "[" * (levels - 1) + "]" * (levels - 1) + "\n"
 
 
-FAST_MODE_PROBLEMS = ["a: 1\na: 2\n", "a:\n  1: x\n", "a: {[b]: c}\n",
-                      "count: 99999999999999999999999\n", nested(MAX_DEPTH + 1)]
+FAST_MODE_PROBLEMS = [
+    "a: 1\na: 2\n",
+    "a:\n  1: x\n",
+    "a: {[b]: c}\n",
+    "count: 99999999999999999999999\n",
+    nested(MAX_DEPTH + 1),
+]
 
 
 @needs_libyaml
@@ -152,8 +191,12 @@ def test_either_parser_gives_the_same_result_on_generated_files(data: bytes) -> 
 
 
 @EXAMPLES_RUN
-@given(st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!<>|'\"#, \n\t\r?%@`~=.0123456789"))
-               | st.characters(), max_size=60))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab:-[]{}&*!<>|'\"#, \n\t\r?%@`~=.0123456789"))
+        | st.characters(),
+        max_size=60,
+    )
+)
 def test_either_parser_gives_the_same_result_on_yaml_shaped_noise(text: str) -> None:
     assert_same(text.encode("utf-8", "surrogatepass"))
-

@@ -129,8 +129,9 @@ def test_a_duplicate_key_is_reported_at_the_second_one() -> None:
     assert (found.line, found.col, found.path) == (4, 5, "$.ops[0].filter")
 
 
-@pytest.mark.parametrize("key, kind", [("1", "an integer"), ("on", "a boolean"),
-                                       ("~", "null"), ("1.5", "a number")])
+@pytest.mark.parametrize(
+    "key, kind", [("1", "an integer"), ("on", "a boolean"), ("~", "null"), ("1.5", "a number")]
+)
 def test_keys_must_be_strings(key: str, kind: str) -> None:
     found = only_problem(f"a:\n  {key}: x\n")
     assert found.message == f"keys must be strings; '{key}' is read as {kind}"
@@ -184,10 +185,16 @@ def test_a_binary_file_is_refused() -> None:
     assert (found.line, found.col) == (2, 1)
 
 
-@pytest.mark.parametrize(("codec", "named"), [
-    ("utf-16", "UTF-16 (little-endian)"), ("utf-16-le", "UTF-16 (little-endian)"),
-    ("utf-16-be", "UTF-16 (big-endian)"), ("utf-32", "UTF-32 (little-endian)"),
-    ("utf-32-be", "UTF-32 (big-endian)")])
+@pytest.mark.parametrize(
+    ("codec", "named"),
+    [
+        ("utf-16", "UTF-16 (little-endian)"),
+        ("utf-16-le", "UTF-16 (little-endian)"),
+        ("utf-16-be", "UTF-16 (big-endian)"),
+        ("utf-32", "UTF-32 (little-endian)"),
+        ("utf-32-be", "UTF-32 (big-endian)"),
+    ],
+)
 def test_a_utf16_or_utf32_file_is_named_as_such_not_binary(codec: str, named: str) -> None:
     found = only_problem("ftscen: 1\nfunctions: [{name: f}]\n".encode(codec))
     assert found.message == f"the file is {named} text; ftscen reads UTF-8"
@@ -236,27 +243,35 @@ def test_deep_nesting_is_refused_without_a_recursion_error() -> None:
 # ---- values that used to escape as Python errors, or take forever --------------------------
 
 
-@pytest.mark.parametrize("text, message", [
-    ("a: !!bool maybe\n", "'maybe' is not a valid !!bool"),  # was a KeyError
-    ("a: !!int ''\n", "'' is not a valid !!int"),  # was an IndexError
-    ("a: !!float ''\n", "'' is not a valid !!float"),
-    ("a: !!seq x\n", "'x' is not a valid !!seq"),
-    ("a: !!float 1" + ":59" * 200 + "\n",  # was an OverflowError
-     "'1:59:59:59:59:59:59:59:59:59:59:59:59...' is not a valid !!float"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a: !!bool maybe\n", "'maybe' is not a valid !!bool"),  # was a KeyError
+        ("a: !!int ''\n", "'' is not a valid !!int"),  # was an IndexError
+        ("a: !!float ''\n", "'' is not a valid !!float"),
+        ("a: !!seq x\n", "'x' is not a valid !!seq"),
+        (
+            "a: !!float 1" + ":59" * 200 + "\n",  # was an OverflowError
+            "'1:59:59:59:59:59:59:59:59:59:59:59:59...' is not a valid !!float",
+        ),
+    ],
+)
 def test_a_value_that_does_not_fit_its_tag_is_a_diagnostic(text: str, message: str) -> None:
     found = only_problem(text)
     assert (found.message, found.hint) == (message, "remove the tag or fix the value")
     assert (found.line, found.col, found.path) == (1, 4, "$.a")
 
 
-@pytest.mark.parametrize("number", ["0x" + "f" * 4000, "9" * 30, "-0b1" + "0" * 64,
-                                    "1" + ":59" * 2000])
+@pytest.mark.parametrize(
+    "number", ["0x" + "f" * 4000, "9" * 30, "-0b1" + "0" * 64, "1" + ":59" * 2000]
+)
 def test_an_integer_beyond_64_bits_is_refused(number: str) -> None:
     # Python cannot even print integers past 4300 digits, which hex and 1:2:3 forms reach.
     found = only_problem(f"count: {number}\n")
-    assert found.message.startswith("the number '") and "is too large (more than 64 bits)" \
-        in found.message
+    assert (
+        found.message.startswith("the number '")
+        and "is too large (more than 64 bits)" in found.message
+    )
     assert len(found.message) < 100
 
 
@@ -266,8 +281,9 @@ def test_the_largest_64_bit_integers_load() -> None:
 
 def test_merges_that_each_merge_the_one_before_twice_load_at_once() -> None:
     # Each level merged the level below twice: 2**40 merges before sources were deduplicated.
-    lines = ["b0: &b0 {k: v}"] + [f"b{i}: &b{i} {{<<: [*b{i - 1}, *b{i - 1}]}}"
-                                  for i in range(1, 40)]
+    lines = ["b0: &b0 {k: v}"] + [
+        f"b{i}: &b{i} {{<<: [*b{i - 1}, *b{i - 1}]}}" for i in range(1, 40)
+    ]
     doc = load("\n".join(lines) + "\n")
     assert doc.data["b39"] == {"k": "v"}
 
@@ -288,8 +304,10 @@ def test_thousands_of_duplicate_keys_are_reported_in_linear_time() -> None:
 
 def test_a_long_key_that_is_not_a_string_is_shortened_in_the_message() -> None:
     found = only_problem(f"a:\n  {'9' * 500}: x\n")
-    assert found.message == "keys must be strings; '9999999999999999999999999999999999999...' " \
+    assert (
+        found.message == "keys must be strings; '9999999999999999999999999999999999999...' "
         "is read as an integer"
+    )
 
 
 def test_a_question_mark_in_a_flow_list_gets_a_hint_to_quote_it() -> None:
@@ -298,4 +316,5 @@ def test_a_question_mark_in_a_flow_list_gets_a_hint_to_quote_it() -> None:
     found = only_problem("filter: [sched_?]\n")
     assert found.message == "YAML syntax error: expected ',' or ']', but got '?'"
     assert found.hint is not None and found.hint.startswith(
-        "inside [ ... ] or { ... } a '?' ends the entry: quote globs that hold one")
+        "inside [ ... ] or { ... } a '?' ends the entry: quote globs that hold one"
+    )

@@ -63,8 +63,13 @@ xfail: documents nothing
 def test_every_action_becomes_its_dataclass() -> None:
     sc = load_scenario("dir/every.yaml", TEXT)
     assert [s.action for s in sc.timeline] == [
-        Register("A"), SetFilter("A", ("!f",), False), SetNotrace("A", ("g",), True),
-        Sysctl(False), Call("g", 1), Unregister("A")]
+        Register("A"),
+        SetFilter("A", ("!f",), False),
+        SetNotrace("A", ("g",), True),
+        Sysctl(False),
+        Call("g", 1),
+        Unregister("A"),
+    ]
     assert [s.index for s in sc.timeline] == list(range(6))
 
 
@@ -77,7 +82,10 @@ def test_a_during_call_carries_the_mark_of_its_point() -> None:
     during = load_scenario("every.yaml", TEXT).timeline[0].during[0]
     assert (during.at, during.call, during.id) == ("sites.int3", Call("f", 2), "window")
     assert (during.mark.line, during.mark.col, during.mark.path) == (
-        19, 14, "$.timeline[0].during[0].at")
+        19,
+        14,
+        "$.timeline[0].during[0].at",
+    )
 
 
 def test_steps_and_assertions_are_marked_at_their_mapping() -> None:
@@ -87,8 +95,9 @@ def test_steps_and_assertions_are_marked_at_their_mapping() -> None:
 
 
 def test_every_assertion_kind_becomes_its_dataclass() -> None:
-    marks_dropped = [type(e)(**{**e.__dict__, "mark": None}) for e in
-                     load_scenario("every.yaml", TEXT).expect]
+    marks_dropped = [
+        type(e)(**{**e.__dict__, "mark": None}) for e in load_scenario("every.yaml", TEXT).expect
+    ]
     assert marks_dropped == [
         ExpectCall("window", ("f_v2",), None, (("A", 1),), None),  # type: ignore[arg-type]
         ExpectCall("late", ("g",), (), None, None),  # type: ignore[arg-type]
@@ -99,17 +108,23 @@ def test_every_assertion_kind_becomes_its_dataclass() -> None:
 
 
 def test_regs_on_called_and_not_called_is_kept_and_absent_means_either() -> None:
-    text = TEXT.replace(b"  - {called: {ops: A, func: f}, count: 1}\n",
-                        b"  - {called: {ops: A, func: f, regs: false}, count: 1}\n"
-                        b"  - not_called: {ops: A, regs: true}\n")
+    text = TEXT.replace(
+        b"  - {called: {ops: A, func: f}, count: 1}\n",
+        b"  - {called: {ops: A, func: f, regs: false}, count: 1}\n"
+        b"  - not_called: {ops: A, regs: true}\n",
+    )
     expect = load_scenario("every.yaml", text).expect
     assert [(e.regs, type(e).__name__) for e in expect[2:5]] == [  # type: ignore[union-attr]
-        (False, "ExpectCalled"), (True, "ExpectNotCalled"), (None, "ExpectNotCalled")]
+        (False, "ExpectCalled"),
+        (True, "ExpectNotCalled"),
+        (None, "ExpectNotCalled"),
+    ]
 
 
 def test_a_site_assertion_keeps_a_trampoline_call_site_as_written() -> None:
-    text = TEXT.replace(b"  - site: {func: f, is: nop}\n",
-                        b"  - site: {func: ftrace_regs_call, is: call A.func}\n")
+    text = TEXT.replace(
+        b"  - site: {func: f, is: nop}\n", b"  - site: {func: ftrace_regs_call, is: call A.func}\n"
+    )
     site = load_scenario("every.yaml", text).expect[-1]
     assert (site.func, site.is_) == ("ftrace_regs_call", "call A.func")  # type: ignore[union-attr]
 
@@ -117,7 +132,11 @@ def test_a_site_assertion_keeps_a_trampoline_call_site_as_written() -> None:
 def test_the_ops_keeps_globs_as_written_and_redirects_in_order() -> None:
     ops = load_scenario("every.yaml", TEXT).ops[0]
     assert (ops.flags, ops.filter_hash, ops.notrace_hash, ops.redirect) == (
-        frozenset({"SAVE_REGS", "IPMODIFY"}), ("f",), (), (("f", "f_v2"),))
+        frozenset({"SAVE_REGS", "IPMODIFY"}),
+        ("f",),
+        (),
+        (("f", "f_v2"),),
+    )
 
 
 def test_the_scenario_records_its_file_name_and_hash() -> None:
@@ -129,8 +148,12 @@ def test_the_scenario_records_its_file_name_and_hash() -> None:
 
 def test_kernel_defaults_apply_when_the_block_is_absent() -> None:
     sc = load_scenario("t.yaml", b"ftscen: 1\nfunctions: [{name: f}]\ntimeline: []\n")
-    assert (sc.kernel.version, sc.kernel.dynamic_trampolines, sc.kernel.int3,
-            sc.kernel.cpus) == (Kernel().version, False, None, 2)
+    assert (sc.kernel.version, sc.kernel.dynamic_trampolines, sc.kernel.int3, sc.kernel.cpus) == (
+        Kernel().version,
+        False,
+        None,
+        2,
+    )
 
 
 def test_a_named_scenario_keeps_its_name() -> None:

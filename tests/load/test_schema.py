@@ -29,8 +29,12 @@ FILES = sorted([*REPO.glob("scenarios/*.yaml"), *REPO.glob("scenarios/invalid/*.
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-EXAMPLES_RUN = settings(max_examples=3000 if PROFILE == "long" else 150, deadline=None,
-                        derandomize=PROFILE != "long", suppress_health_check=_QUIET)
+EXAMPLES_RUN = settings(
+    max_examples=3000 if PROFILE == "long" else 150,
+    deadline=None,
+    derandomize=PROFILE != "long",
+    suppress_health_check=_QUIET,
+)
 
 
 def shape(text: str) -> list[Diagnostic]:
@@ -67,15 +71,21 @@ def test_the_package_ships_the_schema_of_the_repository() -> None:
 
 
 def test_every_property_has_a_description() -> None:
-    missing = [f"{path}/{name}" for path, node in subschemas(scenario_schema())
-               for name, prop in node.get("properties", {}).items()
-               if "description" not in prop]
+    missing = [
+        f"{path}/{name}"
+        for path, node in subschemas(scenario_schema())
+        for name, prop in node.get("properties", {}).items()
+        if "description" not in prop
+    ]
     assert missing == []
 
 
 def test_every_object_with_properties_is_closed() -> None:
-    open_ = [path for path, node in subschemas(scenario_schema())
-             if "properties" in node and node.get("additionalProperties") is not False]
+    open_ = [
+        path
+        for path, node in subschemas(scenario_schema())
+        if "properties" in node and node.get("additionalProperties") is not False
+    ]
     assert open_ == []
 
 
@@ -137,8 +147,9 @@ def test_an_unknown_errno_lists_the_return_values() -> None:
 
 @pytest.mark.parametrize("value", ["0", "'0'", "EBUSY", "EINVAL", "ENODEV"])
 def test_every_documented_return_value_fits(value: str) -> None:
-    assert shape(HEAD + f"ops: [{{name: A}}]\ntimeline:\n  - {{register: A, expect: {value}}}\n") \
-        == []
+    assert (
+        shape(HEAD + f"ops: [{{name: A}}]\ntimeline:\n  - {{register: A, expect: {value}}}\n") == []
+    )
 
 
 def test_a_step_with_two_actions_names_both() -> None:
@@ -154,7 +165,9 @@ def test_a_step_without_action_lists_the_actions() -> None:
 
 
 def test_an_assertion_mixing_two_checks_names_both() -> None:
-    found = one(HEAD + "timeline: []\nexpect:\n  - {not_called: {ops: A}, site: {func: f, is: nop}}\n")
+    found = one(
+        HEAD + "timeline: []\nexpect:\n  - {not_called: {ops: A}, site: {func: f, is: nop}}\n"
+    )
     assert found.message == "this assertion mixes several checks: 'not_called' and 'site'"
 
 
@@ -164,7 +177,9 @@ def test_a_call_assertion_needs_ran_or_called() -> None:
 
 
 def test_called_in_a_call_assertion_may_be_a_list_or_counts() -> None:
-    text = HEAD + "timeline: []\nexpect:\n  - {call: x, called: [A]}\n  - {call: x, called: {A: 2}}\n"
+    text = (
+        HEAD + "timeline: []\nexpect:\n  - {call: x, called: [A]}\n  - {call: x, called: {A: 2}}\n"
+    )
     assert shape(text) == []
 
 
@@ -209,17 +224,30 @@ def test_a_redirect_key_must_be_a_function_name() -> None:
 
 
 def test_a_point_must_have_the_shape_of_a_point() -> None:
-    found = one(HEAD + "ops: [{name: A}]\ntimeline:\n  - register: A\n    during:\n"
-                "      - {at: sites.int4, call: f}\n")
+    found = one(
+        HEAD + "ops: [{name: A}]\ntimeline:\n  - register: A\n    during:\n"
+        "      - {at: sites.int4, call: f}\n"
+    )
     assert found.message == "'sites.int4' is not a point (did you mean 'sites.int3'?)"
 
 
-@pytest.mark.parametrize("point", ["start", "sites.int3", "sites.tail", "sites.done",
-                                   "ftrace_call.int3#2", "ftrace_regs_call.done",
-                                   "livepatch.tramp_call.tail"])
+@pytest.mark.parametrize(
+    "point",
+    [
+        "start",
+        "sites.int3",
+        "sites.tail",
+        "sites.done",
+        "ftrace_call.int3#2",
+        "ftrace_regs_call.done",
+        "livepatch.tramp_call.tail",
+    ],
+)
 def test_every_point_shape_fits(point: str) -> None:
-    text = HEAD + f"ops: [{{name: A}}]\ntimeline:\n  - register: A\n    during:\n" \
-                  f"      - {{at: '{point}', call: f}}\n"
+    text = (
+        HEAD + f"ops: [{{name: A}}]\ntimeline:\n  - register: A\n    during:\n"
+        f"      - {{at: '{point}', call: f}}\n"
+    )
     assert shape(text) == []
 
 
@@ -228,10 +256,16 @@ def test_a_site_state_is_nop_or_a_call() -> None:
     assert found.message == "'jmp x' is not a site state"
 
 
-@pytest.mark.parametrize("func, state", [("f", "nop"), ("f", "call A.tramp"),
-                                         ("ftrace_call", "call ftrace_stub"),
-                                         ("ftrace_regs_call", "call A.func"),
-                                         ("A.tramp_call", "call ftrace_ops_assist_func")])
+@pytest.mark.parametrize(
+    "func, state",
+    [
+        ("f", "nop"),
+        ("f", "call A.tramp"),
+        ("ftrace_call", "call ftrace_stub"),
+        ("ftrace_regs_call", "call A.func"),
+        ("A.tramp_call", "call ftrace_ops_assist_func"),
+    ],
+)
 def test_every_site_shape_fits(func: str, state: str) -> None:
     assert shape(HEAD + f"timeline: []\nexpect:\n  - site: {{func: {func}, is: {state}}}\n") == []
 
@@ -239,22 +273,29 @@ def test_every_site_shape_fits(func: str, state: str) -> None:
 def test_a_site_is_a_function_or_a_trampoline_call_site() -> None:
     found = one(HEAD + "timeline: []\nexpect:\n  - site: {func: A.tramp, is: nop}\n")
     assert (found.message, found.path) == ("'A.tramp' is not a call site", "$.expect[0].site.func")
-    assert found.hint == ("name a traceable function, or a trampoline's call site: ftrace_call, "
-                          "ftrace_regs_call or OPS.tramp_call")
+    assert found.hint == (
+        "name a traceable function, or a trampoline's call site: ftrace_call, "
+        "ftrace_regs_call or OPS.tramp_call"
+    )
 
 
 def test_regs_on_a_whole_run_check_is_true_or_false() -> None:
-    text = HEAD + "ops: [{name: A}]\ntimeline: []\nexpect:\n  - called: {ops: A, regs: true}\n" \
+    text = (
+        HEAD + "ops: [{name: A}]\ntimeline: []\nexpect:\n  - called: {ops: A, regs: true}\n"
         "  - not_called: {ops: A, func: f, regs: false}\n"
+    )
     assert shape(text) == []
     found = one(text.replace("regs: true", "regs: 1"))
-    assert (found.message, found.path) == ("expected true or false, got the number 1",
-                                           "$.expect[0].called.regs")
+    assert (found.message, found.path) == (
+        "expected true or false, got the number 1",
+        "$.expect[0].called.regs",
+    )
 
 
 def test_regs_belongs_inside_the_ops_mapping() -> None:
-    found = shape(HEAD + "ops: [{name: A}]\ntimeline: []\nexpect:\n"
-                  "  - {called: {ops: A}, regs: false}\n")
+    found = shape(
+        HEAD + "ops: [{name: A}]\ntimeline: []\nexpect:\n  - {called: {ops: A}, regs: false}\n"
+    )
     assert "'regs' does not belong in a called assertion" in [f.message for f in found]
 
 
@@ -285,13 +326,16 @@ def test_a_list_with_thousands_of_repeats_is_reported_in_linear_time() -> None:
     assert found[0].path == "$.ops[0].flags[1]"
 
 
-@pytest.mark.parametrize("text, path", [
-    ('ops:\n  - name: "tracer\\n"\ntimeline: []\n', "$.ops[0].name"),
-    ('ops:\n  - {name: o, filter: ["f\\n"]}\ntimeline: []\n', "$.ops[0].filter[0]"),
-    ('timeline:\n  - call: |\n      f\n', "$.timeline[0].call"),
-    ('timeline:\n  - {call: f, id: "x\\n"}\n', "$.timeline[0].id"),
-    ('expect:\n  - site: {func: f, is: "nop\\n"}\ntimeline: []\n', "$.expect[0].site.is"),
-])
+@pytest.mark.parametrize(
+    "text, path",
+    [
+        ('ops:\n  - name: "tracer\\n"\ntimeline: []\n', "$.ops[0].name"),
+        ('ops:\n  - {name: o, filter: ["f\\n"]}\ntimeline: []\n', "$.ops[0].filter[0]"),
+        ("timeline:\n  - call: |\n      f\n", "$.timeline[0].call"),
+        ('timeline:\n  - {call: f, id: "x\\n"}\n', "$.timeline[0].id"),
+        ('expect:\n  - site: {func: f, is: "nop\\n"}\ntimeline: []\n', "$.expect[0].site.is"),
+    ],
+)
 def test_a_name_with_a_final_newline_does_not_match_its_pattern(text: str, path: str) -> None:
     # JSON Schema patterns are ECMA-262: `$` is the very end. Python's `$` also matches before
     # a final newline, which let "tracer\n" through to the assembler (an internal error).
@@ -344,8 +388,13 @@ EDGES = "\t\n\r\x0b\x1c\x1f\x85\xa0\u180e\u2028\u3000\ufeffa_0!.#-*"
 
 def strings_in(node: Any) -> Iterator[tuple[Any, Any]]:
     """(container, key or index) of every string value in ``node``."""
-    items = node.items() if isinstance(node, dict) else enumerate(node) \
-        if isinstance(node, list) else ()
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
     for key, value in items:
         if isinstance(value, str):
             yield node, key
@@ -354,8 +403,9 @@ def strings_in(node: Any) -> Iterator[tuple[Any, Any]]:
 
 @EXAMPLES_RUN
 @given(scenarios(), st.text(alphabet=EDGES, max_size=5), st.integers(0, 10_000))
-def test_the_check_agrees_with_jsonschema_on_odd_characters(data: Any, text: str,
-                                                            pick: int) -> None:
+def test_the_check_agrees_with_jsonschema_on_odd_characters(
+    data: Any, text: str, pick: int
+) -> None:
     places = list(strings_in(data))
     container, key = places[pick % len(places)]
     container[key] = text
@@ -363,17 +413,34 @@ def test_the_check_agrees_with_jsonschema_on_odd_characters(data: Any, text: str
     assert fit == valid
 
 
-@pytest.mark.parametrize("value, fit", [(1, True), (1.0, True), (True, False), ("1", False),
-                                        (2, False), (2**70, False), (float("nan"), False)])
+@pytest.mark.parametrize(
+    "value, fit",
+    [
+        (1, True),
+        (1.0, True),
+        (True, False),
+        ("1", False),
+        (2, False),
+        (2**70, False),
+        (float("nan"), False),
+    ],
+)
 def test_the_check_follows_json_schema_on_numbers_and_booleans(value: Any, fit: bool) -> None:
     # ``ftscen: 1.0`` is the integer 1 for JSON Schema; ``ftscen: true`` is not.
     data = {"ftscen": value, "functions": [{"name": "f"}], "timeline": []}
     assert both_ways(data) == (fit, fit)
 
 
-@pytest.mark.parametrize("glob, word", [
-    ("sched\x1c_*", True), ("sched\x85_*", True), ("sched\ufeff_*", False),
-    ("sched\u3000_*", False), ("sched\xa0_*", False)])
+@pytest.mark.parametrize(
+    "glob, word",
+    [
+        ("sched\x1c_*", True),
+        ("sched\x85_*", True),
+        ("sched\ufeff_*", False),
+        ("sched\u3000_*", False),
+        ("sched\xa0_*", False),
+    ],
+)
 def test_a_glob_is_one_word_by_ecma_262_white_space(glob: str, word: bool) -> None:
     found = shape(HEAD + f"ops:\n  - name: A\n    filter: [{json.dumps(glob)}]\ntimeline: []\n")
     assert [f.message for f in found] == ([] if word else [f"{glob!r} is not a glob"])

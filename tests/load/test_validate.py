@@ -50,8 +50,10 @@ def test_a_duplicate_ops_is_reported() -> None:
 
 
 def test_timeline_and_during_ids_share_one_namespace() -> None:
-    found = one(FUNCS + "ops: [{name: A}]\ntimeline:\n  - {call: do_IRQ, id: x}\n"
-                "  - register: A\n    during: [{at: start, call: do_IRQ, id: x}]\n")
+    found = one(
+        FUNCS + "ops: [{name: A}]\ntimeline:\n  - {call: do_IRQ, id: x}\n"
+        "  - register: A\n    during: [{at: start, call: do_IRQ, id: x}]\n"
+    )
     assert found.message == "duplicate id 'x' (first on line 9)"
 
 
@@ -68,8 +70,10 @@ def test_an_unknown_function_in_a_body_is_reported() -> None:
 
 
 def test_unknown_functions_in_ops_are_reported_at_redirect_keys_and_values() -> None:
-    found = problems(FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n    filter: [do_IRQ]\n"
-                     "    redirect: {do_irq: v2}\n    calls: [nope]\ntimeline: []\n")
+    found = problems(
+        FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n    filter: [do_IRQ]\n"
+        "    redirect: {do_irq: v2}\n    calls: [nope]\ntimeline: []\n"
+    )
     assert [(f.message.split(" (")[0], f.line, f.col) for f in found] == [
         ("unknown function 'do_irq'", 11, 16),
         ("unknown function 'v2'", 11, 24),
@@ -78,11 +82,14 @@ def test_unknown_functions_in_ops_are_reported_at_redirect_keys_and_values() -> 
 
 
 def test_unknown_functions_in_during_and_expect_are_reported() -> None:
-    found = problems(FUNCS + "ops: [{name: A}]\ntimeline:\n  - register: A\n"
-                     "    during: [{at: start, call: f, id: w}]\nexpect:\n  - {call: w, ran: g}\n"
-                     "  - not_called: {ops: A, func: h}\n  - site: {func: i, is: nop}\n")
+    found = problems(
+        FUNCS + "ops: [{name: A}]\ntimeline:\n  - register: A\n"
+        "    during: [{at: start, call: f, id: w}]\nexpect:\n  - {call: w, ran: g}\n"
+        "  - not_called: {ops: A, func: h}\n  - site: {func: i, is: nop}\n"
+    )
     assert [f.message for f in found] == [f"unknown function '{n}'" for n in "fgh"] + [
-        "unknown call site 'i'"]
+        "unknown call site 'i'"
+    ]
 
 
 def test_an_unknown_ops_gets_a_did_you_mean() -> None:
@@ -92,9 +99,11 @@ def test_an_unknown_ops_gets_a_did_you_mean() -> None:
 
 
 def test_unknown_ops_in_edits_and_assertions_are_reported() -> None:
-    found = problems(FUNCS + "ops: [{name: A}]\ntimeline:\n"
-                     "  - set_filter: {ops: B, filter: []}\n  - {call: do_IRQ, id: c}\n"
-                     "expect:\n  - {call: c, called: {C: 1}}\n  - called: {ops: D}\n")
+    found = problems(
+        FUNCS + "ops: [{name: A}]\ntimeline:\n"
+        "  - set_filter: {ops: B, filter: []}\n  - {call: do_IRQ, id: c}\n"
+        "expect:\n  - {call: c, called: {C: 1}}\n  - called: {ops: D}\n"
+    )
     assert [f.message for f in found] == [f"unknown ops '{n}'" for n in "BCD"]
 
 
@@ -104,8 +113,10 @@ def test_a_reserved_symbol_cannot_name_a_function() -> None:
 
 
 def test_a_loop_of_calls_is_reported_once() -> None:
-    found = one("ftscen: 1\nfunctions:\n  - {name: a, calls: [b]}\n  - {name: b, calls: [c]}\n"
-                "  - {name: c, calls: [a]}\ntimeline: []\n")
+    found = one(
+        "ftscen: 1\nfunctions:\n  - {name: a, calls: [b]}\n  - {name: b, calls: [c]}\n"
+        "  - {name: c, calls: [a]}\ntimeline: []\n"
+    )
     assert found.message == "functions call each other in a loop: a -> b -> c -> a"
 
 
@@ -134,33 +145,47 @@ def test_a_glob_naming_a_notrace_function_says_why_it_matches_nothing() -> None:
 
 
 def test_an_ipmodify_ops_cannot_be_defined_with_a_notrace_hash() -> None:
-    found = one(FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS, IPMODIFY]\n"
-                "    filter: [do_IRQ]\n    notrace: [schedule]\ntimeline: []\n")
+    found = one(
+        FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS, IPMODIFY]\n"
+        "    filter: [do_IRQ]\n    notrace: [schedule]\ntimeline: []\n"
+    )
     assert "has a notrace hash, which the kernel refuses" in found.message
     assert found.hint is not None and "`expect: EINVAL`" in found.hint
 
 
 def test_an_ipmodify_ops_may_have_an_empty_filter_the_run_refuses_it() -> None:
-    load_scenario("t.yaml", (FUNCS + "ops: [{name: A, flags: [SAVE_REGS, IPMODIFY]}]\n"
-                             "timeline:\n  - {register: A, expect: EINVAL}\n").encode())
+    load_scenario(
+        "t.yaml",
+        (
+            FUNCS + "ops: [{name: A, flags: [SAVE_REGS, IPMODIFY]}]\n"
+            "timeline:\n  - {register: A, expect: EINVAL}\n"
+        ).encode(),
+    )
 
 
 def test_a_redirect_needs_save_regs() -> None:
-    found = one(FUNCS + "ops:\n  - name: A\n    flags: [IPMODIFY]\n    filter: [do_IRQ]\n"
-                "    redirect: {do_IRQ: do_IRQ_v2}\ntimeline: []\n")
+    found = one(
+        FUNCS + "ops:\n  - name: A\n    flags: [IPMODIFY]\n    filter: [do_IRQ]\n"
+        "    redirect: {do_IRQ: do_IRQ_v2}\ntimeline: []\n"
+    )
     assert found.message == "the ops 'A' redirects but lacks the SAVE_REGS flag"
 
 
 def test_a_notrace_function_cannot_be_redirected() -> None:
-    found = one(FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n"
-                "    redirect: {do_IRQ_v2: do_IRQ}\ntimeline: []\n")
-    assert found.message == ("'do_IRQ_v2' is notrace: it has no call site, so it can never be "
-                             "redirected")
+    found = one(
+        FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n"
+        "    redirect: {do_IRQ_v2: do_IRQ}\ntimeline: []\n"
+    )
+    assert found.message == (
+        "'do_IRQ_v2' is notrace: it has no call site, so it can never be redirected"
+    )
 
 
 def test_a_function_cannot_be_redirected_to_itself() -> None:
-    found = one(FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n"
-                "    redirect: {do_IRQ: do_IRQ}\ntimeline: []\n")
+    found = one(
+        FUNCS + "ops:\n  - name: A\n    flags: [SAVE_REGS]\n"
+        "    redirect: {do_IRQ: do_IRQ}\ntimeline: []\n"
+    )
     assert found.message == "'do_IRQ' is redirected to itself"
 
 
@@ -173,15 +198,21 @@ def test_a_call_on_the_patcher_cpu_is_refused() -> None:
 
 
 def test_a_cpu_beyond_the_machine_is_refused() -> None:
-    found = one(FUNCS + "kernel: {cpus: 4}\nops: [{name: A}]\ntimeline:\n  - register: A\n"
-                "    during: [{at: start, call: do_IRQ, cpu: 4}]\n")
-    assert found.message == ("cpu 4 is out of range: with kernel.cpus 4, calls run on CPUs 1 to "
-                             "3 (CPU 0 runs the patcher)")
+    found = one(
+        FUNCS + "kernel: {cpus: 4}\nops: [{name: A}]\ntimeline:\n  - register: A\n"
+        "    during: [{at: start, call: do_IRQ, cpu: 4}]\n"
+    )
+    assert found.message == (
+        "cpu 4 is out of range: with kernel.cpus 4, calls run on CPUs 1 to "
+        "3 (CPU 0 runs the patcher)"
+    )
 
 
 def test_expect_and_during_do_not_apply_to_a_call() -> None:
-    found = problems(FUNCS + "timeline:\n  - call: do_IRQ\n    expect: EBUSY\n"
-                     "    during: [{at: start, call: do_IRQ}]\n")
+    found = problems(
+        FUNCS + "timeline:\n  - call: do_IRQ\n    expect: EBUSY\n"
+        "    during: [{at: start, call: do_IRQ}]\n"
+    )
     assert [f.message for f in found] == [
         "'expect' does not apply to a call step: a call returns no error code",
         "'during' does not apply to a call step",
@@ -197,21 +228,27 @@ def test_cpu_does_not_apply_to_a_patcher_step() -> None:
 
 
 def test_an_assertion_on_an_unknown_call_id_gets_a_did_you_mean() -> None:
-    found = one(FUNCS + "timeline:\n  - {call: do_IRQ, id: window}\n"
-                "expect:\n  - {call: windwo, called: []}\n")
+    found = one(
+        FUNCS + "timeline:\n  - {call: do_IRQ, id: window}\n"
+        "expect:\n  - {call: windwo, called: []}\n"
+    )
     assert found.message == "no call has the id 'windwo' (did you mean 'window'?)"
 
 
 def test_an_assertion_on_a_patcher_step_id_is_refused() -> None:
-    found = one(FUNCS + "ops: [{name: A}]\ntimeline:\n  - {register: A, id: reg}\n"
-                "expect:\n  - {call: reg, called: []}\n")
+    found = one(
+        FUNCS + "ops: [{name: A}]\ntimeline:\n  - {register: A, id: reg}\n"
+        "expect:\n  - {call: reg, called: []}\n"
+    )
     assert found.message == "'reg' is the id of a register step, not of a call"
 
 
 @pytest.mark.parametrize("state", ["nop", "call ftrace_caller", "call ftrace_regs_caller"])
 def test_common_site_states_are_accepted(state: str) -> None:
-    load_scenario("t.yaml", (FUNCS + f"timeline: []\nexpect:\n"
-                             f"  - site: {{func: do_IRQ, is: '{state}'}}\n").encode())
+    load_scenario(
+        "t.yaml",
+        (FUNCS + f"timeline: []\nexpect:\n  - site: {{func: do_IRQ, is: '{state}'}}\n").encode(),
+    )
 
 
 def test_a_misspelt_site_symbol_gets_a_did_you_mean() -> None:
@@ -220,10 +257,14 @@ def test_a_misspelt_site_symbol_gets_a_did_you_mean() -> None:
 
 
 def test_a_private_trampoline_needs_dynamic_trampolines() -> None:
-    text = FUNCS + "ops: [{name: lp}]\ntimeline: []\nexpect:\n  - site: {func: do_IRQ, is: call lp.tramp}\n"
+    text = (
+        FUNCS
+        + "ops: [{name: lp}]\ntimeline: []\nexpect:\n  - site: {func: do_IRQ, is: call lp.tramp}\n"
+    )
     assert one(text).message == "'lp.tramp' exists only with per-ops trampolines"
-    load_scenario("t.yaml", text.replace("ops:", "kernel: {dynamic_trampolines: true}\nops:")
-                  .encode())
+    load_scenario(
+        "t.yaml", text.replace("ops:", "kernel: {dynamic_trampolines: true}\nops:").encode()
+    )
 
 
 def test_a_notrace_function_has_no_site_to_check() -> None:
@@ -233,33 +274,42 @@ def test_a_notrace_function_has_no_site_to_check() -> None:
 
 def site(func: str, state: str, kernel: str = "") -> str:
     """FUNCS with ops lp and tracer and one site assertion."""
-    return (FUNCS + kernel + "ops: [{name: lp}, {name: tracer}]\ntimeline: []\nexpect:\n"
-            f"  - site: {{func: {func}, is: '{state}'}}\n")
+    return (
+        FUNCS + kernel + "ops: [{name: lp}, {name: tracer}]\ntimeline: []\nexpect:\n"
+        f"  - site: {{func: {func}, is: '{state}'}}\n"
+    )
 
 
 DYNAMIC = "kernel: {dynamic_trampolines: true}\n"
 
 
-@pytest.mark.parametrize("func, state, kernel", [
-    ("ftrace_call", "call ftrace_stub", ""),
-    ("ftrace_call", "call ftrace_ops_list_func", ""),
-    ("ftrace_regs_call", "call ftrace_ops_assist_func", ""),
-    ("ftrace_regs_call", "call lp.func", ""),
-    ("lp.tramp_call", "call lp.func", DYNAMIC),
-])
-def test_trampoline_call_sites_and_their_callees_are_accepted(func: str, state: str,
-                                                              kernel: str) -> None:
+@pytest.mark.parametrize(
+    "func, state, kernel",
+    [
+        ("ftrace_call", "call ftrace_stub", ""),
+        ("ftrace_call", "call ftrace_ops_list_func", ""),
+        ("ftrace_regs_call", "call ftrace_ops_assist_func", ""),
+        ("ftrace_regs_call", "call lp.func", ""),
+        ("lp.tramp_call", "call lp.func", DYNAMIC),
+    ],
+)
+def test_trampoline_call_sites_and_their_callees_are_accepted(
+    func: str, state: str, kernel: str
+) -> None:
     load_scenario("t.yaml", site(func, state, kernel).encode())
 
 
 def test_an_unknown_call_site_gets_a_did_you_mean_over_functions_and_trampoline_sites() -> None:
     found = one(site("ftrace_cal", "call ftrace_stub"))
     assert found.message == "unknown call site 'ftrace_cal' (did you mean 'ftrace_call'?)"
-    assert found.hint == ("name a traceable function (defined: do_IRQ, schedule), ftrace_call, "
-                          "ftrace_regs_call or, with kernel.dynamic_trampolines, OPS.tramp_call")
+    assert found.hint == (
+        "name a traceable function (defined: do_IRQ, schedule), ftrace_call, "
+        "ftrace_regs_call or, with kernel.dynamic_trampolines, OPS.tramp_call"
+    )
     assert found.path == "$.expect[0].site.func"
     assert one(site("do_irq", "nop")).message == (
-        "unknown call site 'do_irq' (did you mean 'do_IRQ'?)")
+        "unknown call site 'do_irq' (did you mean 'do_IRQ'?)"
+    )
 
 
 def test_a_per_ops_call_site_of_an_unknown_ops_is_refused() -> None:
@@ -270,44 +320,63 @@ def test_a_per_ops_call_site_of_an_unknown_ops_is_refused() -> None:
 def test_a_per_ops_call_site_needs_dynamic_trampolines() -> None:
     found = one(site("lp.tramp_call", "call lp.func"))
     assert found.message == "'lp.tramp_call' exists only with per-ops trampolines"
-    assert found.hint == ("set kernel.dynamic_trampolines: true, or check ftrace_call or "
-                          "ftrace_regs_call")
+    assert found.hint == (
+        "set kernel.dynamic_trampolines: true, or check ftrace_call or ftrace_regs_call"
+    )
 
 
 def test_a_trampoline_call_site_is_never_a_nop() -> None:
     found = one(site("ftrace_regs_call", "nop"))
-    assert found.message == ("'ftrace_regs_call' is never a nop: a trampoline's call site "
-                             "always calls something")
-    assert found.hint == ("expect `call ftrace_stub` when no ops is registered, else `call "
-                          "SYMBOL` with SYMBOL ftrace_ops_list_func, ftrace_ops_assist_func or "
-                          "OPS.func (an ops' callback)")
+    assert found.message == (
+        "'ftrace_regs_call' is never a nop: a trampoline's call site always calls something"
+    )
+    assert found.hint == (
+        "expect `call ftrace_stub` when no ops is registered, else `call "
+        "SYMBOL` with SYMBOL ftrace_ops_list_func, ftrace_ops_assist_func or "
+        "OPS.func (an ops' callback)"
+    )
     assert found.path == "$.expect[0].site.is"
 
 
 def test_a_trampoline_call_site_never_calls_a_trampoline() -> None:
     found = one(site("ftrace_call", "call ftrace_caller"))
     assert found.message == "'ftrace_call' never calls 'ftrace_caller'"
-    assert found.hint == ("a trampoline's call site calls ftrace_stub, ftrace_ops_list_func, "
-                          "ftrace_ops_assist_func or OPS.func (an ops' callback)")
+    assert found.hint == (
+        "a trampoline's call site calls ftrace_stub, ftrace_ops_list_func, "
+        "ftrace_ops_assist_func or OPS.func (an ops' callback)"
+    )
     assert one(site("ftrace_call", "call tracr.func")).message == (
-        "'ftrace_call' never calls 'tracr.func' (did you mean 'tracer.func'?)")
+        "'ftrace_call' never calls 'tracr.func' (did you mean 'tracer.func'?)"
+    )
 
 
 def test_a_callback_at_a_function_site_points_to_the_trampoline_site() -> None:
     found = one(site("do_IRQ", "call tracer.func"))
-    assert found.message == ("a function's call site never calls 'tracer.func': a trampoline's "
-                             "call site does")
+    assert found.message == (
+        "a function's call site never calls 'tracer.func': a trampoline's call site does"
+    )
     assert found.hint.endswith("`site: {func: ftrace_call, is: call tracer.func}`")
 
 
 # ---- kernel and limits ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, parsed", [("5.3", (5, 3)), ("4.19.12", (4, 19)),
-                                          ("6.6-rc1", (6, 6)), ("5", None), ("v5.3", None),
-                                          ("5.3\n", None), (" 5.3", None),
-                                          ("99999999999999999999.1", None), ("5.100", None),
-                                          ("4.19.325", (4, 19)), ("\u0665.\u0663", None)])
+@pytest.mark.parametrize(
+    "text, parsed",
+    [
+        ("5.3", (5, 3)),
+        ("4.19.12", (4, 19)),
+        ("6.6-rc1", (6, 6)),
+        ("5", None),
+        ("v5.3", None),
+        ("5.3\n", None),
+        (" 5.3", None),
+        ("99999999999999999999.1", None),
+        ("5.100", None),
+        ("4.19.325", (4, 19)),
+        ("\u0665.\u0663", None),
+    ],
+)
 def test_kernel_versions_are_parsed(text: str, parsed: tuple[int, int] | None) -> None:
     assert parse_version(text) == parsed
 
@@ -333,28 +402,34 @@ def test_the_format_version_written_1_is_accepted(written: str) -> None:
 
 def test_kernels_before_3_5_are_refused_with_the_reason() -> None:
     found = one(FUNCS + "kernel: {version: '3.4.99'}\ntimeline: []\n")
-    assert found.message == ("kernel 3.4.99 is older than 3.5: kernels before 3.5 patched under "
-                             "stop_machine, there is no breakpoint window to model")
+    assert found.message == (
+        "kernel 3.4.99 is older than 3.5: kernels before 3.5 patched under "
+        "stop_machine, there is no breakpoint window to model"
+    )
 
 
 def test_too_many_calls_in_one_body_are_refused() -> None:
     calls = ", ".join(["schedule"] * 17)
-    found = one(f"ftscen: 1\nfunctions:\n  - {{name: f, calls: [{calls}]}}\n  - name: schedule\n"
-                "timeline: []\n")
+    found = one(
+        f"ftscen: 1\nfunctions:\n  - {{name: f, calls: [{calls}]}}\n  - name: schedule\n"
+        "timeline: []\n"
+    )
     assert found.message == "too many calls: 17 (the limit is 16)"
     assert found.path == "$.functions[0].calls[16]"
 
 
 def test_too_many_globs_in_a_set_filter_step_are_refused() -> None:
     globs = ", ".join(["do_IRQ"] * 65)
-    found = one(FUNCS + f"ops: [{{name: A}}]\ntimeline:\n"
-                f"  - set_filter: {{ops: A, filter: [{globs}]}}\n")
+    found = one(
+        FUNCS + f"ops: [{{name: A}}]\ntimeline:\n  - set_filter: {{ops: A, filter: [{globs}]}}\n"
+    )
     assert found.message == "too many globs: 65 (the limit is 64)"
 
 
 def test_every_problem_is_reported_sorted_by_line_and_column() -> None:
-    found = problems(FUNCS + "ops: [{name: A}, {name: A}]\ntimeline:\n  - call: nope\n"
-                     "  - register: B\n")
+    found = problems(
+        FUNCS + "ops: [{name: A}, {name: A}]\ntimeline:\n  - call: nope\n  - register: B\n"
+    )
     assert [(f.line, f.col) for f in found] == sorted((f.line, f.col) for f in found)
     assert len(found) == 3
 
@@ -362,6 +437,7 @@ def test_every_problem_is_reported_sorted_by_line_and_column() -> None:
 def test_a_scenario_over_a_limit_gets_only_the_limit_and_quickly() -> None:
     # A chain of 3,000 functions each calling the next: the loop check alone was quadratic.
     chain = "".join(f"  - {{name: f{i}, calls: [f{i + 1}]}}\n" for i in range(3000))
-    found = problems("ftscen: 1\nfunctions:\n" + chain + "  - name: f3000\n"
-                     "timeline:\n  - call: nobody\n")
+    found = problems(
+        "ftscen: 1\nfunctions:\n" + chain + "  - name: f3000\ntimeline:\n  - call: nobody\n"
+    )
     assert [d.message for d in found] == ["too many functions: 3001 (the limit is 256)"]

@@ -107,8 +107,9 @@ def test_write_atomic_replaces_the_file_and_keeps_its_permissions(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.golden"]
 
 
-@pytest.mark.parametrize("value,refused", [("true", True), ("1", True), ("", False),
-                                           ("false", False), ("0", False)])
+@pytest.mark.parametrize(
+    "value,refused", [("true", True), ("1", True), ("", False), ("false", False), ("0", False)]
+)
 def test_ci_refusal_follows_the_ci_variable(value: str, refused: bool):
     assert (golden.ci_refusal({"CI": value}) is not None) is refused
     assert golden.ci_refusal({}) is None
@@ -118,8 +119,10 @@ def test_ci_refusal_follows_the_ci_variable(value: str, refused: bool):
 def test_run_golden_missing_exits_1_and_says_how_to_create_it(seed: Path, no_ci: None):
     result = invoke(["run", str(seed), "--golden"])
     assert result.exit_code == 1
-    assert ("golden seed-livepatch-tracer-window.golden: missing (create it with: "
-            "ftscen run seed-livepatch-tracer-window.yaml --update-golden)") in result.stdout
+    assert (
+        "golden seed-livepatch-tracer-window.golden: missing (create it with: "
+        "ftscen run seed-livepatch-tracer-window.yaml --update-golden)"
+    ) in result.stdout
 
 
 def test_update_then_compare_passes_and_a_changed_log_shows_a_diff(seed: Path, no_ci: None):
@@ -142,8 +145,10 @@ def test_stale_golden_exits_1_with_the_update_hint(seed: Path, no_ci: None):
     seed.write_text(seed.read_text() + "# edited\n")
     result = invoke(["run", str(seed), "--golden", "-q"])
     assert result.exit_code == 1
-    assert ("golden seed-livepatch-tracer-window.golden: stale: seed-livepatch-tracer-window.yaml"
-            " changed since this golden was written") in result.stdout
+    assert (
+        "golden seed-livepatch-tracer-window.golden: stale: seed-livepatch-tracer-window.yaml"
+        " changed since this golden was written"
+    ) in result.stdout
     assert "ftscen run seed-livepatch-tracer-window.yaml --update-golden" in result.stdout
 
 
@@ -151,7 +156,9 @@ def test_other_kernel_versions_get_their_own_golden(seed: Path, no_ci: None):
     result = invoke(["run", str(seed), "--kernel", "5.1,5.3", "--update-golden", "-q"])
     assert result.exit_code == 1  # 5.1 fails its assertions; the goldens are still written
     assert sorted(p.name for p in Path(".").glob("*.golden")) == [
-        "seed-livepatch-tracer-window.golden", "seed-livepatch-tracer-window@5.1.golden"]
+        "seed-livepatch-tracer-window.golden",
+        "seed-livepatch-tracer-window@5.1.golden",
+    ]
     assert "outcome: FAIL (5/9" in Path("seed-livepatch-tracer-window@5.1.golden").read_text()
     again = invoke(["run", str(seed), "--kernel", "5.3", "--golden", "-q"])
     assert again.exit_code == 0
@@ -181,7 +188,9 @@ def test_a_golden_over_the_limit_is_not_read_and_says_how_to_rewrite_it(seed: Pa
     check = golden.compare(rep, path)
     assert check.status is GoldenStatus.UNREADABLE and not check.diff
     [line] = golden.describe(check, "x.yaml", None)
-    assert line == (f"golden {path.as_posix()}: cannot be read (the golden file is over the "
-                    f"limit of {golden.GOLDEN_LIMIT} bytes; a golden is a short text file; "
-                    "check it is the right file); to write it anew: ftscen run x.yaml "
-                    "--update-golden")
+    assert line == (
+        f"golden {path.as_posix()}: cannot be read (the golden file is over the "
+        f"limit of {golden.GOLDEN_LIMIT} bytes; a golden is a short text file; "
+        "check it is the right file); to write it anew: ftscen run x.yaml "
+        "--update-golden"
+    )

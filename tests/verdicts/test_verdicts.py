@@ -24,8 +24,11 @@ def outcome(sc):
     return evaluate(run_scenario(sc, profile_for(sc.kernel)))
 
 
-BASE = scenario([fn("f", "g"), fn("g")], [ops("A", filter=("f",)), ops("B", filter=("g",))],
-                steps(Register("A"), Register("B"), (Call("f"), "c")))
+BASE = scenario(
+    [fn("f", "g"), fn("g")],
+    [ops("A", filter=("f",)), ops("B", filter=("g",))],
+    steps(Register("A"), Register("B"), (Call("f"), "c")),
+)
 
 
 def with_expect(*exp, xfail=None):
@@ -68,27 +71,42 @@ def test_site_assertion_reads_the_final_text():
 
 
 def test_site_assertion_reads_a_trampoline_call_site():
-    assert outcome(with_expect(ExpectSite("ftrace_call", "call ftrace_ops_list_func"),
-                               ExpectSite("ftrace_regs_call", "call ftrace_ops_list_func"))
-                   )[0] is Outcome.PASS
+    assert (
+        outcome(
+            with_expect(
+                ExpectSite("ftrace_call", "call ftrace_ops_list_func"),
+                ExpectSite("ftrace_regs_call", "call ftrace_ops_list_func"),
+            )
+        )[0]
+        is Outcome.PASS
+    )
     out, vs = outcome(with_expect(ExpectSite("ftrace_regs_call", "call A.func")))
     assert out is Outcome.FAIL
-    assert (vs[0].title, vs[0].actual) == ("site ftrace_regs_call is call A.func",
-                                           "call ftrace_ops_list_func")
+    assert (vs[0].title, vs[0].actual) == (
+        "site ftrace_regs_call is call A.func",
+        "call ftrace_ops_list_func",
+    )
 
 
 def test_a_per_ops_call_site_that_was_freed_reads_not_allocated():
-    sc = scenario([fn("f")], [ops("A", "DYNAMIC", filter=("f",))],
-                  steps(Register("A"), Unregister("A")), dynamic=True,
-                  expect=(ExpectSite("A.tramp_call", "call A.func"),))
+    sc = scenario(
+        [fn("f")],
+        [ops("A", "DYNAMIC", filter=("f",))],
+        steps(Register("A"), Unregister("A")),
+        dynamic=True,
+        expect=(ExpectSite("A.tramp_call", "call A.func"),),
+    )
     out, vs = outcome(sc)
     assert out is Outcome.FAIL and vs[0].actual == "not allocated"
 
 
 # N alone reaches f through ftrace_caller (regs == NULL); once R (SAVE_REGS) joins, the site
 # calls ftrace_regs_caller and the list function hands both handlers the same regs.
-REGS = scenario([fn("f")], [ops("N", filter=("f",)), ops("R", "SAVE_REGS", filter=("f",))],
-                steps(Register("N"), (Call("f"), "alone"), Register("R"), (Call("f"), "both")))
+REGS = scenario(
+    [fn("f")],
+    [ops("N", filter=("f",)), ops("R", "SAVE_REGS", filter=("f",))],
+    steps(Register("N"), (Call("f"), "alone"), Register("R"), (Call("f"), "both")),
+)
 
 
 def regs_outcome(*exp):
@@ -96,13 +114,19 @@ def regs_outcome(*exp):
 
 
 def test_called_with_regs_counts_only_the_callbacks_that_received_them():
-    out, vs = regs_outcome(ExpectCalled("N", "f", 1, regs=False),
-                           ExpectCalled("N", "f", 1, regs=True), ExpectCalled("N", "f", 2),
-                           ExpectNotCalled("R", regs=False))
+    out, vs = regs_outcome(
+        ExpectCalled("N", "f", 1, regs=False),
+        ExpectCalled("N", "f", 1, regs=True),
+        ExpectCalled("N", "f", 2),
+        ExpectNotCalled("R", regs=False),
+    )
     assert out is Outcome.PASS, [v.title for v in vs if not v.ok]
-    assert [v.title for v in vs] == ["called N on f without regs 1 time(s)",
-                                     "called N on f with regs 1 time(s)",
-                                     "called N on f 2 time(s)", "not_called R without regs"]
+    assert [v.title for v in vs] == [
+        "called N on f without regs 1 time(s)",
+        "called N on f with regs 1 time(s)",
+        "called N on f 2 time(s)",
+        "not_called R without regs",
+    ]
 
 
 def test_a_failed_regs_count_says_how_often_the_other_kind_ran():
@@ -117,8 +141,10 @@ def test_a_failed_regs_count_says_how_often_the_other_kind_ran():
 
 def test_xfail_passes_when_an_assertion_fails_and_xpass_fails():
     assert outcome(with_expect(ExpectSite("f", "nop"), xfail="known"))[0] is Outcome.XFAIL
-    assert outcome(with_expect(ExpectSite("f", "call ftrace_caller"),
-                               xfail="known"))[0] is Outcome.XPASS
+    assert (
+        outcome(with_expect(ExpectSite("f", "call ftrace_caller"), xfail="known"))[0]
+        is Outcome.XPASS
+    )
 
 
 def test_an_error_nobody_expected_fails_the_run():
@@ -143,8 +169,9 @@ def test_a_fault_fails_the_run_and_names_cpu_step_and_call():
 
 
 def test_a_call_that_never_ran_fails_its_assertion():
-    sc = replace(scenario([fn("f", "f"), fn("g")], [], steps((Call("f"), "boom"),
-                                                          (Call("g"), "later"))),
-                 expect=(ExpectCall("later", ran=("g",)),))
+    sc = replace(
+        scenario([fn("f", "f"), fn("g")], [], steps((Call("f"), "boom"), (Call("g"), "later"))),
+        expect=(ExpectCall("later", ran=("g",)),),
+    )
     out, vs = outcome(sc)
     assert out is Outcome.FAIL and "never ran" in vs[-1].actual
