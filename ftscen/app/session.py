@@ -113,7 +113,8 @@ def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
     with closing(running):  # leaving early (a closed output, a signal) stops the workers now
         for result in chain(unreadable, running):
             tally.add(result)
-            results.append(result)
+            # the JSON document needs every log; the other reporters only the summaries
+            results.append(result if opts.json else result.summary())
             if not opts.json:
                 _emit(opts, sink, err, result)
             if progress is not None:

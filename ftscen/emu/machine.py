@@ -72,9 +72,11 @@ class Machine:
         self._fault: Fault | None = None
         self.contexts: dict[int, object] = {}
         self.executed = 0  # instructions run so far (all calls)
-        self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
-        self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_memory)
-        self.uc.hook_add(UC_HOOK_CODE, self._count)
+        self._hooks = [
+            self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt),
+            self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_memory),
+            self.uc.hook_add(UC_HOOK_CODE, self._count),
+        ]
 
     # ---- set-up ---------------------------------------------------------------------------
     def _map_memory(self) -> None:
@@ -112,6 +114,17 @@ class Machine:
         self.uc.reg_write(UC_X86_REG_CS, L.KERNEL_CS)
         for reg in (UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_SS):
             self.uc.reg_write(reg, L.KERNEL_DS)
+
+    def stop_running(self) -> None:
+        """No more code runs on this machine (its memory can still be read): the hooks go.
+
+        The binding keeps each hook's callback, and the callback refers back to the ``Uc``, so
+        a ``Uc`` with hooks is freed only when the cyclic garbage collector gets to it, and
+        dead machines (about a megabyte each) pile up between collections. Without hooks the
+        ``Uc`` is freed as soon as the last reference to this machine goes."""
+        for handle in self._hooks:
+            self.uc.hook_del(handle)
+        self._hooks = []
 
     # ---- memory ---------------------------------------------------------------------------
     def read(self, addr: int, size: int) -> bytes:

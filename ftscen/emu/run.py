@@ -153,6 +153,7 @@ class Runner:
                 )
         except _Abort:
             pass
+        self.m.stop_running()
         events = decode(self.m.ring(), self.m.strings, self.image, self.calls)
         sites = {f: self.patcher.site_text(f) for f in self.patcher.records}
         return RunResult(

@@ -29,6 +29,27 @@ class RunRecord:
         light = dataclasses.replace(rep, result=dataclasses.replace(rep.result, image=None))
         return cls(light, golden, seconds)
 
+    def summary(self) -> RunRecord:
+        """What a whole run keeps of a run once it is printed: outcome, verdicts (the events
+        of the failing ones) and golden, without the callback log or the final text, so a
+        corpus run holds a small record per scenario, not its whole log."""
+        rep, res = self.report, self.report.result
+        kept = tuple(v if not v.ok else dataclasses.replace(v, events=()) for v in rep.verdicts)
+        scenario = dataclasses.replace(res.scenario, functions=(), ops=(), timeline=(), expect=())
+        bare = dataclasses.replace(
+            res,
+            scenario=scenario,
+            events=(),
+            calls=(),
+            steps=(),
+            sites={},
+            trampoline_sites={},
+            unplaced=(),
+        )
+        return RunRecord(
+            dataclasses.replace(rep, result=bare, verdicts=kept), self.golden, self.seconds
+        )
+
     @property
     def version(self) -> str:
         return self.report.result.profile.version
@@ -60,3 +81,7 @@ class JobResult:
     error: str | None = None
     versions: tuple[str, ...] | None = field(default=None)
     folder: bool = False  # not a file: a folder that could not be read (its diagnostic says)
+
+    def summary(self) -> JobResult:
+        """The result with each run reduced to :meth:`RunRecord.summary`."""
+        return dataclasses.replace(self, runs=tuple(r.summary() for r in self.runs))

@@ -6,6 +6,7 @@ scenario gives byte-identical output on every run (it is what golden files hold)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -190,7 +191,7 @@ def report_dict(rep: ScenarioReport) -> dict[str, Any]:
             }
             for v in rep.verdicts
         ],
-        "fault": None if r.fault is None else vars(r.fault),
+        "fault": None if r.fault is None else dataclasses.asdict(r.fault),
         "sites": dict(sorted(r.sites.items())),
         "trampoline_sites": dict(sorted(r.trampoline_sites.items())),
     }

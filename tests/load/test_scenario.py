@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def test_steps_and_assertions_are_marked_at_their_mapping() -> None:
 
 def test_every_assertion_kind_becomes_its_dataclass() -> None:
     marks_dropped = [
-        type(e)(**{**e.__dict__, "mark": None}) for e in load_scenario("every.yaml", TEXT).expect
+        dataclasses.replace(e, mark=None) for e in load_scenario("every.yaml", TEXT).expect
     ]
     assert marks_dropped == [
         ExpectCall("window", ("f_v2",), None, (("A", 1),), None),  # type: ignore[arg-type]
