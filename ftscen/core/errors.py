@@ -43,7 +43,7 @@ def clip(text: str) -> str:
     return _LONG_RUN.sub(lambda m: f"{m[0][:60]}...{m[0][-20:]} ({len(m[0])} characters)", text)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Diagnostic:
     """One problem in a scenario file, with where it is and how to fix it."""
 

@@ -27,7 +27,7 @@ ERRNOS: tuple[str, ...] = ("0", "EBUSY", "EINVAL", "ENODEV")
 INT3_MODES: tuple[str, ...] = ("skip", "emulate-call", "emulate-new")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Mark:
     """Where a value stands in the scenario file (1-based line and column)."""
 
@@ -46,7 +46,7 @@ class Mark:
 NO_MARK = Mark("<scenario>", 0, 0, "$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Function:
     """A traceable (or ``notrace``) function of the modelled kernel."""
 
@@ -56,7 +56,7 @@ class Function:
     mark: Mark = NO_MARK
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FtraceOps:
     """A ``struct ftrace_ops`` as the scenario defines it before registration.
 
@@ -76,7 +76,7 @@ class FtraceOps:
         return flag in self.flags
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Kernel:
     """The ``kernel:`` block; ``int3`` None means 'from the era of ``version``'."""
 
@@ -90,36 +90,36 @@ class Kernel:
 # ---- timeline actions -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Register:
     ops: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Unregister:
     ops: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SetFilter:
     ops: str
     globs: tuple[str, ...]
     reset: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SetNotrace:
     ops: str
     globs: tuple[str, ...]
     reset: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Sysctl:
     ftrace_enabled: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Call:
     func: str
     cpu: int | None = None
@@ -129,7 +129,7 @@ Action = Register | Unregister | SetFilter | SetNotrace | Sysctl | Call
 PatcherAction = Register | Unregister | SetFilter | SetNotrace | Sysctl
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class During:
     """A call placed at a named point inside a patcher step's code modification."""
 
@@ -139,7 +139,7 @@ class During:
     mark: Mark = NO_MARK
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Step:
     """One timeline entry: exactly one action plus optional id, expect and during."""
 
@@ -154,7 +154,7 @@ class Step:
 # ---- assertions -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ExpectCall:
     """``- call: ID`` with ``ran`` and/or ``called`` (a set, or a mapping ops -> count)."""
 
@@ -165,7 +165,7 @@ class ExpectCall:
     mark: Mark = NO_MARK
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ExpectCalled:
     """``- called: {ops, func, regs}`` over the whole run; ``count`` None = at least once;
     ``regs`` None = with or without a pt_regs pointer."""
@@ -177,7 +177,7 @@ class ExpectCalled:
     mark: Mark = NO_MARK
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ExpectNotCalled:
     """``- not_called: {ops, func, regs}``: no callback of that kind in the whole run."""
 
@@ -204,7 +204,7 @@ def is_trampoline_site(name: str) -> bool:
     return name in TRAMPOLINE_SITES or name.endswith(".tramp_call")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ExpectSite:
     """``- site: {func, is}``: the final text of a call site, ``nop`` or ``call SYMBOL``.
 
@@ -219,7 +219,7 @@ class ExpectSite:
 Expectation = ExpectCall | ExpectCalled | ExpectNotCalled | ExpectSite
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: str

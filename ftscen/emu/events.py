@@ -17,7 +17,7 @@ from ftscen.image import layout as L
 from ftscen.image.build import Image
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallInfo:
     """One call of the timeline (``during`` calls included); ``id`` is generated (``@3``,
     ``@3.1``) when the scenario gives none."""
@@ -30,7 +30,7 @@ class CallInfo:
     at: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Event:
     """One entry of the callback log. Each kind is its own class with its own fields; ``kind``
     names it in JSON and ``to_dict`` lists the common fields first, then the kind's own."""
@@ -46,13 +46,13 @@ class Event:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StepEvent(Event):
     kind: ClassVar[str] = "step"
     index: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallEvent(Event):
     """A call of the timeline starts; ``at`` is the point it was placed at, if any."""
 
@@ -61,12 +61,12 @@ class CallEvent(Event):
     at: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ReturnEvent(Event):
     kind: ClassVar[str] = "return"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RanEvent(Event):
     """A function body ran (written by the body itself, in emulated code)."""
 
@@ -74,7 +74,7 @@ class RanEvent(Event):
     func: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallbackEvent(Event):
     """An ops' handler was called (written by the handler, in emulated code)."""
 
@@ -86,7 +86,7 @@ class CallbackEvent(Event):
     op: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Int3Event(Event):
     """The int3 handler's decision: ``call`` (emulate a call to target) or ``jmp``."""
 
@@ -96,26 +96,26 @@ class Int3Event(Event):
     target: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PointEvent(Event):
     kind: ClassVar[str] = "point"
     point: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PatchEvent(Event):
     kind: ClassVar[str] = "patch"
     site: str
     change: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ResultEvent(Event):
     kind: ClassVar[str] = "result"
     errno: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FaultEvent(Event):
     kind: ClassVar[str] = "fault"
     fault: str

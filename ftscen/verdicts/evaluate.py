@@ -35,7 +35,7 @@ class Outcome(Enum):
         return self in (Outcome.PASS, Outcome.XFAIL)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Verdict:
     ok: bool
     title: str
