@@ -19,10 +19,12 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from multiprocessing.process import BaseProcess
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when a pool starts: --jobs 1 runs without them (start-up time)
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.process import BaseProcess
 
 PER_CPU = 4
 HARD_CAP = 64
@@ -52,6 +54,7 @@ def worker_count(asked: int, files: int, err: IO[str] | None = None) -> int:
 def start_pool(workers: int) -> ProcessPoolExecutor:
     """A pool whose workers die with this process and leave Ctrl-C to it."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     # fork: the worker's parent is this process, which the death signal is tied to
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)

@@ -20,9 +20,7 @@ file declares) uses ``NAME.golden``; any other version ``V`` uses ``NAME@V.golde
 
 from __future__ import annotations
 
-import difflib
 import os
-import tempfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -157,6 +155,8 @@ def compare(rep: ScenarioReport, path: Path) -> GoldenCheck:
     actual = body_lines(rep)
     if list(found.body) == actual:
         return GoldenCheck(shown, GoldenStatus.STALE if stale else GoldenStatus.MATCH, stale=stale)
+    import difflib  # only for a golden that differs
+
     diff = difflib.unified_diff(
         list(found.body), actual, fromfile=shown, tofile=f"{shown} (this run)", lineterm=""
     )
@@ -190,6 +190,8 @@ def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file in the same directory, then ``os.replace`` it: readers see
     the old file or the new one, never half of it."""
     mode = _mode_for(path)
+    import tempfile  # only when writing (start-up time)
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
