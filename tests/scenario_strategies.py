@@ -11,10 +11,22 @@ duplicated lines, tags, anchors and aliases, merges and deep nesting.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import yaml
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+#: ``HYPOTHESIS_PROFILE=long`` runs many more examples, and different ones each time.
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+EXAMPLES_RUN = settings(
+    max_examples=3000 if PROFILE == "long" else 150,
+    deadline=None,
+    derandomize=PROFILE != "long",
+    suppress_health_check=_QUIET,
+)
 
 FUNCS = ("do_IRQ", "schedule", "tick", "f", "g", "__migrate_task", "work_fn", "do_IRQ_v2")
 OPS = ("livepatch", "tracer", "probe", "kp")

@@ -8,15 +8,14 @@ generated files, valid and broken.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from scenario_strategies import broken_files, odd_scalar_files
+from scenario_strategies import EXAMPLES_RUN, broken_files, odd_scalar_files
 from support import PASSING, REPO
 
 from ftscen.core.errors import ScenarioInvalid
@@ -36,14 +35,6 @@ FILES = sorted(
 )
 CONTRACT = [FIXTURES / name for name in PASSING]
 
-_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-EXAMPLES_RUN = settings(
-    max_examples=3000 if PROFILE == "long" else 150,
-    deadline=None,
-    derandomize=PROFILE != "long",
-    suppress_health_check=_QUIET,
-)
 
 needs_libyaml = pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML without libyaml")
 

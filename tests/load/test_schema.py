@@ -7,16 +7,15 @@ two must agree on every document, or an error would go unreported.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from scenario_strategies import JSONISH, broken_data, scenarios
+from scenario_strategies import EXAMPLES_RUN, JSONISH, broken_data, scenarios
 from support import REPO
 
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
@@ -26,15 +25,6 @@ from ftscen.load.schema import _validator, check_shape, fits, scenario_schema
 
 HEAD = "ftscen: 1\nfunctions:\n  - name: f\n"
 FILES = sorted([*REPO.glob("scenarios/*.yaml"), *REPO.glob("scenarios/invalid/*.yaml")])
-
-_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-EXAMPLES_RUN = settings(
-    max_examples=3000 if PROFILE == "long" else 150,
-    deadline=None,
-    derandomize=PROFILE != "long",
-    suppress_health_check=_QUIET,
-)
 
 
 def shape(text: str) -> list[Diagnostic]:
