@@ -122,7 +122,7 @@ def run(
         ),
     ] = None,
     junit: Annotated[
-        Path | None,
+        str | None,  # not Path: typer would turn an empty name into '.'
         typer.Option(
             "--junit", help="Also write a JUnit XML report (one test case per scenario and kernel)."
         ),
@@ -152,7 +152,7 @@ def run(
             session.golden_mode(golden, update_golden, os.environ),
             jobs,
             corpus.parse_shard(shard) if shard is not None else None,
-            str(junit) if junit is not None else None,
+            junit,
             Budget(max_insns, max_total),
         )
         code = session.run_session(opts, session.Streams.of(sys.stdout, sys.stderr))

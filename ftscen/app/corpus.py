@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +147,3 @@ def run_jobs(jobs: Sequence[Job], workers: int = 1) -> Generator[JobResult, None
         stop_pool(pool)
         raise
     pool.shutdown()
-
-
-def all_diagnostics(results: Iterable[JobResult]) -> list[Diagnostic]:
-    return [d for r in results for d in r.diagnostics]

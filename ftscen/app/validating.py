@@ -10,7 +10,8 @@ are valid, so a program can always parse it::
      "errors": [<every diagnostic, as Diagnostic.to_dict>]}
 
 ``errors`` is what a single invalid file printed before (``{"errors": [...]}``), so readers
-of that form keep working. A folder that cannot be read is an error too.
+of that form keep working. A folder that cannot be read is an error too. A file that hits a
+bug in ftscen is listed with ``"internal_error"`` and the others are still checked (exit 3).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from ftscen.app import corpus
-from ftscen.core.errors import Diagnostic, ExitCode, ScenarioInvalid, UsageError
+from ftscen.core.errors import Diagnostic, ExitCode, InternalError, ScenarioInvalid, UsageError
 
 
 def problems_of(path: str | os.PathLike[str]) -> list[Diagnostic]:
@@ -49,8 +50,15 @@ def validate_paths(
         err.write(render_text(found.problems))
     files: list[dict[str, Any]] = []
     errors = [d.to_dict() for d in found.problems]
+    broken = 0
     for path in found.files:
-        problems = problems_of(path)
+        try:
+            problems = problems_of(path)
+        except InternalError as exc:  # reported for this file; the others are still checked
+            broken += 1
+            files.append({"file": display_path(path), "valid": False, "internal_error": str(exc)})
+            err.write(f"ftscen: internal error: {display_path(path)}: {exc}\n")
+            continue
         files.append({"file": display_path(path), "valid": not problems, "errors": len(problems)})
         errors += [d.to_dict() for d in problems]
         if as_json:
@@ -59,8 +67,10 @@ def validate_paths(
             err.write(render_text(problems))
         else:
             out.write(f"{display_path(path)}: valid\n")
-    valid = not errors
+    valid = not errors and not broken
     if as_json:
         doc = {"valid": valid, "files": files, "errors": errors}
         out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    if broken:
+        return ExitCode.INTERNAL
     return ExitCode.OK if valid else ExitCode.INVALID

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ftscen.core.errno import ERRNO_NAMES
+
 #: ``ftrace_ops`` flags a scenario may set (include/linux/ftrace.h, ``enum FTRACE_OPS_FL_*``).
 OPS_FLAGS: tuple[str, ...] = (
     "SAVE_REGS",
@@ -21,7 +23,7 @@ OPS_FLAGS: tuple[str, ...] = (
 )
 
 #: Return values a patcher step may be expected to give.
-ERRNOS: tuple[str, ...] = ("0", "EBUSY", "EINVAL", "ENODEV")
+ERRNOS: tuple[str, ...] = tuple(sorted(ERRNO_NAMES.values()))
 
 #: How a CPU that hits a call site's int3 is handled (see ``profile.py``).
 INT3_MODES: tuple[str, ...] = ("skip", "emulate-call", "emulate-new")

@@ -18,7 +18,7 @@ and the one walker, :func:`ftscen.load.compose.walk`, builds the :class:`Documen
 
 So a file with a problem is always judged on the pure-Python parser's graph, and its
 diagnostics read the same whether or not PyYAML was built with libyaml.
-``tests/test_load_paths.py`` checks that both parsers give the same result.
+``tests/load/test_load_paths.py`` checks that both parsers give the same result.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
 
 
 #: Text on which libyaml and the pure-Python parser are known to disagree (one refuses what
-#: the other reads, or they read it differently; tests/test_load_paths.py found them): tabs,
+#: the other reads, or they read it differently; tests/load/test_load_paths.py found them): tabs,
 #: unusual line breaks and a byte order mark inside the text go to the pure-Python parser;
 _ODD_SPACE = re.compile(r"[\t\x85\u2028\u2029\ufeff]")
 #: and so do, where they start a token, the indicators a scenario has no use for (tags,

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import IO, Any
 
 from ftscen import __version__
-from ftscen.report.golden import GoldenStatus, describe
+from ftscen.report.golden import describe
 from ftscen.report.records import JobResult, RunRecord
 from ftscen.report.text import render_text as render_report
 from ftscen.report.text import report_dict, summary_line, verdict_lines
@@ -324,5 +324,4 @@ def _golden_json(run: RunRecord) -> dict[str, Any] | None:
     g = run.golden
     if g is None:
         return None
-    status = "stale" if g.stale and g.status is GoldenStatus.STALE else g.status.value
-    return {"path": g.path, "status": status, "stale": g.stale, "diff": list(g.diff)}
+    return {"path": g.path, "status": g.status.value, "stale": g.stale, "diff": list(g.diff)}

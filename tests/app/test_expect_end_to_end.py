@@ -145,3 +145,37 @@ def test_a_bad_trampoline_site_assertion_stops_check_file(
     with pytest.raises(ScenarioInvalid) as caught:
         check_file(path)
     assert [d.message for d in caught.value.diagnostics] == [message]
+
+
+FAULT_THEN_MISPLACED = """\
+ftscen: 1
+xfail: the handler recurses until the stack overflows
+kernel: {version: "6.6"}
+functions:
+  - name: f
+  - name: g
+ops:
+  - {name: A, filter: [f], calls: [f]}
+  - {name: B, filter: [g]}
+timeline:
+  - register: A
+  - {call: f, id: recursing}
+  - register: B
+    during:
+      - {at: ftrace_call.done#2, call: g, id: never}
+expect:
+  - {call: recursing, ran: f}
+"""
+
+
+def test_a_misplaced_during_after_an_expected_fault_is_still_an_error(tmp_path: Path) -> None:
+    path = write_file(tmp_path, "fault.yaml", FAULT_THEN_MISPLACED)
+    with pytest.raises(ScenarioInvalid) as caught:
+        check_file(path)
+    [diag] = caught.value.diagnostics
+    assert diag.message == "this step never passes point 'ftrace_call.done#2'"
+    assert (
+        diag.line == 15
+        and diag.source_line is not None
+        and "ftrace_call.done#2" in diag.source_line
+    )

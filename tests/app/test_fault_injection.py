@@ -161,13 +161,18 @@ def test_a_closed_stderr_keeps_the_exit_status(small: Path) -> None:
     assert done.returncode == 2  # the missing file's status: what it would say is lost
 
 
-@pytest.mark.parametrize("given", ["", "sub"])
-def test_a_junit_path_that_is_no_file_name_is_a_usage_error(small: Path, given: str) -> None:
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [("", "--junit needs a file name"), ("sub", "--junit: sub is a folder; name a file in it")],
+)
+def test_a_junit_path_that_is_no_file_name_is_a_usage_error(
+    small: Path, given: str, said: str
+) -> None:
     (small / "sub").mkdir()
     done = run_ftscen(["run", "filter-notrace.yaml", "--junit", given], cwd=small)
     quiet(done)
     assert done.returncode == 2
-    assert "is a folder; name a file in it" in done.stderr
+    assert said in done.stderr
 
 
 def test_an_unwritable_junit_report_names_the_path_and_exits_4(

@@ -111,3 +111,23 @@ def test_the_command_exits_3_naming_file_kernel_and_check(tmp_path: Path):
     assert "PASS" not in done.stdout and "FAIL" not in done.stdout
     said = done.stdout + done.stderr
     assert SEED.name in said and "kernel 5.3" in said and "event-ring-pointer" in said
+
+
+def test_validate_names_each_file_and_kernel_and_checks_the_others(tmp_path: Path):
+    (tmp_path / "sitecustomize.py").write_text(
+        "from ftscen.emu.machine import Machine\n"
+        "from ftscen.image import layout as L\n"
+        "real = Machine.emit\n"
+        "def emit(self, kind, *args):\n"
+        "    real(self, kind, *args)\n"
+        "    self.write_u32(L.RING_PTR, self.read_u32(L.RING_PTR) + 6)\n"
+        "Machine.emit = emit\n"
+    )
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_bytes(SEED.read_bytes())
+    done = run_ftscen(["validate", "a.yaml", "b.yaml"], tmp_path, {"PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 3
+    lines = done.stderr.splitlines()
+    for name in ("a.yaml", "b.yaml"):
+        [line] = [t for t in lines if t.startswith(f"ftscen: internal error: {name}: ")]
+        assert "'event-ring-pointer' failed under kernel 5.3" in line
