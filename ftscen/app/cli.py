@@ -269,13 +269,20 @@ def main() -> None:
 
 
 def _parser_errors() -> tuple[type[Exception], ...]:
-    """The option parser's own errors: typer's (it vendors click since 0.2x) or click's."""
+    """The option parser's own errors: click's ``ClickException``, wherever typer keeps it
+    (typer >= 0.29 exports it as ``TyperException``; 0.2x vendors click as ``typer._click``;
+    older typer uses click itself)."""
     vendored = getattr(typer, "TyperException", None)
     if vendored is not None:
         return (vendored,)
-    import click  # type: ignore[import-not-found, unused-ignore]
+    import importlib
 
-    return (click.ClickException,)
+    for where in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            return (importlib.import_module(where).ClickException,)
+        except ImportError:
+            continue
+    return ()
 
 
 _REPORT_HINT = (
