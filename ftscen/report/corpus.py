@@ -17,8 +17,7 @@ from typing import IO, Any
 from ftscen import __version__
 from ftscen.report.golden import describe
 from ftscen.report.records import JobResult, RunRecord
-from ftscen.report.text import render_text as render_report
-from ftscen.report.text import report_dict, summary_line, verdict_lines
+from ftscen.report.text import detail_lines, report_dict, summary_line, verdict_lines
 from ftscen.verdicts.evaluate import Outcome
 
 #: Outcomes in the order the summary line names them.
@@ -68,12 +67,6 @@ class Sink:
     def lines(self, texts: Iterable[str], kind: str = "") -> None:
         for t in texts:
             self.line(t, kind)
-
-    def text(self, block: str) -> None:
-        """A pre-rendered block (report.render_text), outcome word coloured."""
-        for t in block.rstrip("\n").split("\n"):
-            head = t.split(maxsplit=1)[0] if t.strip() else ""
-            self.line(t, head if head in _WORDS and not t.startswith(" ") else "")
 
     def table(self, rows: Sequence[Sequence[str]]) -> None:
         if self._console is None:
@@ -271,11 +264,11 @@ def emit_detailed(
         emit_broken(err, result, quiet)
         return
     for run in result.runs:
-        if quiet:
-            sink.line(summary_line(run.report), run.outcome.name)
-        else:
-            show = log is LogMode.ALWAYS or not run.outcome.ok
-            sink.text(render_report(run.report, show_log=show))
+        if not quiet:
+            sink.lines(
+                detail_lines(run.report, show_log=log is LogMode.ALWAYS or not run.outcome.ok)
+            )
+        sink.line(summary_line(run.report), run.outcome.name)
         for t in golden_lines(run, result.path, versions):
             sink.line(t, t[:1] if t[:1] in "+-@" and not t.startswith("golden") else "")
 

@@ -156,6 +156,12 @@ def summary_line(rep: ScenarioReport) -> str:
 
 
 def render_text(rep: ScenarioReport, show_log: bool = True) -> str:
+    """The whole report: the log (if asked), the assertions, then the summary line."""
+    return "\n".join([*detail_lines(rep, show_log), summary_line(rep)]) + "\n"
+
+
+def detail_lines(rep: ScenarioReport, show_log: bool = True) -> list[str]:
+    """The report above its summary line: the log (if asked) and the assertions."""
     out: list[str] = []
     if show_log:
         out += header_lines(rep.result) + log_lines(rep.result) + [""]
@@ -164,8 +170,7 @@ def render_text(rep: ScenarioReport, show_log: bool = True) -> str:
         for v in rep.verdicts:
             out += verdict_lines(v)
         out.append("")
-    out.append(summary_line(rep))
-    return "\n".join(out) + "\n"
+    return out
 
 
 def report_dict(rep: ScenarioReport) -> dict[str, Any]:
