@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
@@ -67,6 +68,7 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     """End the workers now (their unfinished files are dropped) and the pool with them."""
     held: dict[int, BaseProcess] = getattr(pool, "_processes", None) or {}  # pid -> process
     procs = list(held.values())
+    manager: threading.Thread | None = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
@@ -75,6 +77,12 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join()
+    # The pool's manager thread closes its wake-up pipe as it ends; if it is still ending at
+    # interpreter exit, concurrent.futures' exit hook can write to that pipe just after it is
+    # closed (CPython 3.11 checks and writes without a lock) and print "Exception ignored ...
+    # Bad file descriptor". With its workers gone the thread ends at once: wait for it here.
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 def _init_worker(parent: int) -> None:
