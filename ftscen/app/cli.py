@@ -127,6 +127,14 @@ def run(
             "--junit", help="Also write a JUnit XML report (one test case per scenario and kernel)."
         ),
     ] = None,
+    html: Annotated[
+        str | None,  # not Path: typer would turn an empty name into '.'
+        typer.Option(
+            "--html",
+            help="Also write the run as one self-contained HTML page (swimlane timeline of "
+            "patcher and CPUs, site bytes at every point, failures linked to assertions).",
+        ),
+    ] = None,
     max_insns: Annotated[
         int,
         typer.Option("--max-insns", min=1, help="Instruction budget per call (runaway detection)."),
@@ -154,6 +162,7 @@ def run(
             corpus.parse_shard(shard) if shard is not None else None,
             junit,
             Budget(max_insns, max_total),
+            html=html,
         )
         code = session.run_session(opts, session.Streams.of(sys.stdout, sys.stderr))
     except UsageError as exc:

@@ -45,6 +45,7 @@ class RunOptions:
     shard: tuple[int, int] | None = None
     junit: str | None = None
     budget: Budget = field(default_factory=Budget)
+    html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ def plan(opts: RunOptions) -> tuple[list[Job], list[JobResult]]:
     """The jobs to run, and the folders that could not be read (as results that failed)."""
     if opts.junit is not None:
         check_junit_path(opts.junit)
+    if opts.html is not None:
+        check_html_option(opts.html)
     found = corpus.scan(opts.paths)
     files = found.files
     if not files and not found.problems:
@@ -100,8 +103,11 @@ def plan(opts: RunOptions) -> tuple[list[Job], list[JobResult]]:
 
 
 def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
-    """Run everything, report it, write the JUnit file if asked; returns the exit code."""
+    """Run everything, report it, write the JUnit file and HTML page if asked; returns the
+    exit code."""
     jobs, unreadable = plan(opts)
+    if opts.html is not None and not html_path_ok(opts.html, streams.err):
+        return ExitCode.OUTPUT
     progress = Progress(streams.err, len(jobs)) if streams.progress and len(jobs) > 1 else None
     sink = Sink(streams.out, streams.color and not opts.json, progress)
     err = Sink(streams.err, False, progress)
@@ -113,8 +119,8 @@ def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
     with closing(running):  # leaving early (a closed output, a signal) stops the workers now
         for result in chain(unreadable, running):
             tally.add(result)
-            # the JSON document needs every log; the other reporters only the summaries
-            results.append(result if opts.json else result.summary())
+            # the JSON document and the HTML page need every log; the others the summaries
+            results.append(result if opts.json or opts.html else result.summary())
             if not opts.json:
                 _emit(opts, sink, err, result)
             if progress is not None:
@@ -124,6 +130,8 @@ def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
     _finish(opts, sink, streams, results, tally)
     code = exit_code(tally)
     if opts.junit is not None and not write_junit(opts.junit, results, opts.versions, streams.err):
+        return code if code is ExitCode.INTERNAL else ExitCode.OUTPUT
+    if opts.html is not None and not write_html(opts.html, results, opts.versions, streams.err):
         return code if code is ExitCode.INTERNAL else ExitCode.OUTPUT
     return code
 
@@ -170,6 +178,18 @@ def check_junit_path(path: str) -> None:
         raise UsageError(f"--junit: directory {target.parent.as_posix()} does not exist")
 
 
+def check_html_option(path: str) -> None:
+    """--html with no file name, or without Jinja2 to render it: a usage error."""
+    from ftscen.report.html import HtmlUnavailable, require
+
+    if not path.strip():
+        raise UsageError("--html needs a file name, e.g. --html ftscen-report.html")
+    try:
+        require()
+    except HtmlUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
 def write_junit(
     path: str, results: Sequence[JobResult], versions: Sequence[str] | None, err: IO[str]
 ) -> bool:
@@ -181,6 +201,41 @@ def write_junit(
         write_atomic(Path(path), junit.render(results, versions))
     except OSError as exc:
         err.write(f"ftscen: error: cannot write the JUnit report {path}: {exc.strerror or exc}\n")
+        return False
+    return True
+
+
+def html_path_ok(path: str, err: IO[str]) -> bool:
+    """Refuse, before anything runs, an --html path that cannot be written as a file (a
+    folder, a missing or read-only directory, a read-only file); False after saying why.
+    Naming the file is asking for it, so an existing file is replaced."""
+    target = Path(path)
+    problem = ""
+    if os.path.isdir(target):
+        example = (target / "ftscen-report.html").as_posix()
+        problem = f"{path} is a folder; name a file in it, e.g. --html {example}"
+    elif not os.path.isdir(target.parent):
+        problem = f"directory {target.parent.as_posix()} does not exist"
+    elif not os.access(target.parent, os.W_OK | os.X_OK):
+        problem = f"directory {target.parent.as_posix()} is not writable"
+    elif os.path.exists(target) and not os.access(target, os.W_OK):
+        problem = f"{path} is not writable"
+    if problem:
+        err.write(f"ftscen: error: --html: {problem}\n")
+    return not problem
+
+
+def write_html(
+    path: str, results: Sequence[JobResult], versions: Sequence[str] | None, err: IO[str]
+) -> bool:
+    """Write the page atomically; False (and why, on ``err``) when the OS refuses."""
+    from ftscen.report import html
+    from ftscen.report.golden import write_atomic
+
+    try:
+        write_atomic(Path(path), html.render(results, versions))
+    except OSError as exc:
+        err.write(f"ftscen: error: cannot write the HTML report {path}: {exc.strerror or exc}\n")
         return False
     return True
 
