@@ -10,7 +10,9 @@ encoded again from the image, which is rebuilt from the scenario and profile (re
 crossed a process boundary no longer carry it; building is deterministic and takes
 milliseconds). The breakpoint protocol gives the bytes at each of its points: after
 ``NAME.int3`` a site holds ``CC`` and the old tail, after ``NAME.tail`` ``CC`` and the new
-tail, after ``NAME.done`` the new instruction.
+tail, after ``NAME.done`` the new instruction. A per-ops trampoline is created and freed
+without a patch: its call site shows what its patches say, ``allocated`` from the moment a
+site is about to call it, and its true state in the last row (from the run's result).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ftscen.image.build import Image, build_image
 from ftscen.report.text import describe_action, event_text
 
 NOT_ALLOCATED = "not allocated"
+ALLOCATED = "allocated (callee: see the last row)"
 
 _Make = Callable[[bytes, bytes], bytes]
 
@@ -164,6 +167,15 @@ class _Sites:
     def patch(self, e: PatchEvent) -> None:
         old, _, new = e.change.partition(" -> ")
         self.pending[e.site] = (old, new)
+        self._allocated(new)
+
+    def _allocated(self, new: str) -> None:
+        """A site about to call ``OPS.tramp``: that trampoline exists, though its creation
+        (and its first callee, on text_poke kernels) is no event of the log."""
+        if new.startswith("call ") and new.endswith(".tramp"):
+            call_site = f"{new[5:]}_call"
+            if self.now.get(call_site, Cell(None, "")).text == NOT_ALLOCATED:
+                self.now[call_site] = Cell(None, ALLOCATED)
 
     def point(self, name: str) -> tuple[Cell, ...]:
         m = _POINT.match(name)
