@@ -160,3 +160,24 @@ def test_the_option_reaches_the_session(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(session, "run_session", lambda opts, streams: seen.append(opts) or 0)
     assert invoke(["run", "a.yaml", "--html", "r.html"]).exit_code == 0
     assert seen[0].html == "r.html"
+
+
+def test_a_per_ops_trampoline_column_follows_what_the_log_can_tell(tmp_path: Path):
+    """Created without a patch: 'not allocated' until a site is about to call it, then
+    'allocated', and the last row gives its callee from the run's result."""
+    scenario = SEED.parent / "r4-per-ops-trampoline-single-owner.yaml"
+    code, page, output = _render(tmp_path, str(scenario), "-q")
+    assert code == 0, output
+    run = parse(page).find_all("section", class_="run")[0]
+    rows = [r for r in run.find_all("tr") if r.find_all("td", data_site="A.tramp_call")]
+    texts = [r.find_all("td", data_site="A.tramp_call")[0].all_text() for r in rows]
+    k = next(
+        i for i, r in enumerate(rows) if "A.tramp" in r.find_all("td", data_site="f")[0].all_text()
+    )
+    assert rows[k].attrs["data-point"] == "sites.int3"
+    assert set(texts[:k]) == {"not allocated"}
+    assert texts[k].startswith("allocated")
+    assert rows[-1].attrs["class"] == "row-end"
+    last = rows[-1].find_all("td", data_site="A.tramp_call")[0]
+    assert last.find_all("small")[0].all_text() == "call A.func"
+    assert last.find_all("code")[0].all_text().startswith("e8 ")
