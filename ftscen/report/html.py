@@ -22,7 +22,7 @@ from ftscen import __version__
 from ftscen.core.model import ExpectCall, Scenario
 from ftscen.report.records import JobResult, RunRecord
 from ftscen.report.text import ScenarioReport
-from ftscen.report.timeline import Row, Timeline, build
+from ftscen.report.timeline import Timeline, build
 from ftscen.verdicts.evaluate import Verdict
 
 TEMPLATE = "report.html.j2"
@@ -166,7 +166,6 @@ def render(results: Sequence[JobResult], versions: Sequence[str] | None = None) 
         kernels=kernels,
         table=len(kernels) > 1,
         summary=_summary(files),
-        lane_of=_lane_of,
     )
     return str(page)
 
@@ -175,7 +174,3 @@ def _summary(files: Sequence[FileView]) -> str:
     runs = [r for f in files for r in f.runs]
     failed = sum(not r.ok for r in runs) + sum(bool(f.problem) for f in files)
     return f"{len(files)} file(s), {len(runs)} run(s), {failed} failed"
-
-
-def _lane_of(row: Row, lane: int) -> bool:
-    return row.lane == lane

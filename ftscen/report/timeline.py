@@ -18,7 +18,7 @@ site is about to call it, and its true state in the last row (from the run's res
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ftscen.core.model import TRAMPOLINE_SITES
@@ -274,7 +274,3 @@ def build(result: RunResult) -> Timeline:
     b.rows.append(Row("end", 0, "text at the end", cells=b.sites.final(result)))
     lanes = ("patcher",) + tuple(f"cpu{c}" for c in range(result.profile.cpus))
     return Timeline(lanes, b.sites.names, tuple(b.rows))
-
-
-def call_ids(rows: Sequence[Row]) -> set[str]:
-    return {r.block.id for r in rows if r.block is not None}

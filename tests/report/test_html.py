@@ -4,6 +4,7 @@ option's errors (the browser tests are in test_html_browser.py)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,10 @@ def test_a_per_ops_trampoline_column_follows_what_the_log_can_tell(tmp_path: Pat
     last = rows[-1].find_all("td", data_site="A.tramp_call")[0]
     assert last.find_all("small")[0].all_text() == "call A.func"
     assert last.find_all("code")[0].all_text().startswith("e8 ")
+
+
+def test_without_jinja2_the_option_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # import jinja2 -> ImportError
+    result = invoke(["run", str(FIXTURES / "filter-notrace.yaml"), "--html", "r.html"])
+    assert result.exit_code == 2
+    assert "pip install 'ftscen[html]'" in result.output and "PASS" not in result.output
