@@ -207,7 +207,6 @@ class _Decoder:
             detail=self.strings[r[5]],
         )
 
-
     def warn(self, r: Raw) -> Event:
         return WarnEvent(
             *self.host(),

@@ -215,7 +215,11 @@ def report_dict(rep: ScenarioReport) -> dict[str, Any]:
 
 def _record_dict(word: int) -> dict[str, Any]:
     """A record as the kernel's ``dyn_ftrace.flags`` holds it: count, flags, the raw word."""
-    return {"count": recflags.count(word), "flags": list(recflags.names(word)), "word": f"{word:#x}"}
+    return {
+        "count": recflags.count(word),
+        "flags": list(recflags.names(word)),
+        "word": f"{word:#x}",
+    }
 
 
 def render_json(reports: list[ScenarioReport]) -> str:
