@@ -4,7 +4,7 @@ Every traceable function has a record whose ``flags`` word (``ftscen.core.recfla
 as kernel/trace/ftrace.c keeps it, and what a site is patched to comes from these flags, not
 from a fresh look at the registered ops:
 
-* :meth:`RecordTable.rec_update` is ``__ftrace_hash_rec_update()`` (the 5.10 / 6.1 form, with
+* :meth:`RecordTable.rec_update` is ``__ftrace_hash_rec_update()`` (the 5.x / 6.1 form, with
   its ``filter_hash`` argument): the count goes up or down for every record the ops' hashes
   select; TRAMP is set only for a count of 1 and an ops with a trampoline; REGS is set by a
   SAVE_REGS ops and, on a decrement, re-computed (``test_rec_ops_needs_regs()``) only while
@@ -22,8 +22,8 @@ from a fresh look at the registered ops:
 * :meth:`RecordTable.update_ipmodify` is ``__ftrace_hash_update_ipmodify()``.
 * :meth:`RecordTable.leaked` is the sanity check at the end of ``ftrace_shutdown()``.
 
-Sources read: kernel/trace/ftrace.c of the 5.10-era and 6.1-era trees, and the 6.4 diffs of
-e11b521a7b69 ("ftrace: Show a list of all functions that have ever been enabled") and
+Sources read: kernel/trace/ftrace.c of a 5.x tree (between 5.8 and 5.19), and the 6.4 diffs
+of e11b521a7b69 ("ftrace: Show a list of all functions that have ever been enabled") and
 6ce2c04fcbca ("ftrace: Add MODIFIED flag to show if IPMODIFY or direct was attached").
 """
 
