@@ -218,7 +218,22 @@ class ExpectSite:
     mark: Mark = NO_MARK
 
 
-Expectation = ExpectCall | ExpectCalled | ExpectNotCalled | ExpectSite
+@dataclass(frozen=True)
+class ExpectRecord:
+    """``- record: {func, count, flags, after}``: a function's ``struct dyn_ftrace`` after the
+    step whose id is ``after`` (None: after the last step), as kernel/trace/ftrace.c keeps it:
+    the exact reference count and/or exactly these FTRACE_FL_* flags (ftscen.core.recflags).
+    The scenario's view of ``tracing/enabled_functions`` (which lists ENABLED records only)
+    and, from 6.4, ``tracing/touched_functions``."""
+
+    func: str
+    count: int | None = None
+    flags: tuple[str, ...] | None = None
+    after: str | None = None
+    mark: Mark = NO_MARK
+
+
+Expectation = ExpectCall | ExpectCalled | ExpectNotCalled | ExpectSite | ExpectRecord
 
 
 @dataclass(frozen=True)

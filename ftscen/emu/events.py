@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from ftscen.core import recflags
 from ftscen.core.errno import errno_name
 from ftscen.core.errors import IntegrityError
 from ftscen.image import layout as L
@@ -123,6 +124,19 @@ class FaultEvent(Event):
     detail: str
 
 
+@dataclass(frozen=True)
+class WarnEvent(Event):
+    """A kernel WARN naming a record, as ``pr_warn("  %pS flags:%lx")`` prints it, with the
+    flags decoded; ``where`` is the function that WARNs. The WARN calls ``ftrace_kill()``."""
+
+    kind: ClassVar[str] = "warn"
+    where: str
+    func: str
+    flags: str
+    names: tuple[str, ...]
+    count: int
+
+
 Raw = tuple[int, ...]
 
 
@@ -193,6 +207,16 @@ class _Decoder:
             detail=self.strings[r[5]],
         )
 
+    def warn(self, r: Raw) -> Event:
+        return WarnEvent(
+            *self.host(),
+            where=self.strings[r[3]],
+            func=self.label(r[1]),
+            flags=f"{r[2]:#x}",
+            names=recflags.names(r[2]),
+            count=recflags.count(r[2]),
+        )
+
 
 #: Ring record kind -> how it decodes (layout.EV_* documents each record's words).
 _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
@@ -206,6 +230,7 @@ _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
     L.EV_PATCH: _Decoder.patch,
     L.EV_RESULT: _Decoder.result,
     L.EV_FAULT: _Decoder.fault,
+    L.EV_WARN: _Decoder.warn,
 }
 
 

@@ -9,9 +9,13 @@ of docs/format.md, where the runner places ``during`` calls.
 
 Model choices (the delivery rules R1..R13 of docs/model.md):
 
-* A record's target is computed from the enabled ops (``ftrace_get_addr_new``): the same
-  result the kernel's reference counts and REGS/TRAMP flags give (R3, R4), without modelling
-  the counters themselves.
+* Records keep the kernel's reference counts and FTRACE_FL_* flags (``ftscen.emu.records``),
+  updated by ``__ftrace_hash_rec_update`` and ``ftrace_check_record`` as each era does, the
+  early returns while ``ftrace_enabled == 0`` included; a site's target comes from these flags
+  (``ftrace_get_addr_new``), so a flag the kernel leaks is a target the model shows (R3, R4).
+* The sanity check at the end of ``ftrace_shutdown`` WARNs about a record with flags left
+  when no ops is registered, and ``ftrace_kill()`` disables ftrace for the rest of the run
+  (:meth:`Patcher.shutdown_check`, docs/kernel-bugs.md).
 * ``SAVE_REGS_IF_SUPPORTED`` alone does not make an ops want regs: i386 has
   DYNAMIC_FTRACE_WITH_REGS, and ``__register_ftrace_function`` only promotes it to SAVE_REGS
   on arches without (the ``#ifndef CONFIG_DYNAMIC_FTRACE_WITH_REGS`` block).
@@ -50,6 +54,7 @@ from ftscen.core.model import (
 )
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.machine import Machine
+from ftscen.emu.records import IGNORE, MAKE_NOP, Record, RecordTable
 from ftscen.image import layout as L
 from ftscen.image.build import Image
 
@@ -76,16 +81,6 @@ class OpsState:
         return self.defn.name
 
 
-@dataclass
-class Record:
-    """A ``struct dyn_ftrace``: the site and what it calls now (None = NOP)."""
-
-    func: str
-    ip: int
-    target: int | None = None
-    ipmodify: bool = False
-
-
 class Patcher:
     """The modelled kernel's patching side; one instance per run."""
 
@@ -99,7 +94,8 @@ class Patcher:
     ) -> None:
         self.image, self.m, self.profile, self.on_point = image, machine, profile, on_point
         self.traceable = tuple(f.name for f in sc.functions if not f.notrace)
-        self.records = {f: Record(f, image.sites[f]) for f in self.traceable}
+        self.table = RecordTable(((f, image.sites[f]) for f in self.traceable), profile.release)
+        self.records = self.table.by_func
         self.by_ip = {r.ip: r for r in self.records.values()}
         self.ops = {o.name: self._new_ops(o, i) for i, o in enumerate(sc.ops)}
         self.ops_list: list[OpsState] = []  # newest first (add_ftrace_ops inserts at the head)
@@ -171,21 +167,13 @@ class Patcher:
         self.on_point(name)
 
     # ---- hashes and targets (R1, R3, R4, R5) ------------------------------------------------
-    @staticmethod
-    def ops_matches(ops: OpsState, func: str) -> bool:
-        """``hash_contains_ip``: (filter empty or in filter) and not in notrace (R1)."""
-        return (not ops.filter or func in ops.filter) and func not in ops.notrace
+    def addr_new(self, rec: Record) -> int:
+        """``ftrace_get_addr_new``, from the record's flags: TRAMP > REGS > ftrace_caller."""
+        return self.table.addr_new(rec, self.ops_list, self.regs_caller, self.caller)
 
-    def addr_new(self, rec: Record) -> int | None:
-        """``ftrace_get_addr_new``: TRAMP (one ops with a trampoline) > REGS > ftrace_caller."""
-        users = [o for o in self.ops_list if "ENABLED" in o.flags and self.ops_matches(o, rec.func)]
-        if not users:
-            return None
-        if len(users) == 1 and users[0].trampoline is not None:
-            return users[0].trampoline
-        if any("SAVE_REGS" in o.flags for o in users):
-            return self.regs_caller
-        return self.caller
+    def rec_update(self, ops: OpsState, filter_hash: bool, inc: bool) -> bool:
+        """``__ftrace_hash_rec_update``; True asks for FTRACE_UPDATE_CALLS."""
+        return self.table.rec_update(ops, filter_hash, inc, self.ops_list)
 
     def get_func(self, ops: OpsState) -> int:
         """``ftrace_ops_get_func``: the assist function for RECURSION ops (>= 5.11 form)."""
@@ -265,20 +253,22 @@ class Patcher:
         self.update_call_site("ftrace_regs_call", sym.addr("ftrace_regs_call"), func)
 
     def ftrace_replace_code(self, enable: bool) -> None:
-        """Every record whose target changes, as one batch (FTRACE_UPDATE_IGNORE skipped)."""
-        changes = []
-        for rec in sorted(self.records.values(), key=lambda r: r.ip):
-            new = self.addr_new(rec) if enable else None
-            if new == rec.target:
+        """Every record ``ftrace_test_record`` does not IGNORE, as one batch, each to
+        ``ftrace_get_addr_new`` or a NOP; then ``ftrace_update_record`` commits the flags."""
+        changes: list[tuple[Record, int | None]] = []
+        for rec in self.table.all():
+            what = self.table.check(rec, enable, False)
+            if what == IGNORE:
                 continue
             if self.m.read(rec.ip, 5) != self.insn(rec.ip, rec.target):
                 raise InternalError(f"ftrace_bug: {rec.func} does not hold what ftrace expects")
-            changes.append((rec, new))
+            changes.append((rec, None if what == MAKE_NOP else self.addr_new(rec)))
         if not changes:
             return
         self._protocol("sites", [(r.ip, self.insn(r.ip, new)) for r, new in changes])
         for rec, new in changes:
-            rec.target = new  # ftrace_update_record
+            self.table.check(rec, enable, True)
+            rec.target = new
 
     def ftrace_modify_all_code(self, command: int) -> None:
         """List function first, then the sites, then the final function (R6)."""
@@ -299,9 +289,6 @@ class Patcher:
             command |= UPDATE_TRACE_FUNC
         if command and self.ftrace_enabled:
             self.ftrace_modify_all_code(command)
-
-    def _records_change(self) -> bool:
-        return any(self.addr_new(r) != r.target for r in self.records.values())
 
     # ---- the int3 handler -------------------------------------------------------------------
     def int3_policy(self, ip: int) -> tuple[int, int] | None:
@@ -352,32 +339,6 @@ class Patcher:
             ops.trampoline = None
             ops.flags.discard("ALLOC_TRAMP")
 
-    # ---- IPMODIFY (R9, __ftrace_hash_update_ipmodify) ---------------------------------------
-    def hash_update_ipmodify(
-        self, ops: OpsState, old: frozenset[str] | None, new: frozenset[str] | None
-    ) -> int:
-        """``__ftrace_hash_update_ipmodify``: exclusive owners per record, with rollback.
-
-        As in the kernel, None stands for "all functions" (an empty filter hash passed as
-        NULL), which an IPMODIFY ops may never cover: -EINVAL."""
-        if "ENABLED" not in ops.flags or "IPMODIFY" not in ops.flags:
-            return 0
-        if new is None or old is None:
-            return -EINVAL
-        taken: list[str] = []
-        for func in self.traceable:
-            in_old, in_new = func in old, func in new
-            if in_old == in_new:
-                continue
-            rec = self.records[func]
-            if in_new and rec.ipmodify:
-                for t in taken:
-                    self.records[t].ipmodify = not self.records[t].ipmodify
-                return -EBUSY
-            rec.ipmodify = in_new
-            taken.append(func)
-        return 0
-
     # ---- the steps --------------------------------------------------------------------------
     def run(self, action: PatcherAction) -> int:
         """Carry out one patcher step; returns 0 or a negative errno."""
@@ -410,12 +371,12 @@ class Patcher:
             self.update_ftrace_function()
         self.ftrace_start_up += 1
         ops.flags |= {"ENABLED", "ADDING"}
-        ret = self.hash_update_ipmodify(ops, frozenset(), ops.filter or None)
+        ret = self.table.update_ipmodify(ops, frozenset(), ops.filter or None)
         if ret:
             self._unregister_rollback(ops)
             return ret
         self._write_flags(ops)
-        self.ftrace_startup_enable(UPDATE_CALLS if self._records_change() else 0)
+        self.ftrace_startup_enable(UPDATE_CALLS if self.rec_update(ops, True, True) else 0)
         ops.flags.discard("ADDING")
         self._write_flags(ops)
         return 0
@@ -435,8 +396,10 @@ class Patcher:
         return "PERMANENT" in ops.flags and self.profile.has_permanent
 
     def ftrace_shutdown(self, ops: OpsState) -> int:
-        """``unregister_ftrace_function`` -> ``ftrace_shutdown``; DYNAMIC ops' trampolines
-        are freed after the update (all calls in this model have completed by then, R10)."""
+        """``unregister_ftrace_function`` -> ``ftrace_shutdown``. With nothing to update or
+        ``ftrace_enabled == 0`` it returns before the code update and the sanity check, as
+        the kernel does; DYNAMIC ops' trampolines are freed at the end either way (all calls
+        in this model have completed by then, R10)."""
         if self.ftrace_disabled:
             return -ENODEV
         if "ENABLED" not in ops.flags:
@@ -447,20 +410,38 @@ class Patcher:
         if self.ftrace_enabled:
             self.update_ftrace_function()
         self.ftrace_start_up -= 1
-        if "IPMODIFY" in ops.flags:
-            for func in ops.filter:
-                self.records[func].ipmodify = False
-        ops.flags.discard("ENABLED")  # ftrace_hash_rec_disable, then ENABLED cleared
+        self.table.update_ipmodify(ops, ops.filter or None, frozenset())
+        command = UPDATE_CALLS if self.rec_update(ops, True, False) else 0
+        ops.flags.discard("ENABLED")
         self._write_flags(ops)
-        command = UPDATE_CALLS if self._records_change() else 0
         if self.saved_ftrace_func != self.ftrace_trace_function:
             self.saved_ftrace_func = self.ftrace_trace_function
             command |= UPDATE_TRACE_FUNC
         if command and self.ftrace_enabled:
             self.ftrace_modify_all_code(command)
+            if not self.ops_list:
+                self.shutdown_check()
         if "DYNAMIC" in ops.flags:
             self.ftrace_trampoline_free(ops)
         return 0
+
+    def shutdown_check(self) -> None:
+        """The end of ``ftrace_shutdown()`` when no ops is left: ``FTRACE_WARN_ON_ONCE(
+        rec->flags & ~FTRACE_FL_DISABLED)`` (``~FTRACE_NOCLEAR_FLAGS`` from 6.4) and
+        ``pr_warn("  %pS flags:%lx")`` for each record; the WARN calls ``ftrace_kill()``,
+        which sets ``ftrace_disabled`` and ``ftrace_trace_function = ftrace_stub`` and
+        changes no text: sites and trampolines stay as the update just left them."""
+        for rec in self.table.leaked():
+            self.m.emit(L.EV_WARN, rec.ip, rec.flags, self.m.intern("ftrace_shutdown"))
+            self.ftrace_kill()
+
+    def ftrace_kill(self) -> None:
+        """``ftrace_kill()``: every later register, unregister, filter edit and sysctl write
+        returns -ENODEV (``ftrace_startup``, ``ftrace_shutdown``, ``ftrace_set_hash``,
+        ``ftrace_enable_sysctl`` test ``ftrace_disabled`` first)."""
+        self.ftrace_disabled = True
+        self.ftrace_enabled = False
+        self.ftrace_trace_function = self.stub
 
     def ftrace_set_hash(
         self, ops: OpsState, globs: tuple[str, ...], reset: bool, enable: bool
@@ -477,14 +458,18 @@ class Patcher:
         if not enable and "IPMODIFY" in ops.flags:
             return -EINVAL
         if enable:
-            ret = self.hash_update_ipmodify(ops, ops.filter or None, new or None)
+            ret = self.table.update_ipmodify(ops, ops.filter or None, new or None)
             if ret:
                 return ret
+        self.rec_update(ops, enable, False)  # ftrace_hash_rec_disable_modify
+        if enable:
             ops.filter = new
         else:
             ops.notrace = new
+        self.rec_update(ops, enable, True)  # ftrace_hash_rec_enable_modify
         self._write_hashes(ops)
         self.point("start")
+        # ftrace_ops_update_code: nothing while ftrace_enabled == 0
         if "ENABLED" in ops.flags and self.ftrace_enabled:
             self.ftrace_modify_all_code(UPDATE_CALLS)
         return 0

@@ -63,6 +63,14 @@ class RunResult:
     trampoline_sites: dict[str, str] = field(default_factory=dict)
     #: ``during`` calls placed at a point their step never passed (so they never ran)
     unplaced: tuple[Unplaced, ...] = ()
+    #: each record's ``dyn_ftrace.flags`` word after each step that ran to its end, by step
+    #: index (ftscen.core.recflags decodes it)
+    records_after: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def records(self) -> dict[str, int]:
+        """The records' flags words after the last step that ran to its end."""
+        return self.records_after[max(self.records_after)] if self.records_after else {}
 
 
 class _Abort(Exception):
@@ -130,6 +138,7 @@ class Runner:
 
     def run(self) -> RunResult:
         results: list[StepResult] = []
+        records: dict[int, dict[str, int]] = {}
         try:
             for step in self.sc.timeline:
                 self._step = step
@@ -137,6 +146,7 @@ class Runner:
                 if isinstance(step.action, Call):
                     results.append(StepResult(step.index, None, None))
                     self._call(step.action, step.id or f"@{step.index}", step.index, None)
+                    records[step.index] = self._records()
                     continue
                 try:
                     ret = self.patcher.run(step.action)
@@ -151,6 +161,7 @@ class Runner:
                         step.index, errno_name(-ret), step.expect, tuple(self.patcher.points)
                     )
                 )
+                records[step.index] = self._records()
         except _Abort:
             pass
         self.m.stop_running()
@@ -167,7 +178,11 @@ class Runner:
             self.image,
             self.patcher.trampoline_site_texts(),
             self._unplaced(results),
+            records,
         )
+
+    def _records(self) -> dict[str, int]:
+        return {r.func: r.flags for r in self.patcher.table.all()}
 
     def _unplaced(self, results: list[StepResult]) -> tuple[Unplaced, ...]:
         """The ``during`` calls of every step that ran to its end whose point never came

@@ -110,6 +110,7 @@ EV_POINT = 7  # host: a named point: string index
 EV_PATCH = 8  # host: a site changes: ip, string index (old -> new)
 EV_RESULT = 9  # host: a patcher step returned: errno (0 or positive)
 EV_FAULT = 10  # host: emulation fault: cpu, call index, pc, string index
+EV_WARN = 11  # host: a kernel WARN about a record: ip, flags word, string index (where)
 
 INT3_JMP = 1
 INT3_CALL = 2

@@ -107,6 +107,8 @@ def _asserted_functions(ctx: Context) -> Iterator[tuple[str, str, bool]]:
             target = entry.get(kind)
             if "call" not in entry and isinstance(target, dict) and "func" in target:
                 yield f"{path}.{kind}.func", target["func"], False
+        if "record" in entry:
+            yield f"{path}.record.func", entry["record"]["func"], False
     # site.func is checked by check_rules.check_sites: it may name a trampoline's call site
 
 

@@ -24,6 +24,7 @@ from ftscen.core.model import (
     ExpectCall,
     ExpectCalled,
     ExpectNotCalled,
+    ExpectRecord,
     ExpectSite,
     FtraceOps,
     Function,
@@ -228,5 +229,15 @@ def _assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
     if "not_called" in entry:
         target = entry["not_called"]
         return ExpectNotCalled(target["ops"], target.get("func"), _regs(target), mark)
+    if "record" in entry:
+        rec = entry["record"]
+        flags = rec.get("flags")
+        return ExpectRecord(
+            rec["func"],
+            rec.get("count"),
+            None if flags is None else tuple(flags),
+            rec.get("after"),
+            mark,
+        )
     site = entry["site"]
     return ExpectSite(site["func"], site["is"], mark)

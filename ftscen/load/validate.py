@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from ftscen.core.errors import Diagnostic
 from ftscen.load import check_names as names
+from ftscen.load import check_records as records
 from ftscen.load import check_rules as rules
 from ftscen.load.context import Context
 from ftscen.load.document import Document
@@ -37,6 +38,8 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("step-keys", rules.check_step_keys),
     ("call-id", rules.check_call_ids),
     ("site-symbol", rules.check_sites),
+    ("record-function", records.check_record_functions),
+    ("record-step", records.check_record_steps),
     ("kernel-version", rules.check_kernel_version),
     ("format-version", rules.check_format_version),
 )

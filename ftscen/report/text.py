@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ftscen.core import recflags
 from ftscen.core.model import Action, Call, Register, SetFilter, SetNotrace, Sysctl, Unregister
 from ftscen.emu.events import (
     CallbackEvent,
@@ -24,6 +25,7 @@ from ftscen.emu.events import (
     ResultEvent,
     ReturnEvent,
     StepEvent,
+    WarnEvent,
 )
 from ftscen.emu.run import RunResult
 from ftscen.verdicts.evaluate import Outcome, Verdict
@@ -70,6 +72,12 @@ def _int3_text(e: Int3Event) -> str:
     return f"int3 at {e.ip}: resume at {e.target}"
 
 
+def _warn_text(e: WarnEvent) -> str:
+    """``pr_warn("  %pS flags:%lx")`` with the flags by name, and what the WARN did."""
+    named = " ".join([*e.names, *([f"count {e.count}"] if e.count else [])]) or "none"
+    return f"WARNING in {e.where}: {e.func} flags:{e.flags} ({named}); ftrace_kill()"
+
+
 def event_text(e: Event) -> str:
     """One event as a log line (without indentation)."""
     match e:
@@ -89,6 +97,8 @@ def event_text(e: Event) -> str:
             return _callback_text(e)
         case FaultEvent():
             return f"FAULT {e.fault} on cpu{e.cpu} at {e.pc}: {e.detail}"
+        case WarnEvent():
+            return _warn_text(e)
     return e.kind
 
 
@@ -199,6 +209,16 @@ def report_dict(rep: ScenarioReport) -> dict[str, Any]:
         "fault": None if r.fault is None else dataclasses.asdict(r.fault),
         "sites": dict(sorted(r.sites.items())),
         "trampoline_sites": dict(sorted(r.trampoline_sites.items())),
+        "records": {f: _record_dict(w) for f, w in sorted(r.records.items())},
+    }
+
+
+def _record_dict(word: int) -> dict[str, Any]:
+    """A record as the kernel's ``dyn_ftrace.flags`` holds it: count, flags, the raw word."""
+    return {
+        "count": recflags.count(word),
+        "flags": list(recflags.names(word)),
+        "word": f"{word:#x}",
     }
 
 

@@ -10,17 +10,26 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 
+from ftscen.core import recflags
 from ftscen.core.model import (
     NO_MARK,
     Expectation,
     ExpectCall,
     ExpectCalled,
     ExpectNotCalled,
+    ExpectRecord,
     ExpectSite,
     Mark,
     is_trampoline_site,
 )
-from ftscen.emu.events import CallbackEvent, Event, FaultEvent, RanEvent, ResultEvent
+from ftscen.emu.events import (
+    CallbackEvent,
+    Event,
+    FaultEvent,
+    RanEvent,
+    ResultEvent,
+    WarnEvent,
+)
 from ftscen.emu.run import RunResult
 
 
@@ -186,6 +195,34 @@ def check_site(result: RunResult, exp: ExpectSite) -> Verdict:
     return Verdict(have == want, f"site {exp.func} is {want}", want, have, (), exp.mark)
 
 
+def _record_text(count: int | None, flags: tuple[str, ...] | None) -> str:
+    parts = [] if count is None else [f"count {count}"]
+    if flags is not None:
+        parts.append(f"flags [{', '.join(flags)}]")
+    return ", ".join(parts)
+
+
+def check_record(result: RunResult, exp: ExpectRecord) -> Verdict:
+    """A record's count and/or exact flags after a step (or after the last step); a step
+    cut short by a fault has no record to read."""
+    steps = {s.id: s.index for s in result.scenario.timeline if s.id is not None}
+    when = "after the last step" if exp.after is None else f"after step {exp.after}"
+    title = f"record {exp.func} {when}: {_record_text(exp.count, exp.flags)}"
+    want = _record_text(exp.count, exp.flags)
+    at = max(result.records_after, default=-1) if exp.after is None else steps[exp.after]
+    words = result.records_after.get(at)
+    if words is None or exp.func not in words:
+        return Verdict(False, title, want, "not read: the run stopped before that step ended")
+    word = words[exp.func]
+    count, flags = recflags.count(word), recflags.names(word)
+    ok = (exp.count is None or exp.count == count) and (
+        exp.flags is None or set(exp.flags) == set(flags)
+    )
+    have = f"{_record_text(count, flags)} ({word:#x})"
+    evs = tuple(e for e in result.events if isinstance(e, WarnEvent) and e.func == exp.func)
+    return Verdict(ok, title, want, have, evs, exp.mark)
+
+
 def check_expectation(result: RunResult, exp: Expectation) -> list[Verdict]:
     if isinstance(exp, ExpectCall):
         return check_call(result, exp)
@@ -193,6 +230,8 @@ def check_expectation(result: RunResult, exp: Expectation) -> list[Verdict]:
         return [check_called(result, exp)]
     if isinstance(exp, ExpectNotCalled):
         return [check_not_called(result, exp)]
+    if isinstance(exp, ExpectRecord):
+        return [check_record(result, exp)]
     return [check_site(result, exp)]
 
 

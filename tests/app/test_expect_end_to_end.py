@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import write_file
+from support import REPO, write_file
 
 from ftscen.app.pipeline import check_file
 from ftscen.core.errors import ScenarioInvalid
@@ -179,3 +179,54 @@ def test_a_misplaced_during_after_an_expected_fault_is_still_an_error(tmp_path: 
         and diag.source_line is not None
         and "ftrace_call.done#2" in diag.source_line
     )
+
+
+# ---- kernel bug 1: the WARN and the records, as a user reads them --------------------------
+
+
+def test_the_log_and_json_show_the_warn_with_decoded_flags_and_every_record() -> None:
+    [rep] = check_file(REPO / "scenarios" / "kbug-regs-leak-unregister-6.1.yaml")
+    assert rep.outcome is Outcome.PASS
+    text = render_text(rep)
+    assert "  WARNING in ftrace_shutdown: f flags:0x40000000 (REGS); ftrace_kill()\n" in text
+    assert "[7] register B\n  result -ENODEV\n" in text
+    doc = report_dict(rep)
+    [warn] = [e for e in doc["events"] if e["kind"] == "warn"]
+    assert warn == {
+        "kind": "warn",
+        "step": 6,
+        "cpu": 0,
+        "call": None,
+        "where": "ftrace_shutdown",
+        "func": "f",
+        "flags": "0x40000000",
+        "names": ("REGS",),
+        "count": 0,
+    }
+    assert doc["records"] == {
+        "f": {"count": 0, "flags": ["REGS"], "word": "0x40000000"},
+        "g": {"count": 0, "flags": [], "word": "0x0"},
+    }
+
+
+def test_a_failed_record_assertion_reads_in_the_text(tmp_path: Path) -> None:
+    text = """\
+ftscen: 1
+kernel: {version: "6.1"}
+functions:
+  - name: f
+ops:
+  - {name: A, flags: [SAVE_REGS], filter: [f]}
+timeline:
+  - register: A
+  - sysctl: {ftrace_enabled: false}
+  - unregister: A
+    id: gone
+expect:
+  - record: {func: f, count: 0, flags: [], after: gone}
+"""
+    [rep] = check_file(write_file(tmp_path, "r.yaml", text))
+    assert rep.outcome is Outcome.FAIL
+    out = render_text(rep)
+    assert "record f after step gone: count 0, flags []" in out
+    assert "count 0, flags [REGS] (0x40000000)" in out

@@ -441,3 +441,54 @@ def test_a_scenario_over_a_limit_gets_only_the_limit_and_quickly() -> None:
         "ftscen: 1\nfunctions:\n" + chain + "  - name: f3000\ntimeline:\n  - call: nobody\n"
     )
     assert [d.message for d in found] == ["too many functions: 3001 (the limit is 256)"]
+
+
+# ---- record assertions -----------------------------------------------------------------------
+
+RECORDS = (
+    FUNCS
+    + """ops: [{name: A, filter: [do_IRQ]}]
+timeline:
+  - register: A
+    id: armed
+    during:
+      - {at: start, call: schedule, id: inside}
+expect:
+"""
+)
+
+
+def test_a_record_assertion_loads_with_its_step() -> None:
+    text = RECORDS + "  - record: {func: do_IRQ, count: 1, flags: [ENABLED], after: armed}\n"
+    sc = load_scenario("t.yaml", text.encode())
+    [rec] = sc.expect
+    assert (rec.func, rec.count, rec.flags, rec.after) == ("do_IRQ", 1, ("ENABLED",), "armed")
+    assert rec.mark.line == 14
+
+
+def test_a_notrace_function_has_no_record() -> None:
+    found = one(RECORDS + "  - record: {func: do_IRQ_v2, count: 0}\n")
+    assert found.message == "'do_IRQ_v2' is notrace: it has no ftrace record"
+    assert (found.line, found.path) == (14, "$.expect[0].record.func")
+
+
+def test_a_record_is_read_after_a_timeline_step_not_a_during_call() -> None:
+    found = one(RECORDS + "  - record: {func: do_IRQ, count: 0, after: inside}\n")
+    assert found.message == "'inside' is the id of a during call, not of a timeline step"
+    assert found.path == "$.expect[0].record.after"
+
+
+def test_an_unknown_step_id_gets_a_did_you_mean() -> None:
+    found = one(RECORDS + "  - record: {func: do_IRQ, count: 0, after: armd}\n")
+    assert found.message == "no timeline step has the id 'armd' (did you mean 'armed'?)"
+
+
+def test_a_record_flag_is_one_of_the_kernels() -> None:
+    found = one(RECORDS + "  - record: {func: do_IRQ, flags: [REG]}\n")
+    assert found.message == "'REG' is not a record flag (did you mean 'REGS'?)"
+    assert "TOUCHED" in (found.hint or "")
+
+
+def test_a_record_assertion_states_a_count_or_flags() -> None:
+    found = one(RECORDS + "  - record: {func: do_IRQ}\n")
+    assert found.message == "a record check needs 'count' or 'flags'"

@@ -11,8 +11,10 @@ from ftscen.core.model import (
     ExpectCall,
     ExpectCalled,
     ExpectNotCalled,
+    ExpectRecord,
     ExpectSite,
     Register,
+    Sysctl,
     Unregister,
 )
 from ftscen.core.profile import profile_for
@@ -175,3 +177,52 @@ def test_a_call_that_never_ran_fails_its_assertion():
     )
     out, vs = outcome(sc)
     assert out is Outcome.FAIL and "never ran" in vs[-1].actual
+
+
+# ---- record assertions -------------------------------------------------------------------
+
+LEAK = scenario(
+    [fn("f"), fn("g")],
+    [ops("A", "SAVE_REGS", filter=("f",))],
+    steps((Register("A"), "on"), Sysctl(False), (Unregister("A"), "off"), Sysctl(True)),
+    version="6.1",
+)
+
+
+def record_outcome(*exp):
+    return outcome(replace(LEAK, expect=tuple(exp)))
+
+
+def test_a_record_assertion_reads_the_word_after_the_named_step():
+    out, vs = record_outcome(
+        ExpectRecord("f", 1, ("ENABLED", "REGS", "REGS_EN"), "on"),
+        ExpectRecord("f", 0, ("REGS",), "off"),
+        ExpectRecord("f", 0, ("REGS",)),
+        ExpectRecord("g", flags=()),
+    )
+    assert out is Outcome.PASS, [(v.title, v.actual) for v in vs]
+
+
+def test_a_failed_record_assertion_shows_count_flags_and_the_word():
+    out, vs = record_outcome(ExpectRecord("f", 0, (), "off"))
+    assert out is Outcome.FAIL
+    assert vs[0].title == "record f after step off: count 0, flags []"
+    assert vs[0].expected == "count 0, flags []"
+    assert vs[0].actual == "count 0, flags [REGS] (0x40000000)"
+
+
+def test_flags_are_compared_as_an_exact_set_in_any_order():
+    out, _ = record_outcome(ExpectRecord("f", flags=("REGS_EN", "ENABLED", "REGS"), after="on"))
+    assert out is Outcome.PASS
+    out, _ = record_outcome(ExpectRecord("f", flags=("REGS",), after="on"))
+    assert out is Outcome.FAIL
+
+
+def test_a_record_after_a_step_a_fault_cut_short_is_not_read():
+    sc = replace(
+        scenario([fn("f", "f")], [], steps((Call("f"), "boom"), (Call("f"), "later"))),
+        expect=(ExpectRecord("f", count=0, after="later"),),
+    )
+    out, vs = outcome(sc)
+    assert out is Outcome.FAIL
+    assert vs[-1].actual == "not read: the run stopped before that step ended"
