@@ -333,7 +333,8 @@ def main() -> None:
     """Console entry point: every error becomes an exit code, never a traceback."""
     parser_errors = _parser_errors()
     try:
-        code = app(standalone_mode=False)  # returns the exit code instead of raising it
+        # prog_name: "python -m ftscen" would otherwise name the completion script
+        code = app(prog_name="ftscen", standalone_mode=False)  # returns the exit code
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except UsageError as exc:
