@@ -229,7 +229,8 @@ def kernel_rows(results: Sequence[JobResult], versions: Sequence[str]) -> list[l
 def _cell(run: RunRecord) -> str:
     if run.golden is None or run.golden.ok:
         return run.outcome.name
-    return f"{run.outcome.name}, golden {_golden_word(run)}"
+    word = _golden_word(run)
+    return f"{run.outcome.name}, golden {'stale, differs' if word == 'stale_differs' else word}"
 
 
 # ---- JSON for the whole run -----------------------------------------------------------------
