@@ -122,3 +122,19 @@ def test_the_completion_script_installs_and_completes(tmp_path: Path) -> None:
 def test_show_completion_prints_the_script() -> None:
     result = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="ftscen")
     assert "_ftscen_completion" in result.stdout
+
+
+# ---- the log header --------------------------------------------------------------------------
+def test_the_header_shows_a_hostile_description_escaped(here: Path) -> None:
+    text = (FIXTURES / "filter-notrace.yaml").read_text()
+    hostile = 'description: "two\\nlines \\e[2J\\e]0;title\\a done"\n'
+    lines = [hostile if t.startswith("description:") else t for t in text.splitlines(True)]
+    (here / "h.yaml").write_text("".join(lines))
+    result = invoke(["run", "h.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    header = result.stdout.splitlines()[:5]
+    assert header[3:] == [
+        "# description: two",
+        "#   lines \\x1b[2J\\x1b]0;title\\x07 done",
+    ]

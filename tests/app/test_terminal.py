@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -231,3 +233,28 @@ def test_ctrl_c_with_jobs_prints_the_partial_summary_and_writes_a_partial_junit(
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props == {"interrupted": "true"}
     assert len(suite.findall("testcase")) == done
+
+
+def test_an_interrupted_json_report_says_so_and_covers_what_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftscen.app import corpus, session
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("filter-notrace.yaml", "ipmodify-exclusive.yaml"):
+        copy_fixture(name, tmp_path / "d")
+
+    def first_then_ctrl_c(jobs: list[corpus.Job], workers: int = 1) -> Iterator[object]:
+        yield corpus.run_job(jobs[0])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(corpus, "run_jobs", first_then_ctrl_c)
+    out, err = io.StringIO(), io.StringIO()
+    opts = session.RunOptions(("d",), json=True, junit="r.xml")
+    assert session.run_session(opts, session.Streams(out, err)) == 130
+    doc = json.loads(out.getvalue())
+    assert doc["interrupted"] is True and len(doc["results"]) == 1
+    assert err.getvalue() == (
+        "ftscen: interrupted: 1 of 2 files finished; the summary and reports cover only those\n"
+    )
+    assert "interrupted" in (tmp_path / "r.xml").read_text()
