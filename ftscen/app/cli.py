@@ -55,8 +55,8 @@ class Color(str, Enum):
 
 KERNEL_HELP = "Kernel version(s) to model, overriding kernel.version; e.g. 5.1 or 5.1,5.3,6.6."
 PATHS_HELP = (
-    "Scenario files, or directories searched recursively for *.yaml/*.yml "
-    "(directories named 'invalid' are skipped unless given themselves)."
+    "Scenario files (- for standard input), or directories searched recursively for "
+    "*.yaml/*.yml (directories named 'invalid' are skipped unless given themselves)."
 )
 
 
@@ -224,10 +224,13 @@ def validate(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
 ) -> None:
     """Check scenarios (schema, names, and the points each step really passes)."""
+    from ftscen.app.corpus import STDIN
+    from ftscen.app.pipeline import read_stdin
     from ftscen.app.validating import validate_paths
 
+    stdin = read_stdin() if any(str(p) == STDIN for p in paths) else None
     try:
-        code = validate_paths(paths, fmt is Format.json, sys.stdout, sys.stderr)
+        code = validate_paths(paths, fmt is Format.json, sys.stdout, sys.stderr, stdin)
     except UsageError as exc:
         raise _usage(exc) from None
     raise typer.Exit(code)

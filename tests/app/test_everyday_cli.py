@@ -74,6 +74,8 @@ def test_a_scenario_read_from_stdin_runs_and_is_named_stdin(here: Path) -> None:
     bad = run_ftscen(["run", "-"], here, input="ftscen: 1\nfunctions: [{name: f}]\n")
     assert bad.returncode == 2
     assert bad.stderr.startswith("<stdin>:1:1: error: a scenario needs the key 'timeline'")
+    checked = run_ftscen(["validate", "-"], here, input=seed.decode())
+    assert (checked.returncode, checked.stdout) == (0, "<stdin>: valid\n")
     points = run_ftscen(["points", "-"], here, input=seed.decode())
     assert points.returncode == 0 and points.stdout.startswith("# kernel 5.3")
 
