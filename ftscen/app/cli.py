@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from ftscen.core.profile import KernelProfile
 
 # No rich: plain help and errors, plain tracebacks (main() turns errors into exit codes).
+# Completion is typer's: --install-completion / --show-completion for bash, zsh, fish and
+# PowerShell (docs/ci.md shows how).
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -39,10 +41,22 @@ class Format(str, Enum):
     json = "json"
 
 
+class RunFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+class Color(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 KERNEL_HELP = "Kernel version(s) to model, overriding kernel.version; e.g. 5.1 or 5.1,5.3,6.6."
 PATHS_HELP = (
-    "Scenario files, or directories searched recursively for *.yaml/*.yml "
-    "(directories named 'invalid' are skipped unless given themselves)."
+    "Scenario files (- for standard input), or directories searched recursively for "
+    "*.yaml/*.yml (directories named 'invalid' are skipped unless given themselves)."
 )
 
 
@@ -78,19 +92,57 @@ def _main(
 
 # readable=False: the loader checks access itself and says why, naming the file
 Paths = Annotated[list[Path], typer.Argument(help=PATHS_HELP, readable=False)]
-OneFile = Annotated[Path, typer.Argument(help="Scenario file.", readable=False)]
-Kernel = Annotated[str | None, typer.Option("--kernel", "-k", help=KERNEL_HELP)]
-FormatOpt = Annotated[
-    Format, typer.Option("--format", help="Output format (json: one document for the whole run).")
+OneFile = Annotated[
+    Path, typer.Argument(help="Scenario file (- for standard input).", readable=False)
 ]
+Kernel = Annotated[str | None, typer.Option("--kernel", "-K", help=KERNEL_HELP)]
+# -k was --kernel's short form; pytest users read it as a name filter. It still works (a
+# mistaken name filter fails as a bad kernel version, never as a different run), says it
+# is deprecated, and is left out of --help.
+KernelOld = Annotated[str | None, typer.Option("-k", hidden=True)]
+FormatOpt = Annotated[
+    RunFormat,
+    typer.Option(
+        "--format",
+        help="Output format (json: one document for the whole run, schema/report.schema.json; "
+        "github: the text plus ::error annotations for GitHub Actions).",
+    ),
+]
+ColorOpt = Annotated[
+    Color,
+    typer.Option(
+        "--color",
+        help="Colour the outcomes: auto (on a terminal, unless NO_COLOR is set; "
+        "FORCE_COLOR colours a pipe too), always or never.",
+    ),
+]
+
+
+def _kernel(kernel: str | None, old: str | None) -> str | None:
+    """``--kernel``/``-K``, or the deprecated ``-k`` (with a note on stderr)."""
+    if old is None:
+        return kernel
+    sys.stderr.write("ftscen: note: -k is deprecated and will be removed; use -K or --kernel\n")
+    if kernel is not None and kernel != old:
+        raise _usage(UsageError("give the kernel once: -K/--kernel (-k is its old name)"))
+    return old
 
 
 @app.command()
 def run(
     paths: Paths,
     kernel: Kernel = None,
-    fmt: FormatOpt = Format.text,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line(s).")] = False,
+    kernel_old: KernelOld = None,
+    fmt: FormatOpt = RunFormat.text,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="One file: only its summary line. Several: only what failed, and the summary.",
+        ),
+    ] = False,
+    color: ColorOpt = Color.auto,
     golden: Annotated[
         bool,
         typer.Option(
@@ -143,7 +195,8 @@ def run(
         int, typer.Option("--max-insns-total", min=1, help="Instruction budget per scenario run.")
     ] = 50_000_000,
 ) -> None:
-    """Run scenarios (files or directories) and check their assertions and goldens."""
+    """Run scenarios (files, directories, or - for standard input) and check their
+    assertions and goldens."""
     import os
 
     from ftscen.app import corpus, session
@@ -151,11 +204,12 @@ def run(
     from ftscen.emu.run import Budget
 
     try:
-        versions = api.parse_kernels(kernel)
+        versions = api.parse_kernels(_kernel(kernel, kernel_old))
+        shown = tuple(str(p) for p in paths)
         opts = session.RunOptions(
-            tuple(str(p) for p in paths),
+            shown,
             tuple(versions) if versions else None,
-            fmt is Format.json,
+            fmt is RunFormat.json,
             quiet,
             session.golden_mode(golden, update_golden, os.environ),
             jobs,
@@ -163,8 +217,11 @@ def run(
             junit,
             Budget(max_insns, max_total),
             html=html,
+            stdin=api.read_stdin() if corpus.STDIN in shown else None,
+            github=fmt is RunFormat.github,
         )
-        code = session.run_session(opts, session.Streams.of(sys.stdout, sys.stderr))
+        streams = session.Streams.of(sys.stdout, sys.stderr, color.value)
+        code = session.run_session(opts, streams)
     except UsageError as exc:
         raise _usage(exc) from None
     raise typer.Exit(code)
@@ -176,10 +233,13 @@ def validate(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
 ) -> None:
     """Check scenarios (schema, names, and the points each step really passes)."""
+    from ftscen.app.corpus import STDIN
+    from ftscen.app.pipeline import read_stdin
     from ftscen.app.validating import validate_paths
 
+    stdin = read_stdin() if any(str(p) == STDIN for p in paths) else None
     try:
-        code = validate_paths(paths, fmt is Format.json, sys.stdout, sys.stderr)
+        code = validate_paths(paths, fmt is Format.json, sys.stdout, sys.stderr, stdin)
     except UsageError as exc:
         raise _usage(exc) from None
     raise typer.Exit(code)
@@ -188,9 +248,11 @@ def validate(
 def _load(path: Path, kernel: str | None) -> tuple[Scenario, list[KernelProfile]]:
     """The scenario and its profiles, or exit 2 with the diagnostics / usage error."""
     from ftscen.app import pipeline as api
+    from ftscen.app.corpus import STDIN, STDIN_SHOWN
 
     try:
-        sc = api.load(path)
+        stdin = str(path) == STDIN
+        sc = api.load_text(STDIN_SHOWN, api.read_stdin()) if stdin else api.load(path)
         return sc, api.profiles(sc, api.parse_kernels(kernel))
     except ScenarioInvalid as exc:
         _diagnostics(exc, Format.text)
@@ -200,12 +262,12 @@ def _load(path: Path, kernel: str | None) -> tuple[Scenario, list[KernelProfile]
 
 
 @app.command()
-def points(path: OneFile, kernel: Kernel = None) -> None:
+def points(path: OneFile, kernel: Kernel = None, kernel_old: KernelOld = None) -> None:
     """For each patcher step, the named points it passes (for placing 'during' calls)."""
     from ftscen.emu.run import dry_run
     from ftscen.report.text import describe_action
 
-    sc, profiles = _load(path, kernel)
+    sc, profiles = _load(path, _kernel(kernel, kernel_old))
     for profile in profiles:
         typer.echo(f"# kernel {profile.version} (int3: {profile.int3})")
         result = dry_run(sc, profile)
@@ -224,6 +286,7 @@ def points(path: OneFile, kernel: Kernel = None) -> None:
 def build(
     path: OneFile,
     kernel: Kernel = None,
+    kernel_old: KernelOld = None,
     listing: Annotated[
         bool,
         typer.Option(
@@ -244,11 +307,37 @@ def build(
     from ftscen.app.pipeline import build_view
     from ftscen.image.listing import listing_lines, summary_lines
 
-    sc, profiles = _load(path, kernel)
+    sc, profiles = _load(path, _kernel(kernel, kernel_old))
     for i, profile in enumerate(profiles):
         view = build_view(sc, profile, after)
         lines = listing_lines(view) if listing else summary_lines(view)
         sys.stdout.write(("\n" if i else "") + "\n".join(lines) + "\n")
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The new scenario: NAME or NAME.yaml.")],
+) -> None:
+    """Write a commented scenario template that passes as it is (never over an existing file)."""
+    from ftscen.app.scaffold import create
+
+    try:
+        path = create(name)
+    except UsageError as exc:
+        raise _usage(exc) from None
+    typer.echo(f"wrote {path.as_posix()}; run it with: ftscen run {path.as_posix()}")
+
+
+@app.command()
+def schema(
+    path: Annotated[
+        bool, typer.Option("--path", help="Print where the schema file is, not its text.")
+    ] = False,
+) -> None:
+    """Print the scenario JSON Schema (or its path), for editors and other tools."""
+    from ftscen.app.scaffold import schema_path, schema_text
+
+    sys.stdout.write(schema_path() + "\n" if path else schema_text())
 
 
 @guarded
@@ -256,7 +345,8 @@ def main() -> None:
     """Console entry point: every error becomes an exit code, never a traceback."""
     parser_errors = _parser_errors()
     try:
-        code = app(standalone_mode=False)  # returns the exit code instead of raising it
+        # prog_name: "python -m ftscen" would otherwise name the completion script
+        code = app(prog_name="ftscen", standalone_mode=False)  # returns the exit code
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except UsageError as exc:

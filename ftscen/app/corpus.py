@@ -25,6 +25,8 @@ from ftscen.report.records import JobResult, RunRecord
 
 SUFFIXES = (".yaml", ".yml")
 SKIPPED_DIR = "invalid"
+#: ``-`` names standard input; diagnostics and reports call it ``<stdin>``.
+STDIN, STDIN_SHOWN = "-", "<stdin>"
 
 
 # ---- discovery ------------------------------------------------------------------------------
@@ -105,15 +107,16 @@ class Job:
     versions: tuple[str, ...] | None = None
     budget: Budget = field(default_factory=Budget)
     golden: GoldenMode | None = None
+    text: bytes | None = None  # the scenario's bytes when it was read from standard input
 
 
 def run_job(job: Job) -> JobResult:
     """Load the scenario once and run it under each kernel version (never raises)."""
     from ftscen.app import pipeline as api
 
-    shown = api.display_path(job.path)
+    shown = STDIN_SHOWN if job.text is not None else api.display_path(job.path)
     try:
-        sc = api.load(job.path)
+        sc = api.load(job.path) if job.text is None else api.load_text(shown, job.text)
         runs: list[RunRecord] = []
         versions = list(job.versions) if job.versions else None
         start = time.perf_counter()

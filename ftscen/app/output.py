@@ -23,7 +23,7 @@ import io
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
@@ -184,3 +184,25 @@ def _say(text: str) -> None:
         os.write(2, text.encode("utf-8", "replace"))
     except OSError:
         pass
+
+
+# ---- colour -----------------------------------------------------------------------------------
+def is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def wants_color(mode: str, terminal: bool, environ: Mapping[str, str]) -> bool:
+    """``--color always|never`` decides; ``auto`` colours a terminal unless NO_COLOR is set
+    (non-empty, as no-color.org says), and FORCE_COLOR (non-empty, not ``0``) colours a pipe
+    too (a CI log that renders colour). NO_COLOR wins over FORCE_COLOR: not colouring is the
+    safe side when both are set."""
+    if mode != "auto":
+        return mode == "always"
+    if environ.get("NO_COLOR", ""):
+        return False
+    if environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    return terminal

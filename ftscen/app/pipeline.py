@@ -53,6 +53,23 @@ def load(path: str | os.PathLike[str]) -> Scenario:
     return load_scenario(path)
 
 
+def load_text(shown: str, data: bytes) -> Scenario:
+    """A scenario from bytes already read (standard input), named ``shown`` in diagnostics."""
+    from ftscen.load.scenario import load_scenario
+
+    return load_scenario(shown, data)
+
+
+def read_stdin() -> bytes:
+    """Standard input, bounded as a file is: a byte over the limit is enough for the loader to
+    refuse it with the file-size diagnostic."""
+    import sys
+
+    from ftscen.core.model import LIMITS
+
+    return sys.stdin.buffer.read(LIMITS["file_bytes"] + 1)
+
+
 def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
     return [profile_for(sc.kernel, v) for v in (versions or [None])]  # type: ignore[list-item]
 

@@ -7,7 +7,7 @@ streams to write to; nothing here reads ``sys.argv`` or exits.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import chain
@@ -16,13 +16,12 @@ from typing import IO
 
 from ftscen.app import corpus
 from ftscen.app.corpus import Job
+from ftscen.app.output import Terminated, is_terminal, wants_color
 from ftscen.app.workers import worker_count
 from ftscen.core.errors import ExitCode, UsageError
 from ftscen.emu.run import Budget
 from ftscen.report.corpus import (
     LogMode,
-    Progress,
-    Sink,
     Tally,
     emit_broken,
     emit_detailed,
@@ -32,6 +31,7 @@ from ftscen.report.corpus import (
 )
 from ftscen.report.golden import GoldenMode
 from ftscen.report.records import JobResult
+from ftscen.report.terminal import Progress, Sink
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class RunOptions:
     junit: str | None = None
     budget: Budget = field(default_factory=Budget)
     html: str | None = None
+    stdin: bytes | None = None  # the scenario named ``-``, read by the caller
+    github: bool = False  # also print GitHub workflow commands for each problem
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,16 @@ class Streams:
     progress: bool = False
 
     @classmethod
-    def of(cls, out: IO[str], err: IO[str]) -> Streams:
-        return cls(out, err, _isatty(out), _isatty(err))
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+    def of(
+        cls,
+        out: IO[str],
+        err: IO[str],
+        color: str = "auto",
+        environ: Mapping[str, str] | None = None,
+    ) -> Streams:
+        """Colour as ``--color`` and the environment say; progress only on a terminal."""
+        env = os.environ if environ is None else environ
+        return cls(out, err, wants_color(color, is_terminal(out), env), is_terminal(err))
 
 
 def golden_mode(
@@ -98,42 +101,85 @@ def plan(opts: RunOptions) -> tuple[list[Job], list[JobResult]]:
         raise UsageError(f"no scenario files (*.yaml, *.yml) under {', '.join(opts.paths)}")
     if opts.shard is not None:
         files = corpus.shard(files, *opts.shard)
-    jobs = [Job(str(f), opts.versions, opts.budget, opts.golden) for f in files]
+    if corpus.STDIN in opts.paths and opts.golden is not None:
+        raise UsageError(
+            "--golden / --update-golden need a scenario file (a golden is kept beside it); "
+            "standard input has no place for one"
+        )
+    jobs = [Job(str(f), opts.versions, opts.budget, opts.golden, _stdin(opts, f)) for f in files]
     return jobs, [JobResult(d.file, diagnostics=(d,), folder=True) for d in found.problems]
+
+
+def _stdin(opts: RunOptions, path: Path) -> bytes | None:
+    return (opts.stdin or b"") if str(path) == corpus.STDIN else None
 
 
 def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
     """Run everything, report it, write the JUnit file and HTML page if asked; returns the
-    exit code."""
+    exit code. Ctrl-C (or SIGTERM) stops the workers, and what finished is still summarised
+    and written to the reports, marked as interrupted: a long corpus run is not lost to one
+    key."""
     jobs, unreadable = plan(opts)
     if opts.html is not None and not html_path_ok(opts.html, streams.err):
         return ExitCode.OUTPUT
     progress = Progress(streams.err, len(jobs)) if streams.progress and len(jobs) > 1 else None
-    sink = Sink(streams.out, streams.color and not opts.json, progress)
-    err = Sink(streams.err, False, progress)
-    tally, results = Tally(), []
-    if not jobs and not unreadable:
-        k, n = opts.shard or (1, 1)
-        sink.line(f"shard {k}/{n}: no scenarios in this shard")
-    running = corpus.run_jobs(jobs, worker_count(opts.jobs, len(jobs), streams.err))
-    with closing(running):  # leaving early (a closed output, a signal) stops the workers now
-        for result in chain(unreadable, running):
-            tally.add(result)
-            # the JSON document and the HTML page need every log; the others the summaries
-            results.append(result if opts.json or opts.html else result.summary())
-            if not opts.json:
-                _emit(opts, sink, err, result)
-            if progress is not None:
-                progress.advance(result.path)
+    run = _Run(opts, Sink(streams.out, streams.color and not opts.json, progress), progress)
+    stopped: ExitCode | None = None
+    try:
+        run.collect(jobs, unreadable, Sink(streams.err, False, progress), streams.err)
+    except KeyboardInterrupt:
+        stopped = ExitCode.INTERRUPTED
+    except Terminated:
+        stopped = ExitCode.TERMINATED
     if progress is not None:
         progress.clear()
-    _finish(opts, sink, streams, results, tally)
-    code = exit_code(tally)
-    if opts.junit is not None and not write_junit(opts.junit, results, opts.versions, streams.err):
-        return code if code is ExitCode.INTERNAL else ExitCode.OUTPUT
-    if opts.html is not None and not write_html(opts.html, results, opts.versions, streams.err):
-        return code if code is ExitCode.INTERNAL else ExitCode.OUTPUT
+    if stopped is not None:
+        streams.err.write(
+            f"ftscen: interrupted: {run.tally.scenarios} of {len(jobs) + len(unreadable)} "
+            "files finished; the summary and reports cover only those\n"
+        )
+    _finish(opts, run.sink, streams, run.results, run.tally, stopped is not None)
+    code = stopped or exit_code(run.tally)
+    if opts.junit is not None and not write_junit(
+        opts.junit, run.results, opts.versions, streams.err, stopped is not None
+    ):
+        return code if code in (ExitCode.INTERNAL, stopped) else ExitCode.OUTPUT
+    if opts.html is not None and not write_html(opts.html, run.results, opts.versions, streams.err):
+        return code if code in (ExitCode.INTERNAL, stopped) else ExitCode.OUTPUT
     return code
+
+
+@dataclass
+class _Run:
+    """What a session has gathered so far (all of it, if it was interrupted)."""
+
+    opts: RunOptions
+    sink: Sink
+    progress: Progress | None
+    tally: Tally = field(default_factory=Tally)
+    results: list[JobResult] = field(default_factory=list)
+
+    def collect(
+        self, jobs: list[Job], unreadable: list[JobResult], err: Sink, err_stream: IO[str]
+    ) -> None:
+        opts = self.opts
+        if not jobs and not unreadable:
+            k, n = opts.shard or (1, 1)
+            self.sink.line(f"shard {k}/{n}: no scenarios in this shard")
+        running = corpus.run_jobs(jobs, worker_count(opts.jobs, len(jobs), err_stream))
+        with closing(running):  # leaving early (a closed output, a signal) stops the workers
+            for result in chain(unreadable, running):
+                self.tally.add(result)
+                # the JSON document and the HTML page need every log; the others the summaries
+                self.results.append(result if opts.json or opts.html else result.summary())
+                if not opts.json:
+                    _emit(opts, self.sink, err, result)
+                if self.progress is not None:
+                    self.progress.advance(result.path, _ok(result))
+
+
+def _ok(result: JobResult) -> bool:
+    return bool(result.runs) and all(r.ok for r in result.runs)
 
 
 def _emit(opts: RunOptions, sink: Sink, err: Sink, result: JobResult) -> None:
@@ -151,17 +197,26 @@ def _emit(opts: RunOptions, sink: Sink, err: Sink, result: JobResult) -> None:
 
 
 def _finish(
-    opts: RunOptions, sink: Sink, streams: Streams, results: Sequence[JobResult], tally: Tally
+    opts: RunOptions,
+    sink: Sink,
+    streams: Streams,
+    results: Sequence[JobResult],
+    tally: Tally,
+    interrupted: bool,
 ) -> None:
     if opts.json:
-        streams.out.write(render_json(results, tally, opts.versions))
+        streams.out.write(render_json(results, tally, opts.versions, interrupted))
     else:
         if opts.versions is not None and len(opts.versions) > 1 and results:
             sink.line("")
             sink.table(kernel_rows(results, opts.versions))
-        if not is_detailed(opts):
+        if opts.github:
+            from ftscen.report.github import workflow_commands
+
+            sink.lines(workflow_commands(results))
+        if not is_detailed(opts) or interrupted:
             sink.line("")
-            sink.line(tally.line(), "summary")
+            sink.line(tally.line() + (" (interrupted)" if interrupted else ""), "summary")
 
 
 def check_junit_path(path: str) -> None:
@@ -191,14 +246,18 @@ def check_html_option(path: str) -> None:
 
 
 def write_junit(
-    path: str, results: Sequence[JobResult], versions: Sequence[str] | None, err: IO[str]
+    path: str,
+    results: Sequence[JobResult],
+    versions: Sequence[str] | None,
+    err: IO[str],
+    interrupted: bool = False,
 ) -> bool:
     """Write the report atomically; False (and why, on ``err``) when the OS refuses."""
     from ftscen.report import junit
     from ftscen.report.golden import write_atomic
 
     try:
-        write_atomic(Path(path), junit.render(results, versions))
+        write_atomic(Path(path), junit.render(results, versions, interrupted=interrupted))
     except OSError as exc:
         err.write(f"ftscen: error: cannot write the JUnit report {path}: {exc.strerror or exc}\n")
         return False

@@ -25,18 +25,24 @@ from ftscen.app import corpus
 from ftscen.core.errors import Diagnostic, ExitCode, InternalError, ScenarioInvalid, UsageError
 
 
-def problems_of(path: str | os.PathLike[str]) -> list[Diagnostic]:
-    """Every problem of one file: loading (schema, names) and the points of its steps."""
+def problems_of(path: str | os.PathLike[str], text: bytes | None = None) -> list[Diagnostic]:
+    """Every problem of one file: loading (schema, names) and the points of its steps.
+    ``text``: the scenario's bytes, already read from standard input (shown as ``<stdin>``)."""
     from ftscen.app import pipeline as api
 
     try:
-        return api.check_points(api.load(path))
+        sc = api.load(path) if text is None else api.load_text(corpus.STDIN_SHOWN, text)
+        return api.check_points(sc)
     except ScenarioInvalid as exc:
         return list(exc.diagnostics)
 
 
 def validate_paths(
-    paths: Sequence[str | os.PathLike[str]], as_json: bool, out: IO[str], err: IO[str]
+    paths: Sequence[str | os.PathLike[str]],
+    as_json: bool,
+    out: IO[str],
+    err: IO[str],
+    stdin: bytes | None = None,
 ) -> ExitCode:
     """Check every scenario file under ``paths``; the exit code (0 all valid, 2 otherwise)."""
     from ftscen.app.pipeline import display_path
@@ -51,9 +57,11 @@ def validate_paths(
     files: list[dict[str, Any]] = []
     errors = [d.to_dict() for d in found.problems]
     broken = 0
-    for path in found.files:
+    for found_path in found.files:
+        text = stdin if str(found_path) == corpus.STDIN else None
+        path = corpus.STDIN_SHOWN if text is not None else found_path
         try:
-            problems = problems_of(path)
+            problems = problems_of(path, text)
         except InternalError as exc:  # reported for this file; the others are still checked
             broken += 1
             files.append({"file": display_path(path), "valid": False, "internal_error": str(exc)})

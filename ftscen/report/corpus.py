@@ -9,108 +9,35 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import IO, Any
+from typing import Any
 
 from ftscen import __version__
-from ftscen.report.golden import describe
+from ftscen.report.golden import GoldenStatus, describe
 from ftscen.report.records import JobResult, RunRecord
+from ftscen.report.terminal import Sink
 from ftscen.report.text import detail_lines, report_dict, summary_line, verdict_lines
 from ftscen.verdicts.evaluate import Outcome
 
 #: Outcomes in the order the summary line names them.
 OUTCOMES = (Outcome.PASS, Outcome.FAIL, Outcome.XFAIL, Outcome.XPASS)
-_WORDS = tuple(o.name for o in OUTCOMES)
-_STYLES = {
-    "PASS": "green",
-    "FAIL": "bold red",
-    "XFAIL": "yellow",
-    "XPASS": "bold magenta",
-    "INVALID": "red",
-    "ERROR": "bold white on red",
-    "+": "green",
-    "-": "red",
-    "@": "cyan",
-    "summary": "bold",
+#: Golden counts in the order the summary names them; a golden is counted once, under the
+#: first that applies (stale goldens whose log also differs are neither "stale" nor "differs"
+#: alone, so that neither count hides the other).
+GOLDEN_WORDS = {
+    "match": "match",
+    "differs": "differ",
+    "stale": "stale",
+    "stale_differs": "stale and differ",
+    "missing": "missing",
+    "unreadable": "unreadable",
+    "unwritable": "unwritable",
+    "written": "written",
+    "unchanged": "unchanged",
 }
-
-
-class Sink:
-    """Lines to a stream; ``kind`` picks a colour when the stream is a terminal."""
-
-    def __init__(
-        self, stream: IO[str], color: bool = False, progress: Progress | None = None
-    ) -> None:
-        self.stream, self.progress = stream, progress
-        self._console: Any = None
-        if color:
-            from rich.console import Console
-
-            self._console = Console(file=stream, highlight=False, soft_wrap=True)
-
-    def line(self, text: str, kind: str = "") -> None:
-        if self.progress is not None:
-            self.progress.clear()
-        if self._console is None or kind not in _STYLES:
-            self.stream.write(text + "\n")
-        else:
-            from rich.text import Text
-
-            word = text.split(maxsplit=1)[0] if kind in _WORDS + ("INVALID", "ERROR") else ""
-            styled = Text(text)
-            styled.stylize(_STYLES[kind], 0, len(word) or len(text))
-            self._console.print(styled)
-        self.stream.flush()
-
-    def lines(self, texts: Iterable[str], kind: str = "") -> None:
-        for t in texts:
-            self.line(t, kind)
-
-    def table(self, rows: Sequence[Sequence[str]]) -> None:
-        if self._console is None:
-            self.lines(plain_table(rows))
-            return
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table(*rows[0], box=None, pad_edge=False, header_style="bold")
-        for row in rows[1:]:  # Text, not markup: a path may contain [brackets]
-            table.add_row(
-                Text(row[0]), *(Text(c, _STYLES.get(c.split(",")[0], "")) for c in row[1:])
-            )
-        if self.progress is not None:
-            self.progress.clear()
-        self._console.print(table)
-
-
-class Progress:
-    """``[12/120] scenarios/x.yaml`` on one line of a terminal, erased before other output."""
-
-    def __init__(self, stream: IO[str], total: int) -> None:
-        self.stream, self.total, self.done, self._shown = stream, total, 0, False
-
-    def advance(self, path: str) -> None:
-        self.done += 1
-        if self.done < self.total:
-            import shutil
-
-            line = f"[{self.done}/{self.total}] {path}"[: shutil.get_terminal_size().columns - 1]
-            self.stream.write(f"\r\x1b[K{line}")  # one line only: \r cannot undo a wrap
-            self.stream.flush()
-            self._shown = True
-
-    def clear(self) -> None:
-        if self._shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._shown = False
-
-
-def plain_table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+_GOLDEN_BAD = ("differs", "stale", "stale_differs", "missing", "unreadable", "unwritable")
 
 
 # ---- tallies --------------------------------------------------------------------------------
@@ -143,11 +70,10 @@ class Tally:
 
     @property
     def failed(self) -> bool:
-        bad = ("differs", "missing", "stale", "unreadable", "unwritable")
         return bool(
             self.outcomes[Outcome.FAIL]
             or self.outcomes[Outcome.XPASS]
-            or any(self.goldens[b] for b in bad)
+            or any(self.goldens[b] for b in _GOLDEN_BAD)
         )
 
     @property
@@ -168,9 +94,8 @@ class Tally:
         if self.folders:
             parts.append(f"{self.folders} unreadable folder{'s' if self.folders > 1 else ''}")
         if self.goldens:
-            parts.append(
-                "goldens: " + ", ".join(f"{n} {w}" for w, n in sorted(self.goldens.items()))
-            )
+            said = [f"{self.goldens[w]} {t}" for w, t in GOLDEN_WORDS.items() if self.goldens[w]]
+            parts.append("goldens: " + ", ".join(said))
         return f"{head}: " + ("; ".join(parts) or "nothing ran")
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,13 +106,29 @@ class Tally:
             "invalid": self.invalid,
             "internal_errors": self.errors,
             "unreadable_folders": self.folders,
-            "goldens": dict(sorted(self.goldens.items())),
+            "goldens": {w: self.goldens[w] for w in GOLDEN_WORDS if self.goldens[w]},
         }
 
 
 def _golden_word(run: RunRecord) -> str:
     assert run.golden is not None
-    return "stale" if run.golden.stale else run.golden.status.value
+    if run.golden.stale:
+        return "stale_differs" if run.golden.status is GoldenStatus.DIFFERS else "stale"
+    return run.golden.status.value
+
+
+def outcome_word(run: RunRecord) -> str:
+    """The word a run's line starts with: its outcome, or ``FAIL (golden)`` when every
+    assertion went as expected but its golden did not match."""
+    if run.outcome.ok and run.golden is not None and not run.golden.ok:
+        return "FAIL (golden)"
+    return run.outcome.name
+
+
+def run_line(run: RunRecord) -> str:
+    """The summary line of one run, led by :func:`outcome_word`."""
+    text = summary_line(run.report)
+    return outcome_word(run) + text[len(run.outcome.name) :]
 
 
 # ---- what is printed per scenario -----------------------------------------------------------
@@ -216,13 +157,15 @@ def golden_lines(run: RunRecord, path: str, versions: Sequence[str] | None) -> l
 def emit_run(
     sink: Sink, result: JobResult, run: RunRecord, quiet: bool, versions: Sequence[str] | None
 ) -> None:
-    """Corpus form: the summary line; failing verdicts and golden problems under it."""
-    sink.line(summary_line(run.report), run.outcome.name)
-    if not quiet and run.outcome is Outcome.FAIL:  # an XFAIL's failed verdicts are expected
+    """Corpus form: the summary line; failing verdicts and golden problems under it.
+    ``quiet``: only the runs that failed (a corpus of hundreds is read for its failures)."""
+    if quiet and run.ok:
+        return
+    sink.line(run_line(run), outcome_word(run).split()[0])
+    if run.outcome is Outcome.FAIL:  # an XFAIL's failed verdicts are expected
         sink.lines(failure_lines(run))
     if run.golden is not None and not run.golden.ok:
-        lines = golden_lines(run, result.path, versions)
-        for t in lines[:1] if quiet else lines:
+        for t in golden_lines(run, result.path, versions):
             sink.line("  " + t, t[:1] if t[:1] in "+-@" and not t.startswith("golden") else "")
 
 
@@ -268,7 +211,7 @@ def emit_detailed(
             sink.lines(
                 detail_lines(run.report, show_log=log is LogMode.ALWAYS or not run.outcome.ok)
             )
-        sink.line(summary_line(run.report), run.outcome.name)
+        sink.line(run_line(run), outcome_word(run).split()[0])
         for t in golden_lines(run, result.path, versions):
             sink.line(t, t[:1] if t[:1] in "+-@" and not t.startswith("golden") else "")
 
@@ -286,13 +229,26 @@ def kernel_rows(results: Sequence[JobResult], versions: Sequence[str]) -> list[l
 def _cell(run: RunRecord) -> str:
     if run.golden is None or run.golden.ok:
         return run.outcome.name
-    return f"{run.outcome.name}, golden {_golden_word(run)}"
+    word = _golden_word(run)
+    return f"{run.outcome.name}, golden {'stale, differs' if word == 'stale_differs' else word}"
 
 
 # ---- JSON for the whole run -----------------------------------------------------------------
-def render_json(results: Sequence[JobResult], tally: Tally, versions: Sequence[str] | None) -> str:
+#: The version of the JSON report's shape (``schema/report.schema.json``); raised when a
+#: field is removed or changes meaning, not when one is added.
+REPORT_FORMAT = 1
+
+
+def render_json(
+    results: Sequence[JobResult],
+    tally: Tally,
+    versions: Sequence[str] | None,
+    interrupted: bool = False,
+) -> str:
     """One document: every run (report_dict + golden), every invalid file, the summary.
-    ``errors`` repeats all diagnostics in the shape ``ftscen validate --format json`` uses."""
+    ``errors`` repeats all diagnostics in the shape ``ftscen validate --format json`` uses.
+    ``kernels`` lists the versions asked with ``--kernel``, or without it the versions the
+    scenarios declare (``kernels_from`` says which)."""
     runs, invalid, broken = [], [], []
     for r in results:
         for run in r.runs:
@@ -301,9 +257,13 @@ def render_json(results: Sequence[JobResult], tally: Tally, versions: Sequence[s
             invalid.append({"file": r.path, "errors": [d.to_dict() for d in r.diagnostics]})
         if r.error is not None:
             broken.append({"file": r.path, "error": r.error})
+    declared = dict.fromkeys(run.version for r in results for run in r.runs)
     doc = {
+        "format": REPORT_FORMAT,
         "ftscen": __version__,
-        "kernels": list(versions) if versions else None,
+        "interrupted": interrupted,
+        "kernels": list(versions) if versions else list(declared),
+        "kernels_from": "option" if versions else "scenarios",
         "results": runs,
         "invalid": invalid,
         "internal_errors": broken,
@@ -317,4 +277,10 @@ def _golden_json(run: RunRecord) -> dict[str, Any] | None:
     g = run.golden
     if g is None:
         return None
-    return {"path": g.path, "status": g.status.value, "stale": g.stale, "diff": list(g.diff)}
+    return {
+        "path": g.path,
+        "status": g.status.value,
+        "stale": g.stale,
+        "ok": g.ok,
+        "diff": list(g.diff),
+    }

@@ -1,14 +1,23 @@
-"""JUnit XML for CI: one ``<testcase>`` per scenario x kernel version.
+"""JUnit XML for CI: one ``<testcase>`` per scenario x kernel version (and one more for its
+golden, when goldens are compared).
 
 Mapping (as pytest's junitxml does it): PASS passes; FAIL and XPASS are ``<failure>`` with
-the failing assertions as text; XFAIL is ``<skipped>`` with the reason; a golden that differs,
-is missing or is stale is a ``<failure>`` too (with the diff); an invalid scenario or an
-internal error is an ``<error>``. Times are per run; nothing else varies between runs.
+the failing assertions as text; XFAIL is ``<skipped>`` with the reason; an invalid scenario or
+an internal error is an ``<error>``. A golden is its own test case (``NAME [kernel V] golden``)
+so that a CI page lists an assertion that failed and a log that changed as two problems; a
+golden that differs, is missing or is stale is a ``<failure>`` there, with the diff.
+
+The document keeps to the strict JUnit schema (junit-10.xsd, as CI servers validate it): a
+test case has only ``name``, ``classname`` and ``time``; ``skipped`` is counted on the
+``<testsuite>``, not on ``<testsuites>``. A run stopped by Ctrl-C is marked on the suite with
+the property ``interrupted=true`` and says so in its ``<system-err>``. Times are per run;
+nothing else varies between runs.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from xml.etree import ElementTree as ET
@@ -35,12 +44,7 @@ def classname(path: str) -> str:
 
 def _case(suite: ET.Element, result: JobResult, name: str, seconds: float = 0.0) -> ET.Element:
     return ET.SubElement(
-        suite,
-        "testcase",
-        classname=classname(result.path),
-        name=name,
-        file=result.path,
-        time=f"{seconds:.3f}",
+        suite, "testcase", classname=classname(result.path), name=name, time=f"{seconds:.3f}"
     )
 
 
@@ -50,28 +54,35 @@ def _child(case: ET.Element, tag: str, message: str, kind: str, text: str) -> No
         el.text = _clean(text)
 
 
-def _run_case(
-    suite: ET.Element, result: JobResult, run: RunRecord, versions: Sequence[str] | None
-) -> str:
-    case = _case(suite, result, f"{run.name} [kernel {run.version}]", run.seconds)
-    problems, kind = [], "AssertionFailed"
+def _run_case(suite: ET.Element, result: JobResult, run: RunRecord) -> str:
+    case = _case(suite, result, _run_name(run), run.seconds)
     summary = summary_line(run.report)
     if run.outcome is Outcome.XPASS:
-        problems.append(summary)
-        kind = "XPASS"
-    elif run.outcome is Outcome.FAIL:
-        problems += [summary, *failure_lines(run)]
-    golden_bad = run.golden is not None and not run.golden.ok
-    if golden_bad:
-        problems += golden_lines(run, result.path, versions)
-        kind = kind if run.outcome in (Outcome.FAIL, Outcome.XPASS) else "GoldenMismatch"
-    if problems:
-        _child(case, "failure", problems[0], kind, "\n".join(problems))
+        _child(case, "failure", summary, "XPASS", summary)
+        return "failure"
+    if run.outcome is Outcome.FAIL:
+        problems = [summary, *failure_lines(run)]
+        _child(case, "failure", summary, "AssertionFailed", "\n".join(problems))
         return "failure"
     if run.outcome is Outcome.XFAIL:
         _child(case, "skipped", summary, "xfail", "")
         return "skipped"
     return "pass"
+
+
+def _golden_case(
+    suite: ET.Element, result: JobResult, run: RunRecord, versions: Sequence[str] | None
+) -> str:
+    case = _case(suite, result, _run_name(run) + " golden")
+    if run.golden is None or run.golden.ok:
+        return "pass"
+    lines = golden_lines(run, result.path, versions)
+    _child(case, "failure", lines[0], "GoldenMismatch", "\n".join(lines))
+    return "failure"
+
+
+def _run_name(run: RunRecord) -> str:
+    return f"{run.name} [kernel {run.version}]"
 
 
 def _broken_cases(suite: ET.Element, result: JobResult) -> int:
@@ -91,28 +102,39 @@ def _broken_cases(suite: ET.Element, result: JobResult) -> int:
 
 
 def render(
-    results: Sequence[JobResult], versions: Sequence[str] | None = None, suite_name: str = "ftscen"
+    results: Sequence[JobResult],
+    versions: Sequence[str] | None = None,
+    suite_name: str = "ftscen",
+    interrupted: bool = False,
 ) -> str:
     """The whole run as a JUnit XML document (one ``<testsuite>`` inside ``<testsuites>``)."""
     root = ET.Element("testsuites", name=suite_name)
     suite = ET.SubElement(root, "testsuite", name=suite_name)
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if interrupted:
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", name="interrupted", value="true")
+    counts: Counter[str] = Counter()
     total = 0.0
     for result in results:
-        if result.runs:
-            for run in result.runs:
-                kind = _run_case(suite, result, run, versions)
-                counts["tests"] += 1
-                counts["failures"] += kind == "failure"
-                counts["skipped"] += kind == "skipped"
-                total += run.seconds
-        else:
-            n = _broken_cases(suite, result)
-            counts["tests"] += n
-            counts["errors"] += n
+        kinds = [_run_case(suite, result, run) for run in result.runs]
+        kinds += [_golden_case(suite, result, r, versions) for r in result.runs if r.golden]
+        if not result.runs:
+            kinds = ["error"] * _broken_cases(suite, result)
+        counts.update(kinds)
+        total += sum(run.seconds for run in result.runs)
+    if interrupted:
+        ET.SubElement(
+            suite, "system-err"
+        ).text = (
+            "interrupted (Ctrl-C or SIGTERM): this report covers only the scenarios that finished"
+        )
+    tally = {
+        "tests": sum(counts.values()),
+        "failures": counts["failure"],
+        "errors": counts["error"],
+    }
     for el in (root, suite):
-        for key, value in counts.items():
-            el.set(key, str(value))
-        el.set("time", f"{total:.3f}")
+        el.attrib.update({k: str(v) for k, v in tally.items()}, time=f"{total:.3f}")
+    suite.set("skipped", str(counts["skipped"]))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, "unicode") + "\n"

@@ -136,6 +136,27 @@ def header_lines(result: RunResult) -> list[str]:
     ]
 
 
+def intro_lines(result: RunResult) -> list[str]:
+    """The log's header as printed: which ftscen, the scenario and kernel (``header_lines``,
+    what goldens compare) and the scenario's description. The version and description are
+    left out of goldens: a new release must not make every golden differ, and an edited
+    description already makes its golden stale through the scenario's hash."""
+    from ftscen import __version__
+
+    head = header_lines(result)
+    text = result.scenario.description.strip()
+    described = [
+        f"# description: {_printable(t)}" if i == 0 else f"#   {_printable(t)}"
+        for i, t in enumerate(text.splitlines())
+    ]
+    return [f"# ftscen {__version__}", *head, *described]
+
+
+def _printable(text: str) -> str:
+    """A line of user text with control characters shown escaped (a terminal reads them)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def verdict_lines(v: Verdict) -> list[str]:
     where = f"{v.mark.at()}: " if v.mark.line else ""
     if v.ok:
@@ -174,7 +195,7 @@ def detail_lines(rep: ScenarioReport, show_log: bool = True) -> list[str]:
     """The report above its summary line: the log (if asked) and the assertions."""
     out: list[str] = []
     if show_log:
-        out += header_lines(rep.result) + log_lines(rep.result) + [""]
+        out += intro_lines(rep.result) + log_lines(rep.result) + [""]
     if rep.verdicts:
         out.append("assertions:")
         for v in rep.verdicts:
@@ -183,10 +204,57 @@ def detail_lines(rep: ScenarioReport, show_log: bool = True) -> list[str]:
     return out
 
 
+#: int3 decisions as the log words them ("emulate call T", "resume at T"), in JSON too.
+INT3_ACTIONS = {"call": "emulate call", "jmp": "resume"}
+
+
+def action_dict(action: Action) -> dict[str, Any]:
+    """A timeline action as JSON: the verb the log uses and its arguments."""
+    if isinstance(action, (Register, Unregister)):
+        return {"action": describe_action(action).split()[0], "args": {"ops": action.ops}}
+    if isinstance(action, (SetFilter, SetNotrace)):
+        verb = "set_filter" if isinstance(action, SetFilter) else "set_notrace"
+        args = {"ops": action.ops, "globs": list(action.globs), "reset": action.reset}
+        return {"action": verb, "args": args}
+    if isinstance(action, Sysctl):
+        return {"action": "sysctl", "args": {"ftrace_enabled": action.ftrace_enabled}}
+    return {"action": "call", "args": {"func": action.func, "cpu": action.cpu or 1}}
+
+
+def errno_dict(name: str) -> dict[str, Any]:
+    """``"EBUSY"`` -> the kernel's name and number (the call returned minus the number)."""
+    from ftscen.core.errno import ERRNO_NAMES
+
+    numbers = {n: v for v, n in ERRNO_NAMES.items()}
+    number = numbers[name] if name in numbers else int(name)
+    return {"name": None if number == 0 else name, "number": number}
+
+
+def event_dict(e: Event, steps: dict[int, Any]) -> dict[str, Any]:
+    """One event as JSON, in the log's words: a step says its action, a patch its bytes'
+    meaning before and after, an int3 its decision, a result its errno by name and number."""
+    out = e.to_dict()
+    match e:
+        case StepEvent():
+            st = steps[e.step]
+            out.update(action_dict(st.action), id=st.id)
+        case PatchEvent():
+            before, _, after = out.pop("change").partition(" -> ")
+            out.update({"from": before, "to": after})
+        case Int3Event():
+            out["action"] = INT3_ACTIONS.get(e.action, e.action)
+        case ResultEvent():
+            out["errno"] = errno_dict(e.errno)
+    return out
+
+
 def report_dict(rep: ScenarioReport) -> dict[str, Any]:
+    """One run as JSON (``schema/report.schema.json``, ``results`` items)."""
     r, p = rep.result, rep.result.profile
+    steps = {s.index: s for s in r.scenario.timeline}
     return {
         "scenario": r.scenario.name,
+        "description": r.scenario.description,
         "file": rep.display_path,
         "kernel": {
             "version": p.version,
@@ -195,7 +263,7 @@ def report_dict(rep: ScenarioReport) -> dict[str, Any]:
             "dynamic_trampolines": p.dynamic_trampolines,
         },
         "outcome": rep.outcome.value,
-        "events": [e.to_dict() for e in r.events],
+        "events": [event_dict(e, steps) for e in r.events],
         "assertions": [
             {
                 "ok": v.ok,

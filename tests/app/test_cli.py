@@ -28,10 +28,16 @@ def test_a_single_passing_file_prints_header_log_assertions_and_summary(here: Pa
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[:3] == [
+        f"# ftscen {__version__}",
         "# scenario: seed-livepatch-tracer-window",
         ("# kernel: 5.3 (int3: emulate-call, pt_regs: full, dynamic trampolines)"),
-        "[0] register livepatch",
     ]
+    # the description, as the file folds it (">"): one line
+    assert lines[3] == (
+        "# description: Livepatch on do_IRQ/__migrate_task via a per-ops trampoline, then the "
+        "function tracer is registered; do_IRQ is called while its call site holds int3."
+    )
+    assert lines[4] == "[0] register livepatch"
     assert "    call window: do_IRQ on cpu1" in lines
     assert "assertions:" in lines and "  ok    call window: ran [do_IRQ_v2]" in lines
     assert lines[-1] == (
