@@ -123,9 +123,8 @@ def render(
         counts.update(kinds)
         total += sum(run.seconds for run in result.runs)
     if interrupted:
-        ET.SubElement(
-            suite, "system-err"
-        ).text = (
+        note = ET.SubElement(suite, "system-err")
+        note.text = (
             "interrupted (Ctrl-C or SIGTERM): this report covers only the scenarios that finished"
         )
     tally = {
