@@ -17,6 +17,8 @@ held, where the CPU faults.
 
 from __future__ import annotations
 
+import functools
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,6 +32,15 @@ Int3Policy = Callable[[int], "tuple[int, int] | None"]
 
 #: pt_regs words compared for a fault report: every field, sp and ss included.
 _FRAME_WORDS = len(L.PT_REGS)
+
+
+@functools.cache
+def _reg_ids() -> dict[str, int]:
+    """Unicorn's register numbers, looked up once (unicorn is imported only when run)."""
+    from unicorn import x86_const
+
+    names = ("EAX", "EBX", "EDX", "ESP", "EIP", "EFLAGS", "CS")
+    return {name: getattr(x86_const, f"UC_X86_REG_{name}") for name in names}
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class Int3Trap:
         self.entry = unit.base
         self.handler_end = unit.base + len(unit.code)
         self.handling: _Handling | None = None
+        self._ids = _reg_ids()
         self._vectors: dict[int, Callable[[int], Fault | None]] = {
             3: self._deliver,
             entry.INT3_DECIDE: self._decide,
@@ -84,14 +96,13 @@ class Int3Trap:
         }
 
     def _reg(self, name: str) -> int:
-        from unicorn import x86_const
-
-        return int(self.host.uc.reg_read(getattr(x86_const, f"UC_X86_REG_{name}")))
+        return int(self.host.uc.reg_read(self._ids[name]))
 
     def _set(self, name: str, value: int) -> None:
-        from unicorn import x86_const
+        self.host.uc.reg_write(self._ids[name], value & 0xFFFFFFFF)
 
-        self.host.uc.reg_write(getattr(x86_const, f"UC_X86_REG_{name}"), value & 0xFFFFFFFF)
+    def _words(self, addr: int, count: int) -> tuple[int, ...]:
+        return struct.unpack(f"<{count}I", self.host.uc.mem_read(addr, 4 * count))
 
     def interrupt(self, cpu: int, intno: int) -> Fault | None:
         """Unicorn's interrupt hook: int3, a ``do_int3`` callout, or a fault."""
@@ -112,17 +123,20 @@ class Int3Trap:
         return None
 
     def _decide(self, cpu: int) -> Fault | None:
-        """``INT3_DECIDE``: eax = ip of the trap, ebx = regs; answer in eax and edx."""
+        """``INT3_DECIDE``: eax = ip of the trap, ebx = regs; the answer goes to the two words
+        on top of ``do_int3``'s stack (memory, not registers: a register written from a hook
+        costs Unicorn far more than a memory write)."""
         ip, regs = self._reg("EAX"), self._reg("EBX")
         decision = self.policy(ip)
         if decision is None:
             detail = "int3 with no text modification claiming it"
             return Fault("unhandled-int3", cpu, ip, None, detail)
         action, target = decision
-        words = tuple(self.host.read_u32(regs + 4 * i) for i in range(_FRAME_WORDS))
+        words = self._words(regs, _FRAME_WORDS)
         self.handling = _Handling(cpu, ip, action, target, regs, words)
-        self._set("EAX", action)
-        self._set("EDX", target)
+        answer = self._reg("ESP")
+        self.host.write_u32(answer, action)
+        self.host.write_u32(answer + 4, target)
         return None
 
     def _done(self, cpu: int) -> Fault | None:
@@ -148,8 +162,8 @@ class Int3Trap:
         changed = [
             f"regs->{L.PT_REGS[i]}{self._unsaved(h, i)} at {h.regs + 4 * i:#x}: "
             f"{self.label(old)} -> {self.label(new)}"
-            for i, old in enumerate(h.words)
-            if (new := self.host.read_u32(h.regs + 4 * i)) != old
+            for i, (old, new) in enumerate(zip(h.words, self._words(h.regs, _FRAME_WORDS)))
+            if new != old
         ]
         where = f" at {fault.addr:#x} ({self.label(fault.addr)})" if fault.addr else ""
         action = "emulate call" if h.action == L.INT3_CALL else "resume at"

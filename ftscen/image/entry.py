@@ -19,7 +19,8 @@ Model choices: the lazy-GS build (``PUSH_GS`` is ``pushl $0``); the segment relo
 ``SAVE_ALL`` (__USER_DS, __KERNEL_PERCPU), the stack switch, IRQ tracing and preemption on
 exit are left out (no user mode, no per-CPU segment, no interrupts in the model). ``do_int3``
 asks the modelled kernel for its decision through a callout (``int INT3_DECIDE``: eax =
-``regs->ip - 1`` in, eax = action and edx = target out) and then applies it in i386 code, as
+``regs->ip - 1`` and ebx = regs in, the action and target written to the two words on top of
+its stack) and then applies it in i386 code, as
 ``int3_emulate_jmp`` / ``int3_emulate_call`` do (arch/x86/include/asm/text-patching.h).
 """
 
@@ -139,7 +140,10 @@ def do_int3_asm() -> str:
   mov ebx, eax                      # regs
   mov eax, dword ptr [ebx + {L.PT_IP}]
   dec eax                           # ip = regs->ip - INT3_INSN_SIZE
-  int {INT3_DECIDE:#x}                          # eax = action, edx = target
+  sub esp, 8
+  int {INT3_DECIDE:#x}                          # [esp] = action, [esp + 4] = target
+  pop eax
+  pop edx
   cmp eax, {L.INT3_CALL}
   jne do_int3_jmp
   mov eax, dword ptr [ebx + {L.PT_IP}]
