@@ -37,7 +37,12 @@ def test_an_emulated_call_on_the_short_frame_faults_in_do_int3() -> None:
     fault = report.result.fault
     assert fault is not None
     assert (fault.kind, fault.cpu, fault.call) == ("write-to-text", 1, "window")
-    assert fault.pc.startswith("do_int3+0x")
+    # the faulting instruction is int3_emulate_push's store, mov [ecx], eax (89 01)
+    image = report.result.image
+    assert image is not None and fault.pc.startswith("do_int3+0x")
+    pc = image.symbols.addr("do_int3") + int(fault.pc.split("+")[1], 16)
+    (unit,) = [u for u in image.units if u.base == entry.ENTRY_BASE]
+    assert unit.code[pc - unit.base : pc - unit.base + 2] == b"\x89\x01"
     # regs->sp of the short frame is the interrupted stack's top word: f's return address,
     # which the push moves down by 4 and then writes through, into the caller's text
     assert SHORT_REGS + L.PT_SP == INTERRUPTED
