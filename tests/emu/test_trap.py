@@ -130,3 +130,11 @@ def test_the_entry_of_each_era(version: str, dynamic: bool, kind: str) -> None:
 
     profile = profile_for(Kernel(version=version, dynamic_trampolines=dynamic))
     assert entry.entry_kind(profile) == kind
+
+
+@pytest.mark.parametrize("name", ["int3", "do_int3", "int3_iret"])
+def test_the_entry_code_names_are_reserved(tmp_path: Path, name: str) -> None:
+    (tmp_path / "s.yaml").write_text(f"ftscen: 1\nfunctions: [{{name: {name}}}]\ntimeline: []\n")
+    done = run_ftscen(["validate", "s.yaml"], tmp_path)
+    assert done.returncode == 2
+    assert f"'{name}' is a symbol of the runtime image" in done.stdout + done.stderr
