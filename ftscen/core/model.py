@@ -269,6 +269,13 @@ RESERVED_SYMBOLS: frozenset[str] = frozenset(
         "ftrace_ops_list_func",
         "ftrace_ops_assist_func",
         "ftrace_lookup_ip",
+        # the int3 entry code (ftscen/image/entry.py): its functions and labels
+        "int3",
+        "int3_no_fixup",
+        "int3_restore",
+        "int3_iret",
+        "do_int3",
+        "do_int3_jmp",
     }
 )
 

@@ -89,12 +89,20 @@ class CallbackEvent(Event):
 
 @dataclass(frozen=True)
 class Int3Event(Event):
-    """The int3 handler's decision: ``call`` (emulate a call to target) or ``jmp``."""
+    """The int3 handler's decision: ``call`` (emulate a call to target) or ``jmp``, and the
+    trap frame as the handler left it: where pt_regs lies (``regs``), ``regs->ip`` (where
+    ``iret`` goes), ``regs->sp`` (the stack it returns to) and, for a call, the return
+    address pushed there. The frame fields are None when the handler did not finish (a
+    fault in it). Only the JSON log shows the frame; the text line stays one sentence."""
 
     kind: ClassVar[str] = "int3"
     ip: str
     action: str
     target: str
+    regs: str | None = None
+    regs_ip: str | None = None
+    regs_sp: str | None = None
+    pushed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,17 @@ class _Decoder:
 
     def int3(self, r: Raw) -> Event:
         action = "call" if r[2] == L.INT3_CALL else "jmp"
-        return Int3Event(*self.where(), ip=self.label(r[1]), action=action, target=self.label(r[3]))
+        done = r[5] != 0  # regs->ip is never 0 once the handler has run
+        return Int3Event(
+            *self.where(),
+            ip=self.label(r[1]),
+            action=action,
+            target=self.label(r[3]),
+            regs=f"{r[4]:#x}",
+            regs_ip=self.label(r[5]) if done else None,
+            regs_sp=f"{r[6]:#x}" if done else None,
+            pushed=self.label(r[7]) if done and action == "call" else None,
+        )
 
     def point(self, r: Raw) -> Event:
         return PointEvent(*self.host(), point=self.strings[r[1]])

@@ -1,4 +1,4 @@
-"""Stage: image -> a running i386 machine (Unicorn lives in this module only).
+"""Stage: image -> a running i386 machine (Unicorn lives here and in :mod:`ftscen.emu.trap`).
 
 CPUs are saved register contexts over one ``Uc`` and one memory. CPU 0 is the patcher, which
 runs on the host; calls run on CPUs 1.. from a caller stub to its return, one at a time, at
@@ -12,27 +12,14 @@ reliably invalidate code Unicorn has already translated).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from ftscen.core.errors import IntegrityError
+from ftscen.emu.trap import Fault, Int3Policy, Int3Trap
 from ftscen.image import layout as L
 from ftscen.image.build import Image
 
-#: An int3 decision: (INT3_JMP or INT3_CALL, target) or None when nobody claims the trap.
-Int3Policy = Callable[[int], "tuple[int, int] | None"]
-
-
-@dataclass(frozen=True)
-class Fault:
-    """An emulation fault: a verdict, not a crash."""
-
-    kind: str
-    cpu: int
-    pc: int
-    addr: int | None = None
-    detail: str = ""
-
+#: Fault and Int3Policy moved to the trap module; callers keep importing them from here.
+__all__ = ["Fault", "Int3Policy", "Machine"]
 
 class Machine:
     """One emulated i386 machine: memory, GDT, CPUs, the int3 hook and the event ring."""
@@ -56,7 +43,7 @@ class Machine:
 
         self.image = image
         self.cpus = cpus
-        self.int3_policy = int3_policy
+        self.trap = Int3Trap(self, int3_policy, image)
         self.max_insns_per_call = max_insns_per_call
         self.max_insns_total = max_insns_total
         self.insns_left = max_insns_total
@@ -197,6 +184,8 @@ class Machine:
                 self._fault = self._fault_from_error(cpu, str(exc))
         pc = int(self.uc.reg_read(UC_X86_REG_EIP))
         self.insns_left -= self.executed - before
+        if self._fault is not None:
+            self._fault = self.trap.annotate(self._fault)
         if self._fault is None and pc != stub + 5:
             if budget < self.max_insns_per_call:
                 detail = f"instruction budget per scenario ({self.max_insns_total}) used up"
@@ -218,28 +207,11 @@ class Machine:
         return Fault(kind, cpu, pc, None, message)
 
     def _on_interrupt(self, uc: object, intno: int, _data: object) -> None:
-        from unicorn.x86_const import UC_X86_REG_EIP, UC_X86_REG_ESP
-
-        pc = int(self.uc.reg_read(UC_X86_REG_EIP))
-        if intno != 3:
-            self._fault = Fault("cpu-exception", self._cpu, pc, None, f"interrupt {intno}")
+        """int3 and ``do_int3``'s callouts go to the trap (:mod:`ftscen.emu.trap`)."""
+        fault = self.trap.interrupt(self._cpu, intno)
+        if fault is not None:
+            self._fault = fault
             self.uc.emu_stop()
-            return
-        ip = pc - 1  # EIP is past the int3 byte, like regs->ip in do_int3
-        decision = self.int3_policy(ip)
-        if decision is None:
-            self._fault = Fault(
-                "unhandled-int3", self._cpu, ip, None, "int3 with no text modification claiming it"
-            )
-            self.uc.emu_stop()
-            return
-        action, target = decision
-        self.emit(L.EV_INT3, ip, action, target)
-        if action == L.INT3_CALL:  # int3_emulate_call: push site+5, jump to func
-            sp = int(self.uc.reg_read(UC_X86_REG_ESP)) - 4
-            self.write_u32(sp, ip + 5)
-            self.uc.reg_write(UC_X86_REG_ESP, sp)
-        self.uc.reg_write(UC_X86_REG_EIP, target)  # int3_emulate_jmp
 
     def _on_bad_memory(
         self, uc: object, access: int, addr: int, size: int, value: int, _data: object

@@ -292,7 +292,8 @@ class Patcher:
 
     # ---- the int3 handler -------------------------------------------------------------------
     def int3_policy(self, ip: int) -> tuple[int, int] | None:
-        """What the int3 handler of the era does for a trap at ``ip``.
+        """What the int3 handler of the era does for a trap at ``ip`` (the decision only: the
+        emulated ``do_int3`` applies it to the trap frame, see :mod:`ftscen.image.entry`).
 
         * ``skip`` (``ftrace_int3_handler`` before 9e298e860460): resume at ip + 5.
         * ``emulate-call`` (E2): a record -> ``int3_emulate_call(ftrace_regs_caller)``; a

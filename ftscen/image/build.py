@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ftscen.core.errors import InternalError
 from ftscen.core.model import Scenario
 from ftscen.core.profile import KernelProfile
-from ftscen.image import asm
+from ftscen.image import asm, entry
 from ftscen.image import layout as L
 from ftscen.image.symbols import Symbol, SymbolTable
 
@@ -84,6 +84,24 @@ def runtime_unit(frame: str, transition: bool) -> Unit:
         at = unit.labels[label]
         code[at - unit.base : at - unit.base + 5] = L.call_insn(at, stub)
     return Unit(unit.base, bytes(code), unit.labels)
+
+
+@functools.lru_cache(maxsize=4)
+def entry_unit(kind: str) -> Unit:
+    """The era's int3 entry code and ``do_int3`` (:mod:`ftscen.image.entry`)."""
+    return assemble(entry.entry_asm(kind), entry.ENTRY_BASE, "int3 entry")
+
+
+def _entry_symbols(unit: Unit) -> list[Symbol]:
+    """``int3`` up to ``do_int3``, ``do_int3`` to the end; the other labels are labels."""
+    do_int3, end = unit.labels["do_int3"], unit.base + len(unit.code)
+    out = [
+        Symbol("int3", unit.base, do_int3 - unit.base, "func"),
+        Symbol("do_int3", do_int3, end - do_int3, "func"),
+    ]
+    return out + [
+        Symbol(n, a, 0, "label") for n, a in unit.labels.items() if n not in ("int3", "do_int3")
+    ]
 
 
 _RUNTIME_FUNCS = (
@@ -159,19 +177,22 @@ def _trampolines(sc: Scenario, profile: KernelProfile) -> list[Trampoline]:
 def build_image(sc: Scenario, profile: KernelProfile) -> Image:
     """Stage entry point: assemble the runtime (cached), the scenario text and trampolines."""
     runtime = runtime_unit(*profile.runtime_key())
+    if runtime.base + len(runtime.code) > entry.ENTRY_BASE:
+        raise InternalError("the runtime overlaps the int3 entry code")
+    trap = entry_unit(entry.entry_kind(profile))
     cpus = profile.cpus
     text = assemble(_scenario_source(sc, cpus), L.TEXT_BASE, "scenario text")
     if len(text.code) > L.TEXT_SIZE:
         raise InternalError("scenario text does not fit its region")
     tramps = _trampolines(sc, profile)
-    symbols = _runtime_symbols(runtime) + _unit_symbols(text, sc, cpus)
+    symbols = _runtime_symbols(runtime) + _unit_symbols(text, sc, cpus) + _entry_symbols(trap)
     for t in tramps:
         symbols.append(Symbol(f"{t.ops}.tramp", t.addr, len(t.code), "tramp"))
         symbols.append(Symbol(f"{t.ops}.tramp_call", t.call_site, 0, "label"))
     symbols += _data_symbols(sc)
     functions = {f.name: text.labels[f"F_{f.name}"] for f in sc.functions}
     return Image(
-        units=(runtime, text),
+        units=(runtime, text, trap),
         symbols=SymbolTable(symbols),
         sites={f.name: functions[f.name] for f in sc.functions if not f.notrace},
         functions=functions,

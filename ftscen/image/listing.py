@@ -92,7 +92,7 @@ def title_lines(view: View) -> list[str]:
 
 
 def map_lines(view: View) -> list[str]:
-    runtime, text = view.image.units
+    runtime, text, trap = view.image.units
     n_tramp = len(view.image.trampolines)
     rows = [
         (
@@ -102,6 +102,7 @@ def map_lines(view: View) -> list[str]:
             "shared trampolines, ftrace_stub, list and assist functions",
         ),
         ("text", L.TEXT_BASE, len(text.code), "scenario functions, ops handlers, callers"),
+        ("entry", trap.base, len(trap.code), "the int3 entry code (entry_32.S) and do_int3"),
     ]
     if n_tramp:
         rows.append(
@@ -265,13 +266,20 @@ def _text_parts(view: View, dis: Disassembler) -> list[str]:
     return out + dis.range(text.base, text.base + len(text.code))
 
 
+def _entry_parts(view: View, dis: Disassembler) -> list[str]:
+    trap = view.image.units[2]
+    frame = "full pt_regs: FIXUP_FRAME" if "int3_no_fixup" in trap.labels else "short pt_regs"
+    out = [f"int3 entry ({frame}) and do_int3, where a CPU goes when it hits an int3:"]
+    return out + dis.range(trap.base, trap.base + len(trap.code))
+
+
 def listing_lines(view: View) -> list[str]:
     """The full listing: summary, then the disassembly of every part of the text."""
     dis = Disassembler(view)
     out = summary_lines(view) + [""] + _runtime_parts(dis)
     if view.image.trampolines:
         out += [""] + _trampoline_parts(view, dis)
-    return out + [""] + _text_parts(view, dis)
+    return out + [""] + _text_parts(view, dis) + [""] + _entry_parts(view, dis)
 
 
 def image_view(sc: Scenario, profile: KernelProfile) -> View:

@@ -78,9 +78,14 @@ def test_int3_emulated_call_pushes_site_plus_5_and_jumps():
     assert m.run_call(1, img.functions["f"]) is None
     assert hits == [img.sites["g"]]
     assert ran(m) == [0, 1]  # ftrace_stub returned to g+5 and g's body ran
+    # f's call of g left g's return address at interrupted = top - 16 - 4 - 4; the full
+    # frame (the default era) puts pt_regs below a 5-word gap; the push lands at sp - 4.
+    interrupted = L.cpu_stack_top(1) - 16 - 8
+    regs = interrupted - 5 * 4 - len(L.PT_REGS) * 4
+    stub = img.symbols.addr("ftrace_stub")
     int3 = [e for e in m.ring() if e[0] == L.EV_INT3]
     assert int3 == [
-        (L.EV_INT3, img.sites["g"], L.INT3_CALL, img.symbols.addr("ftrace_stub"), 0, 0, 0, 0)
+        (L.EV_INT3, img.sites["g"], L.INT3_CALL, stub, regs, stub, interrupted - 4, img.sites["g"] + 5)
     ]
 
 
