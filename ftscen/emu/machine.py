@@ -21,6 +21,7 @@ from ftscen.image.build import Image
 #: Fault and Int3Policy moved to the trap module; callers keep importing them from here.
 __all__ = ["Fault", "Int3Policy", "Machine"]
 
+
 class Machine:
     """One emulated i386 machine: memory, GDT, CPUs, the int3 hook and the event ring."""
 

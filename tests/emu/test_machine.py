@@ -85,7 +85,16 @@ def test_int3_emulated_call_pushes_site_plus_5_and_jumps():
     stub = img.symbols.addr("ftrace_stub")
     int3 = [e for e in m.ring() if e[0] == L.EV_INT3]
     assert int3 == [
-        (L.EV_INT3, img.sites["g"], L.INT3_CALL, stub, regs, stub, interrupted - 4, img.sites["g"] + 5)
+        (
+            L.EV_INT3,
+            img.sites["g"],
+            L.INT3_CALL,
+            stub,
+            regs,
+            stub,
+            interrupted - 4,
+            img.sites["g"] + 5,
+        )
     ]
 
 
