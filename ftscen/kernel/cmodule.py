@@ -97,14 +97,16 @@ class Unit:
         return out
 
     def ops_table(self) -> list[str]:
-        k = self.k
-        out = [f"static struct ftrace_ops {k}ops[] = {{"]
+        k, n = self.k, len(self.sc.functions)
+        out = [f"static struct ftscen_ops {k}ops[] = {{"]
         for i, o in enumerate(self.sc.ops):
             flags = " | ".join(FLAG_MACROS[f] for f in sorted(o.flags)) or "0"
-            out.append(f"\t{{ .func = {k}h{i}, .flags = {flags} }},")
+            ipmodify = int(o.has("IPMODIFY"))
+            out.append(f"\t{{ .ops = {{ .func = {k}h{i}, .flags = {flags} }},")
+            out.append(f"\t  .ipmodify = {ipmodify} }},")
         out.append("};")
-        out.append(f"static int {k}on[ARRAY_SIZE({k}ops)];")
-        out.append(f"static struct ftrace_ops {k}scratch;")
+        every = c_string(unit_prefix(self.u) + "*")
+        out.append(f"static struct ftscen_unit {k}unit = {{ {k}tab, {n}, {every} }};")
         return out
 
     def init_body(self) -> list[str]:
@@ -118,7 +120,7 @@ class Unit:
                 arr = f"{k}init{i}_{j}"
                 out.append(f"\t\tstatic const char *const {arr}[] = {self.globs(globs, None, o)};")
                 out.append(
-                    f"\t\tr = ftscen_set(&{k}ops[{i}], &{k}scratch, {arr}, 1, {filt});"
+                    f"\t\tr = ftscen_set(&{k}unit, &{k}ops[{i}], {arr}, 1, {filt});"
                     "\n\t\tret = ret ? ret : r;"
                 )
         out.append("\t\treturn ret;\n\t}")
@@ -139,7 +141,7 @@ class Unit:
             verb = "register" if isinstance(a, Register) else "unregister"
             return [
                 f"\tcase {s}: /* {verb} {a.ops} */",
-                f"\t\treturn ftscen_{verb}(&{k}ops[{o}], &{k}on[{o}]);",
+                f"\t\treturn ftscen_{verb}(&{k}ops[{o}]);",
             ]
         filt = int(isinstance(a, SetFilter))
         assert isinstance(a, SetFilter | SetNotrace)
@@ -147,7 +149,7 @@ class Unit:
         return [
             f"\tcase {s}: {{ /* set_{'filter' if filt else 'notrace'} {a.ops} */",
             f"\t\tstatic const char *const g[] = {globs};",
-            f"\t\treturn ftscen_set(&{k}ops[{o}], &{k}scratch, g, {int(a.reset)}, {filt});",
+            f"\t\treturn ftscen_set(&{k}unit, &{k}ops[{o}], g, {int(a.reset)}, {filt});",
             "\t}",
         ]
 
@@ -157,10 +159,9 @@ class Unit:
         out += self.init_body()
         for step in self.sc.timeline:
             out += self.step_case(step)
-        out.append(
-            f"\tcase FTSCEN_END:\n\t\tftscen_end({k}ops, {k}on, ARRAY_SIZE({k}ops), &{k}scratch);"
-        )
-        out.append("\t\treturn 0;\n\tdefault:\n\t\treturn -ERANGE;\n\t}\n}")
+        end = f"ftscen_end(&{k}unit, {k}ops, ARRAY_SIZE({k}ops))"
+        out.append(f"\tcase FTSCEN_END:\n\t\treturn {end};")
+        out.append("\tdefault:\n\t\treturn -ERANGE;\n\t}\n}")
         return out
 
     def c(self) -> str:

@@ -7,8 +7,13 @@ Why it is built this way (each point was a pitfall on 6.1 x86_64):
   whole kernel, so a handler only stores raw values, and only while a call step runs;
 * the records are printed after the call, by ``notrace`` code, with ``%ps`` for symbols;
 * ``ftrace_set_filter()`` edits its pattern in place: each glob is copied to a buffer first;
-* a multi-glob update is all-or-nothing in the kernel's own ``ftrace_set_hash()`` (one glob per
-  call there): every glob is first matched on a scratch ops that is never registered;
+* a multi-glob filter update is all-or-nothing, as the model's is: the kernel matches each glob
+  on a scratch ops that is never registered (removing each function's ip from it says which
+  it selected), and the whole new filter is installed at once (``ftrace_set_filter_ips()``),
+  so an IPMODIFY conflict on any function leaves the filter as it was;
+* an empty filter (every function) of an ops without IPMODIFY is installed as the unit's
+  prefix glob: the same functions of the scenario, without patching the whole kernel (seconds
+  per update under TCG); an IPMODIFY ops gets the real empty filter, which the kernel refuses;
 * every ops gets a filter hash before it can be registered (an IPMODIFY ops without one oopses
   ``register_ftrace_function()`` in 6.1);
 * ``ftrace_enabled`` is written with ``kernel_write()`` so its refusal comes back as a value.
@@ -33,6 +38,7 @@ HEADER = r"""// SPDX-License-Identifier: GPL-2.0
 
 #define FTSCEN_RECS 4096
 #define FTSCEN_GLOB 256
+#define FTSCEN_FUNCS 256 /* the most functions a scenario has */
 #define FTSCEN_INIT (-1)
 #define FTSCEN_END (-2)
 
@@ -105,29 +111,110 @@ static notrace void ftscen_call(int unit, int step, ftscen_fn *tab, int i,
 	pr_info("ftscen: u%d s%d called%s\n", unit, step, ftscen_lost ? " lost" : "");
 }
 
-static notrace int ftscen_set(struct ftrace_ops *op, struct ftrace_ops *scratch,
-			      const char *const *globs, int reset, int filter)
+struct ftscen_unit {
+	ftscen_fn *tab;
+	int n;
+	const char *every; /* the unit's prefix glob: every function of the scenario */
+	struct ftrace_ops scratch; /* never registered: globs are matched on it */
+};
+
+struct ftscen_ops {
+	struct ftrace_ops ops;
+	int on;
+	int ipmodify;
+	unsigned char cur[FTSCEN_FUNCS]; /* the filter, per function of the unit */
+};
+
+static unsigned long ftscen_ips[FTSCEN_FUNCS];
+
+/*
+ * Which of the unit's functions the kernel's glob matching selects: the glob goes into the
+ * scratch ops, then removing each function's ip says whether it was there (-ENOENT: not).
+ */
+static notrace int ftscen_match(struct ftscen_unit *u, const char *glob, unsigned char *hit)
 {
 	char buf[FTSCEN_GLOB];
 	int i, ret;
 
-	if (!globs[0])
-		return filter ? ftrace_set_filter(op, NULL, 0, reset) :
-				ftrace_set_notrace(op, NULL, 0, reset);
+	strscpy(buf, glob[0] == '!' ? glob + 1 : glob, sizeof(buf));
+	ret = ftrace_set_filter(&u->scratch, buf, strlen(buf), 1);
+	if (ret)
+		return ret;
+	for (i = 0; i < u->n; i++)
+		hit[i] = !ftrace_set_filter_ip(&u->scratch, (unsigned long)READ_ONCE(u->tab[i]), 1, 0);
+	return 0;
+}
+
+/* Installs a whole filter at once; an empty one is "every function". */
+static notrace int ftscen_install(struct ftscen_unit *u, struct ftscen_ops *o,
+				  const unsigned char *want)
+{
+	char buf[FTSCEN_GLOB];
+	unsigned int i, cnt = 0;
+
+	for (i = 0; i < u->n; i++)
+		if (want[i])
+			ftscen_ips[cnt++] = (unsigned long)READ_ONCE(u->tab[i]);
+	if (cnt)
+		return ftrace_set_filter_ips(&o->ops, ftscen_ips, cnt, 0, 1);
+	if (o->ipmodify)
+		return ftrace_set_filter(&o->ops, NULL, 0, 1);
+	strscpy(buf, u->every, sizeof(buf));
+	return ftrace_set_filter(&o->ops, buf, strlen(buf), 1);
+}
+
+static notrace int ftscen_set_filter(struct ftscen_unit *u, struct ftscen_ops *o,
+				     const char *const *globs, int reset)
+{
+	unsigned char want[FTSCEN_FUNCS], hit[FTSCEN_FUNCS];
+	int i, k, ret;
+
+	if (!globs[0] && !reset)
+		return ftrace_set_filter(&o->ops, NULL, 0, 0);
+	for (k = 0; k < u->n; k++)
+		want[k] = reset ? 0 : o->cur[k];
 	for (i = 0; globs[i]; i++) {
-		strscpy(buf, globs[i], sizeof(buf));
-		ret = ftrace_set_filter(scratch, buf, strlen(buf), 1);
+		ret = ftscen_match(u, globs[i], hit);
+		if (ret)
+			return ret;
+		for (k = 0; k < u->n; k++)
+			if (hit[k])
+				want[k] = globs[i][0] != '!';
+	}
+	ret = ftscen_install(u, o, want);
+	if (!ret)
+		memcpy(o->cur, want, u->n);
+	return ret;
+}
+
+static notrace int ftscen_set_notrace(struct ftscen_unit *u, struct ftscen_ops *o,
+				      const char *const *globs, int reset)
+{
+	unsigned char hit[FTSCEN_FUNCS];
+	char buf[FTSCEN_GLOB];
+	int i, ret;
+
+	if (!globs[0])
+		return ftrace_set_notrace(&o->ops, NULL, 0, reset);
+	for (i = 0; globs[i]; i++) {
+		ret = ftscen_match(u, globs[i], hit);
 		if (ret)
 			return ret;
 	}
 	for (i = 0; globs[i]; i++) {
 		strscpy(buf, globs[i], sizeof(buf));
-		ret = filter ? ftrace_set_filter(op, buf, strlen(buf), reset && !i) :
-			       ftrace_set_notrace(op, buf, strlen(buf), reset && !i);
+		ret = ftrace_set_notrace(&o->ops, buf, strlen(buf), reset && !i);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+static notrace int ftscen_set(struct ftscen_unit *u, struct ftscen_ops *o,
+			      const char *const *globs, int reset, int filter)
+{
+	return filter ? ftscen_set_filter(u, o, globs, reset) :
+			ftscen_set_notrace(u, o, globs, reset);
 }
 
 static notrace int ftscen_sysctl(int on)
@@ -143,36 +230,42 @@ static notrace int ftscen_sysctl(int on)
 	return n < 0 ? (int)n : 0;
 }
 
-static notrace int ftscen_register(struct ftrace_ops *op, int *on)
+static notrace int ftscen_register(struct ftscen_ops *o)
 {
-	int ret = register_ftrace_function(op);
+	int ret = register_ftrace_function(&o->ops);
 
 	if (!ret)
-		*on = 1;
+		o->on = 1;
 	return ret;
 }
 
-static notrace int ftscen_unregister(struct ftrace_ops *op, int *on)
+static notrace int ftscen_unregister(struct ftscen_ops *o)
 {
-	int ret = unregister_ftrace_function(op);
+	int ret = unregister_ftrace_function(&o->ops);
 
 	if (!ret)
-		*on = 0;
+		o->on = 0;
 	return ret;
 }
 
-/* Unregisters what is still registered, turns ftrace back on and frees the hashes. */
-static notrace void ftscen_end(struct ftrace_ops *ops, int *on, int n, struct ftrace_ops *scratch)
+/*
+ * Unregisters what is still registered, turns ftrace back on and frees the hashes; returns
+ * -ENODEV when ftrace has been disabled (a kernel WARNING in ftrace_shutdown() kills it for
+ * the rest of the boot).
+ */
+static notrace int ftscen_end(struct ftscen_unit *u, struct ftscen_ops *ops, int n)
 {
-	int i;
+	int i, alive;
 
 	for (i = 0; i < n; i++)
-		if (on[i])
-			ftscen_unregister(&ops[i], &on[i]);
+		if (ops[i].on)
+			ftscen_unregister(&ops[i]);
 	ftscen_sysctl(1);
+	alive = ftrace_set_filter(&u->scratch, NULL, 0, 1);
 	for (i = 0; i < n; i++)
-		ftrace_free_filter(&ops[i]);
-	ftrace_free_filter(scratch);
+		ftrace_free_filter(&ops[i].ops);
+	ftrace_free_filter(&u->scratch);
+	return alive == -ENODEV ? -ENODEV : 0;
 }
 """
 

@@ -122,6 +122,8 @@ def kernel_steps(console: str, sc: Scenario, unit: int) -> tuple[Steps, list[str
 def _ret(out: Steps, step: int, value: int, calls: set[int]) -> list[str]:
     if step == -1:
         return [] if value == 0 else [f"setting the initial filters returned {value}"]
+    if step == -2:
+        return [] if value == 0 else ["the kernel disabled ftrace in this scenario (a WARNING)"]
     if step >= 0 and step not in calls:
         out[step].append(("ret", errno_name(-value)))
     return []

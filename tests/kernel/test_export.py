@@ -80,3 +80,13 @@ def test_an_invalid_scenario_gets_located_diagnostics_and_no_files(tmp_path: Pat
     assert result.exit_code == 2
     assert "bad.yaml:2:" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_filter_is_the_prefix_glob_except_for_an_ipmodify_ops(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    sc = REPO / "scenarios/r13-livepatch-ops-redirects.yaml"
+    assert invoke(["export-module", str(sc), "-o", str(out)]).exit_code == 0
+    c = (out / "ftscen_mod.c").read_text()
+    # the unit's "every function" glob, and klp (ops 0) marked IPMODIFY, tracer (ops 1) not
+    assert 'static struct ftscen_unit fsk0_unit = { fsk0_tab, 3, "fs0_*" };' in c
+    assert re.findall(r"\.ipmodify = (\d)", c) == ["1", "0"]
