@@ -128,7 +128,7 @@ insmod /ftscen_mod.ko || echo "ftscen: insmod failed"
 dmesg -c > /dev/null
 for u in $(cat /units); do
   . /steps/$u.sh
-  dmesg -c | grep 'ftscen: ' > /log
+  dmesg -c | grep -e 'ftscen: ' -e ' flags:' -e 'WARNING: ' > /log
   cat /log
   echo "ftscen: unit $u finished"
   grep -q "ftscen: u$u s-2 ret -19" /log && echo "ftscen: ftrace disabled" && break

@@ -18,7 +18,7 @@ from pathlib import Path
 from ftscen.core.model import Scenario
 from ftscen.kernel import boot
 from ftscen.kernel.cmodule import Unit, module_source
-from ftscen.kernel.sides import Item, Plan, kernel_steps, model_steps, plan
+from ftscen.kernel.sides import KILLED, Item, Plan, kernel_steps, model_steps, plan
 
 #: Guest seconds allowed per unit on top of the boot itself (an ops tracing the whole
 #: kernel costs several seconds per update under TCG, more on a loaded machine).
@@ -57,8 +57,12 @@ def compare(shown: str, p: Plan, model: dict[int, list[Item]], kernel: dict[int,
         items += max(len(want), len(got))
         if want != got:
             diffs.append((_label(step.index, p), want, got))
+    notes = p.notes
+    if KILLED in problems and not diffs:  # every step agreed: it was the module's clean-up
+        problems = [q for q in problems if q != KILLED]
+        notes += (f"{KILLED}, after its timeline, when the module unregistered what was left",)
     status = "DIFFER" if diffs or problems else "AGREE"
-    return Outcome(shown, status, p.notes, "; ".join(problems), diffs, items)
+    return Outcome(shown, status, notes, "; ".join(problems), diffs, items)
 
 
 def _label(index: int, p: Plan) -> str:

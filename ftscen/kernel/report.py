@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ftscen.kernel.crosscheck import Batch, Outcome
-from ftscen.kernel.sides import Item
+from ftscen.kernel.sides import KILLED, Item
 
 WIDTH = 44
 
@@ -36,8 +36,7 @@ def outcome_lines(o: Outcome, verbose: bool = False) -> list[str]:
     if o.reason:
         head += f": {o.reason}"
     out = [head]
-    if o.status != "AGREE" or verbose:
-        out += [f"  note: {n}" for n in o.notes]
+    out += [f"  note: {n}" for n in o.notes if verbose or o.status != "AGREE" or KILLED in n]
     for label, model, kernel in o.diffs:
         out.append(f"  {label}")
         out += _side_by_side(model, kernel)

@@ -160,7 +160,9 @@ static notrace int ftscen_install(struct ftscen_unit *u, struct ftscen_ops *o,
 	if (o->ipmodify)
 		return ftrace_set_filter(&o->ops, NULL, 0, 1);
 	strscpy(buf, u->every, sizeof(buf));
-	return ftrace_set_filter(&o->ops, buf, strlen(buf), 1);
+	if (ftrace_set_filter(&o->ops, buf, strlen(buf), 1) == -EINVAL)
+		return ftrace_set_filter(&o->ops, NULL, 0, 1); /* no traceable function */
+	return 0;
 }
 
 static notrace int ftscen_set_filter(struct ftscen_unit *u, struct ftscen_ops *o,

@@ -93,6 +93,10 @@ def _base(label: str) -> str:
     return label.split("+", 1)[0]
 
 
+#: The module's end step found ftrace disabled: a kernel WARNING (``FTRACE_WARN_ON``) killed it
+#: during the scenario, or while the module unregistered what the timeline left registered.
+KILLED = "the kernel disabled ftrace (a WARNING) in this scenario"
+
 _LINE = re.compile(r"ftscen: u(\d+) s(-?\d+) (ran|cb|ret|called)(.*)")
 
 
@@ -123,7 +127,7 @@ def _ret(out: Steps, step: int, value: int, calls: set[int]) -> list[str]:
     if step == -1:
         return [] if value == 0 else [f"setting the initial filters returned {value}"]
     if step == -2:
-        return [] if value == 0 else ["the kernel disabled ftrace in this scenario (a WARNING)"]
+        return [] if value == 0 else [KILLED]
     if step >= 0 and step not in calls:
         out[step].append(("ret", errno_name(-value)))
     return []
