@@ -84,3 +84,18 @@ def test_windows_and_pinning_are_dropped_and_said_so() -> None:
     p, _ = plan(load_scenario(REPO / "scenarios/seed-livepatch-tracer-window.yaml"))
     assert any("'during' calls dropped" in n for n in p.notes)
     assert all(not s.during for s in p.scenario.timeline)
+
+
+def test_ftrace_killed_after_an_agreeing_timeline_is_a_note_and_during_it_a_difference() -> None:
+    p, result = plan(load_scenario(R13))
+    assert result is not None
+    killed = CONSOLE.replace("s-2 ret 0", "s-2 ret -19")
+    kernel, problems = kernel_steps(killed, p.scenario, 0)
+    outcome = compare("r13", p, model_steps(result), kernel, problems)
+    assert outcome.status == "AGREE"
+    assert any("disabled ftrace" in line for line in outcome_lines(outcome))
+    broken = killed.replace("s8 ret 0", "s8 ret -19")
+    kernel, problems = kernel_steps(broken, p.scenario, 0)
+    outcome = compare("r13", p, model_steps(result), kernel, problems)
+    assert outcome.status == "DIFFER"
+    assert "disabled ftrace" in outcome.reason
