@@ -186,12 +186,12 @@ class Unit:
         """The unit's step script lines: init, each step, end (names are identifiers)."""
         out = [f"step {self.u} -1  # init: filters and notrace hashes"]
         for step in self.sc.timeline:
-            out.append(f"step {self.u} {step.index}  # {_describe(step)}")
+            out.append(f"step {self.u} {step.index}  # {describe(step)}")
         out.append(f"step {self.u} -2  # end: unregister what is left, ftrace_enabled=1")
         return out
 
 
-def _describe(step: Step) -> str:
+def describe(step: Step) -> str:
     a = step.action
     if isinstance(a, Call):
         return f"call {a.func}"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ftscen.core.model import Scenario
 from ftscen.kernel import boot
-from ftscen.kernel.cmodule import Unit, module_source
+from ftscen.kernel.cmodule import Unit, describe, module_source
 from ftscen.kernel.sides import KILLED, Item, Plan, kernel_steps, model_steps, plan
 
 #: Guest seconds allowed per unit on top of the boot itself (an ops tracing the whole
@@ -66,10 +66,8 @@ def compare(shown: str, p: Plan, model: dict[int, list[Item]], kernel: dict[int,
 
 
 def _label(index: int, p: Plan) -> str:
-    from ftscen.kernel.cmodule import _describe
-
     step = p.scenario.timeline[index]
-    return f"step {index}: {_describe(step)}" + (f" ({step.id})" if step.id else "")
+    return f"step {index}: {describe(step)}" + (f" ({step.id})" if step.id else "")
 
 
 def run_batch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from support import REPO, invoke, write_file
 
 HOSTILE = """ftscen: 1
@@ -90,3 +91,20 @@ def test_an_empty_filter_is_the_prefix_glob_except_for_an_ipmodify_ops(tmp_path:
     # the unit's "every function" glob, and klp (ops 0) marked IPMODIFY, tracer (ops 1) not
     assert 'static struct ftscen_unit fsk0_unit = { fsk0_tab, 3, "fs0_*" };' in c
     assert re.findall(r"\.ipmodify = (\d)", c) == ["1", "0"]
+
+
+def test_missing_tools_are_one_message_naming_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ftscen.kernel import boot
+
+    monkeypatch.setattr(boot, "_first", lambda candidates: None)
+    monkeypatch.setattr(boot.shutil, "which", lambda name: None)
+    monkeypatch.setattr(boot, "_busybox", lambda: None)
+    result = invoke(["crosscheck", str(REPO / "scenarios/filter-notrace.yaml")])
+    assert result.exit_code == 2
+    message = result.output.strip()
+    assert message.count("\n") == 0
+    for name in ("linux-headers-6.1.0-56-amd64", "qemu-system-x86", "busybox-static"):
+        assert name in message
+    assert "apt-get install" in message and "dpkg-deb -x" in message
