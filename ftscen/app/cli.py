@@ -340,6 +340,52 @@ def schema(
     sys.stdout.write(schema_path() + "\n" if path else schema_text())
 
 
+@app.command("export-module")
+def export_module(
+    path: OneFile,
+    out: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the module to.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the module's files in a non-empty directory.")
+    ] = False,
+) -> None:
+    """Write the scenario as a kernel module (C, Kbuild, step script) for your own kernel."""
+    from ftscen.kernel.export import export_module as write
+
+    sc, _ = _load(path, None)
+    try:
+        files = write(sc, out, force)
+    except ScenarioInvalid as exc:
+        _diagnostics(exc, Format.text)
+        raise typer.Exit(ExitCode.INVALID) from None
+    except UsageError as exc:
+        raise _usage(exc) from None
+    for f in files:
+        typer.echo(f"wrote {f.as_posix()}")
+    target = out.resolve().as_posix()
+    typer.echo(f"build: make -C /lib/modules/$(uname -r)/build M={target} modules")
+
+
+@app.command()
+def crosscheck(
+    paths: Annotated[list[Path] | None, typer.Argument(help=PATHS_HELP, readable=False)] = None,
+    generate: Annotated[
+        int, typer.Option("--generate", min=0, help="Also check N random sequential scenarios.")
+    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of --generate.")] = 1,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list what was left out of agreeing ones.")
+    ] = False,
+) -> None:
+    """Run scenarios on the installed 6.1 kernel under QEMU and compare with the model."""
+    from ftscen.app.kernelcheck import run_crosscheck
+
+    try:
+        code = run_crosscheck(paths or [], generate, seed, verbose, sys.stdout, sys.stderr)
+    except UsageError as exc:
+        raise _usage(exc) from None
+    raise typer.Exit(code)
+
+
 @guarded
 def main() -> None:
     """Console entry point: every error becomes an exit code, never a traceback."""

@@ -1,0 +1,42 @@
+"""The corpus and a generated batch on the real 6.1 kernel under QEMU, in one boot.
+
+Skipped (with what is missing) on a machine without the packages; under CI=true never
+skipped: CI installs them (.ci/run), so a missing one is a failure there.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from support import REPO
+
+from ftscen.app.corpus import discover
+from ftscen.kernel import boot
+from ftscen.kernel.crosscheck import run_batch
+from ftscen.kernel.generate import generate
+from ftscen.kernel.report import outcome_lines
+from ftscen.load.scenario import load_scenario
+
+MISSING = boot.missing_reason()
+IN_CI = os.environ.get("CI") == "true"
+GENERATED = 24
+
+pytestmark = [
+    pytest.mark.realkernel,
+    pytest.mark.skipif(MISSING is not None and not IN_CI, reason=f"{MISSING}"),
+]
+
+
+def test_the_corpus_and_a_generated_batch_agree_with_the_real_kernel() -> None:
+    corpus = [(p.as_posix(), load_scenario(p)) for p in discover([REPO / "scenarios"])]
+    drawn = [(shown, sc) for shown, sc, _ in generate(GENERATED, seed=7)]
+    batch = run_batch(corpus + drawn, boot.find_tools())
+    assert batch.boots == 1
+    report = [line for o in batch.outcomes for line in outcome_lines(o)]
+    bad = [o for o in batch.outcomes if o.status in ("DIFFER", "ERROR")]
+    assert not bad, "\n".join(report)
+    skipped = [o for o in batch.outcomes if o.status == "SKIP"]
+    assert all(o.reason for o in skipped)
+    assert len(skipped) < len(corpus) // 4  # most of the corpus is checked, not skipped
+    assert sum(o.status == "AGREE" for o in batch.outcomes[len(corpus) :]) == GENERATED
