@@ -89,7 +89,7 @@ def test_the_json_int3_event_shows_the_frame_and_the_pushed_return_address(
         "cpu": 1,
         "call": "window",
         "ip": "f",
-        "action": "call",
+        "action": "emulate call",
         "target": "ftrace_regs_caller",
         "regs": f"{FULL_REGS:#x}",
         "regs_ip": "ftrace_regs_caller",  # int3_emulate_jmp: iret goes there
