@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ftscen.core.errors import Diagnostic
+from ftscen.load import check_eras as eras
 from ftscen.load import check_names as names
 from ftscen.load import check_rules as rules
 from ftscen.load.context import Context
@@ -39,6 +40,9 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("site-symbol", rules.check_sites),
     ("kernel-version", rules.check_kernel_version),
     ("format-version", rules.check_format_version),
+    ("kernel-range", eras.check_kernel_ranges),
+    ("xfail-fails", eras.check_xfail_names),
+    ("era-flag", eras.check_era_flags),
 )
 
 
