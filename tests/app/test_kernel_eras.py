@@ -277,3 +277,19 @@ def test_before_5_11_an_ops_without_recursion_safe_goes_through_the_assist_funct
 
 def test_no_known_bad_copies_are_left_in_the_corpus():
     assert not list(SCENARIOS.glob("*known-bad*"))
+
+
+def test_points_lists_each_kernels_points_in_turn():
+    path = SCENARIOS / "r6-no-needless-ftrace-call-update-from-6.2.yaml"
+    out = invoke(["points", str(path), "--kernel", "6.1,6.2"]).stdout.splitlines()
+    first, second = (
+        out.index("# kernel 6.1 (int3: emulate-new)"),
+        out.index("# kernel 6.2 (int3: emulate-new)"),
+    )
+    older, newer = out[first:second], out[second:]
+    older, newer = (pts[pts.index("[2] unregister B -> 0") :] for pts in (older, newer))
+    # unregistering B: 6.1 rewrites the list function over itself first, then installs A's
+    # callback (the #2 points); 6.2 only installs A's callback
+    assert older[2] == newer[2] == "    ftrace_call.int3"
+    assert "    ftrace_call.done#2" in older
+    assert "    ftrace_call.done#2" not in newer
