@@ -18,6 +18,8 @@ import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from ftscen.core.profile import flag_problem, parse_version
+
 #: ``HYPOTHESIS_PROFILE=long`` runs many more examples, and different ones each time.
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -30,7 +32,15 @@ EXAMPLES_RUN = settings(
 
 FUNCS = ("do_IRQ", "schedule", "tick", "f", "g", "__migrate_task", "work_fn", "do_IRQ_v2")
 OPS = ("livepatch", "tracer", "probe", "kp")
-FLAGS = ("SAVE_REGS", "SAVE_REGS_IF_SUPPORTED", "IPMODIFY", "DYNAMIC", "RECURSION", "PERMANENT")
+FLAGS = (
+    "SAVE_REGS",
+    "SAVE_REGS_IF_SUPPORTED",
+    "IPMODIFY",
+    "DYNAMIC",
+    "RECURSION",
+    "RECURSION_SAFE",
+    "PERMANENT",
+)
 VERSIONS = ("3.5", "4.19", "5.1", "5.2", "5.3", "5.4", "5.5", "5.10", "6.6")
 POINTS = (
     "start",
@@ -199,6 +209,7 @@ def scenarios(draw: Any, durings: bool = True) -> Data:
     cpus = draw(st.integers(2, 8))
     if cpus != 2:
         kernel["cpus"] = cpus
+    _drop_missing_flags(ops, str(kernel.get("version", "6.6")))
     timeline = draw(steps(funcs, ops, cpus))
     if durings:
         for i, step in enumerate(timeline):
@@ -223,6 +234,14 @@ def scenarios(draw: Any, durings: bool = True) -> Data:
     if expect:
         data["expect"] = expect
     return data
+
+
+def _drop_missing_flags(ops: list[Data], version: str) -> None:
+    """Keep only the flags the kernel has (RECURSION from 5.11, RECURSION_SAFE before)."""
+    release = parse_version(version) or (6, 6)
+    for entry in ops:
+        if "flags" in entry:
+            entry["flags"] = [f for f in entry["flags"] if flag_problem(f, release) is None]
 
 
 def dump(data: Any) -> str:

@@ -53,7 +53,10 @@ class Color(str, Enum):
     never = "never"
 
 
-KERNEL_HELP = "Kernel version(s) to model, overriding kernel.version; e.g. 5.1 or 5.1,5.3,6.6."
+KERNEL_HELP = (
+    "Kernel version(s) to model, overriding kernel.version; e.g. 5.1 or 5.1,5.3,6.6; "
+    "'all': one run per era (files without per-era keys: their own kernel)."
+)
 PATHS_HELP = (
     "Scenario files (- for standard input), or directories searched recursively for "
     "*.yaml/*.yml (directories named 'invalid' are skipped unless given themselves)."

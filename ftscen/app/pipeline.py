@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftscen.core.errors import Diagnostic, IntegrityError, ScenarioInvalid, UsageError
+from ftscen.core.kernels import ERA_KERNELS
 from ftscen.core.model import Scenario
-from ftscen.core.profile import OLDEST_RELEASE, KernelProfile, parse_version, profile_for
+from ftscen.core.profile import (
+    OLDEST_RELEASE,
+    KernelProfile,
+    flag_problem,
+    parse_version,
+    profile_for,
+)
 from ftscen.emu.run import Budget, Runner, Unplaced, dry_run, run_scenario
 from ftscen.report.text import ScenarioReport
 from ftscen.verdicts.evaluate import evaluate
@@ -28,23 +35,53 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return Path(path).as_posix()
 
 
+#: ``--kernel all``: one run per era boundary the model distinguishes.
+KERNEL_ALL = "all"
+
+_KNOWN = (
+    f"the eras ftscen tells apart begin at {', '.join(ERA_KERNELS)} "
+    "(any version from 3.5 works; 'all' runs one per era)"
+)
+
+
 def parse_kernels(text: str | None) -> list[str] | None:
-    """``--kernel 5.1,5.3`` -> ["5.1", "5.3"]; a bad version is a usage error."""
+    """``--kernel 5.1,5.3`` -> ["5.1", "5.3"]; ``all`` -> ["all"] (expanded per scenario by
+    :func:`kernels_for`); a bad version is a usage error listing the known ones."""
     if text is None:
         return None
     versions = [v.strip() for v in text.split(",") if v.strip()]
+    if versions == [KERNEL_ALL]:
+        return versions
     for v in versions:
         release = parse_version(v)
         if release is None:
-            raise UsageError(f"--kernel: '{v}' is not a kernel version (e.g. 5.1, 5.3, 6.6)")
+            raise UsageError(f"--kernel: '{v}' is not a kernel version; {_KNOWN}")
         if release < OLDEST_RELEASE:
             raise UsageError(
                 f"--kernel: {v} predates breakpoint-based patching (3.5); "
-                "ftscen models 3.5 and later"
+                f"ftscen models 3.5 and later; {_KNOWN}"
             )
     if not versions:
-        raise UsageError("--kernel needs at least one version, e.g. --kernel 5.1,5.3")
+        raise UsageError(f"--kernel needs at least one version, e.g. --kernel 5.1,5.3; {_KNOWN}")
     return versions
+
+
+def columns(versions: list[str] | tuple[str, ...] | None) -> list[str] | None:
+    """The kernels a run is reported under: ``all`` stands for every era's first release."""
+    if versions is None:
+        return None
+    return list(ERA_KERNELS) if list(versions) == [KERNEL_ALL] else list(versions)
+
+
+def kernels_for(sc: Scenario, versions: list[str] | None) -> list[str | None]:
+    """The kernels to run ``sc`` under (None: its own). Under ``all`` a file that says how
+    several kernels behave (any ``kernels:`` key) runs once per era; any other file is about
+    its own ``kernel.version`` and runs there only, as without ``--kernel``."""
+    if versions is None:
+        return [None]
+    if versions == [KERNEL_ALL]:
+        return list(ERA_KERNELS) if sc.era_aware else [None]
+    return list(versions)
 
 
 def load(path: str | os.PathLike[str]) -> Scenario:
@@ -71,7 +108,26 @@ def read_stdin() -> bytes:
 
 
 def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
-    return [profile_for(sc.kernel, v) for v in (versions or [None])]  # type: ignore[list-item]
+    """One profile per kernel to run; an ops flag one of them lacks is a located error."""
+    out = [profile_for(sc.kernel, v) for v in kernels_for(sc, versions)]
+    problems = [d for p in out for d in _flag_diagnostics(sc, p)]
+    if problems:
+        raise ScenarioInvalid(list(dict.fromkeys(problems)))
+    return out
+
+
+def _flag_diagnostics(sc: Scenario, profile: KernelProfile) -> list[Diagnostic]:
+    """Flags that do not exist in ``profile``'s kernel (``--kernel`` may pick another era
+    than the file's, whose own kernel validation already checked)."""
+    out = []
+    for ops in sc.ops:
+        for flag in sorted(ops.flags):
+            hint = flag_problem(flag, profile.release)
+            if hint is not None:
+                m = ops.mark
+                message = f"ops '{ops.name}': kernel {profile.version} has no {flag} flag"
+                out.append(Diagnostic(m.file, m.line, m.col, message, m.path, hint, m.text))
+    return out
 
 
 def check_scenario(

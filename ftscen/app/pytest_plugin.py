@@ -48,8 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--ftscen-kernel",
         default=None,
-        metavar="V[,V...]",
-        help="run each scenario under these kernel versions (one item each)",
+        metavar="V[,V...]|all",
+        help="run each scenario under these kernel versions (one item each); 'all': one per "
+        "era for files with per-era keys, the file's own kernel for the others",
     )
     parser.addini(
         "ftscen_paths",
@@ -122,8 +123,23 @@ class ScenarioFile(pytest.File):
             versions = api.parse_kernels(text) or []
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
+        if versions == [api.KERNEL_ALL]:
+            versions = _all_kernels(self.path)
         for v in versions:
             yield ScenarioItem.from_parent(self, name=f"{self.path.stem}[{v}]", version=v)
+
+
+def _all_kernels(path: Path) -> list[str]:
+    """``--ftscen-kernel all``: every era for a file with per-era keys, else its own kernel
+    (a file that does not load gets one item, which reports why)."""
+    from ftscen.app import pipeline as api
+    from ftscen.core.errors import ScenarioInvalid
+
+    try:
+        sc = api.load(path)
+    except ScenarioInvalid:
+        return [api.KERNEL_ALL]
+    return [v or sc.kernel.version for v in api.kernels_for(sc, [api.KERNEL_ALL])]
 
 
 class ScenarioItem(pytest.Item):

@@ -183,7 +183,7 @@ def _ok(result: JobResult) -> bool:
 
 
 def _emit(opts: RunOptions, sink: Sink, err: Sink, result: JobResult) -> None:
-    many = opts.versions is not None and len(opts.versions) > 1
+    many = _columns(opts) is not None and len(_columns(opts) or ()) > 1
     if is_detailed(opts):
         log = LogMode.FAILURES if many else LogMode.ALWAYS
         emit_detailed(sink, err, result, opts.quiet, opts.versions, log)
@@ -205,11 +205,12 @@ def _finish(
     interrupted: bool,
 ) -> None:
     if opts.json:
-        streams.out.write(render_json(results, tally, opts.versions, interrupted))
+        streams.out.write(render_json(results, tally, _columns(opts), interrupted))
     else:
-        if opts.versions is not None and len(opts.versions) > 1 and results:
+        kernels = _columns(opts)
+        if kernels is not None and len(kernels) > 1 and results:
             sink.line("")
-            sink.table(kernel_rows(results, opts.versions))
+            sink.table(kernel_rows(results, kernels))
         if opts.github:
             from ftscen.report.github import workflow_commands
 
@@ -217,6 +218,13 @@ def _finish(
         if not is_detailed(opts) or interrupted:
             sink.line("")
             sink.line(tally.line() + (" (interrupted)" if interrupted else ""), "summary")
+
+
+def _columns(opts: RunOptions) -> list[str] | None:
+    """The kernels the run is reported under (``--kernel all`` spelled out)."""
+    from ftscen.app.pipeline import columns
+
+    return columns(opts.versions)
 
 
 def check_junit_path(path: str) -> None:

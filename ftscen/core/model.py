@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ftscen.core.errno import ERRNO_NAMES
+from ftscen.core.kernels import KernelSet, Release
 
 #: ``ftrace_ops`` flags a scenario may set (include/linux/ftrace.h, ``enum FTRACE_OPS_FL_*``).
 OPS_FLAGS: tuple[str, ...] = (
@@ -19,6 +20,7 @@ OPS_FLAGS: tuple[str, ...] = (
     "IPMODIFY",
     "DYNAMIC",
     "RECURSION",
+    "RECURSION_SAFE",
     "PERMANENT",
 )
 
@@ -143,7 +145,10 @@ class During:
 
 @dataclass(frozen=True)
 class Step:
-    """One timeline entry: exactly one action plus optional id, expect and during."""
+    """One timeline entry: exactly one action plus optional id, expect and during.
+
+    ``expect`` is the errno for every kernel; ``expect_eras`` the per-era entries
+    (``{errno, kernels}``), the first one covering the kernel winning."""
 
     index: int
     action: Action
@@ -151,6 +156,11 @@ class Step:
     expect: str | None = None
     during: tuple[During, ...] = ()
     mark: Mark = NO_MARK
+    expect_eras: tuple[tuple[str, KernelSet], ...] = ()
+
+    def expected(self, release: Release) -> str | None:
+        """The errno this step must give on ``release`` (None: success, unchecked)."""
+        return next((e for e, ks in self.expect_eras if release in ks), self.expect)
 
 
 # ---- assertions -------------------------------------------------------------------------
@@ -165,6 +175,8 @@ class ExpectCall:
     called: tuple[str, ...] | None = None
     called_counts: tuple[tuple[str, int], ...] | None = None
     mark: Mark = NO_MARK
+    #: the kernels this assertion is about (None: every kernel)
+    kernels: KernelSet | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,8 @@ class ExpectCalled:
     count: int | None = None
     regs: bool | None = None
     mark: Mark = NO_MARK
+    #: the kernels this assertion is about (None: every kernel)
+    kernels: KernelSet | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +201,8 @@ class ExpectNotCalled:
     func: str | None = None
     regs: bool | None = None
     mark: Mark = NO_MARK
+    #: the kernels this assertion is about (None: every kernel)
+    kernels: KernelSet | None = None
 
 
 #: The trampolines' own call sites (arch/x86/kernel/ftrace_32.S), besides ``OPS.tramp_call``.
@@ -216,6 +232,8 @@ class ExpectSite:
     func: str
     is_: str
     mark: Mark = NO_MARK
+    #: the kernels this assertion is about (None: every kernel)
+    kernels: KernelSet | None = None
 
 
 @dataclass(frozen=True)
@@ -231,9 +249,29 @@ class ExpectRecord:
     flags: tuple[str, ...] | None = None
     after: str | None = None
     mark: Mark = NO_MARK
+    #: the kernels this assertion is about (None: every kernel)
+    kernels: KernelSet | None = None
 
 
 Expectation = ExpectCall | ExpectCalled | ExpectNotCalled | ExpectSite | ExpectRecord
+
+
+@dataclass(frozen=True)
+class Xfail:
+    """``xfail:`` as a mapping: strict about the kernels and the assertions that fail.
+
+    ``fails`` names call ids (their ``- call:`` assertions), step ids (their ``expect:``)
+    or ``fault``; every one of them must fail and nothing else may."""
+
+    reason: str
+    fails: tuple[str, ...]
+    kernels: KernelSet | None = None
+    mark: Mark = NO_MARK
+
+
+def assertion_name(exp: Expectation) -> str | None:
+    """The name ``xfail.fails`` knows an assertion by (a call assertion's call id)."""
+    return exp.call if isinstance(exp, ExpectCall) else None
 
 
 @dataclass(frozen=True)
@@ -248,6 +286,25 @@ class Scenario:
     description: str = ""
     xfail: str | None = None
     source_sha256: str = ""
+    #: the strict form of ``xfail`` (a mapping); None for a plain reason or none
+    xfail_strict: Xfail | None = None
+
+    @property
+    def era_aware(self) -> bool:
+        """Whether the file says how several kernels behave (any ``kernels:`` key): then
+        ``--kernel all`` runs it on every era, otherwise only on its own kernel."""
+        return (
+            any(e.kernels is not None for e in self.expect)
+            or any(s.expect_eras for s in self.timeline)
+            or (self.xfail_strict is not None and self.xfail_strict.kernels is not None)
+        )
+
+    def xfail_on(self, release: Release) -> bool:
+        """Whether the scenario is expected to fail on ``release``."""
+        if self.xfail is None:
+            return False
+        strict = self.xfail_strict
+        return strict is None or strict.kernels is None or release in strict.kernels
 
     def function(self, name: str) -> Function:
         return next(f for f in self.functions if f.name == name)

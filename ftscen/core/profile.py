@@ -68,9 +68,59 @@ class KernelProfile:
         "ftrace: Handle tracing when switching between context", Oct 2020, v5.10 cycle)."""
         return self.release >= (5, 10)
 
+    @property
+    def recursion_safe_era(self) -> bool:
+        """Before 5.11 the recursion flag had the opposite sense: ``FTRACE_OPS_FL_RECURSION_SAFE``
+        said a callback protects itself, and ``ftrace_ops_get_func()`` sent every ops without
+        it through ``ftrace_ops_assist_func``; a25d036d939a "ftrace: Reverse what the
+        RECURSION flag means" (v5.11) made direct calls the default and RECURSION the opt-in."""
+        return self.release < (5, 11)
+
+    @property
+    def frees_rolled_back_trampoline(self) -> bool:
+        """From 5.9 a registration rolled back in ``ftrace_startup()`` frees the DYNAMIC ops'
+        trampoline (d5e47505e026 "ftrace: Free the trampoline when ftrace_startup() fails")."""
+        return self.release >= (5, 9)
+
+    @property
+    def skips_same_func(self) -> bool:
+        """From 6.2 ``update_ftrace_func()`` returns early when the callee is the one it last
+        wrote ("ftrace: Avoid needless updates of the ftrace function call", Nov 2022)."""
+        return self.release >= (6, 2)
+
     def runtime_key(self) -> tuple[str, bool]:
         """What the shared runtime code depends on (for caching its assembly)."""
         return self.frame, self.recursion_transition
+
+
+#: Flags that exist only in some kernels: the flag -> (first release, last release + 1, why).
+FLAG_ERAS: dict[str, tuple[tuple[int, int], tuple[int, int], str]] = {
+    "RECURSION": (
+        (5, 11),
+        (100, 0),
+        (
+            "RECURSION exists from 5.11 (a25d036d939a); before, every ops without "
+            "RECURSION_SAFE is called through ftrace_ops_assist_func: drop the flag, or pin "
+            "kernel.version (or limit --kernel) to 5.11 or later"
+        ),
+    ),
+    "RECURSION_SAFE": (
+        (3, 5),
+        (5, 11),
+        (
+            "RECURSION_SAFE was replaced by the opposite RECURSION in 5.11 (a25d036d939a): "
+            "from 5.11 drop it (direct calls are the default), or pin an older kernel.version"
+        ),
+    ),
+}
+
+
+def flag_problem(flag: str, release: tuple[int, int]) -> str | None:
+    """Why ``flag`` does not exist in ``release`` (a hint), or None when it does."""
+    era = FLAG_ERAS.get(flag)
+    if era is None or era[0] <= release < era[1]:
+        return None
+    return era[2]
 
 
 def era_int3(release: tuple[int, int], dynamic_trampolines: bool) -> str:

@@ -104,6 +104,7 @@ class Patcher:
         self.regs_caller, self.caller = sym.addr("ftrace_regs_caller"), sym.addr("ftrace_caller")
         self.ftrace_trace_function = self.stub
         self.saved_ftrace_func: int | None = None
+        self.save_func: int | None = None  # update_ftrace_func's static (6.2+)
         self.set_function_trace_op = L.FTRACE_LIST_END
         self.ftrace_enabled = self.last_ftrace_enabled = True
         self.ftrace_disabled = False
@@ -176,8 +177,15 @@ class Patcher:
         return self.table.rec_update(ops, filter_hash, inc, self.ops_list)
 
     def get_func(self, ops: OpsState) -> int:
-        """``ftrace_ops_get_func``: the assist function for RECURSION ops (>= 5.11 form)."""
-        if "RECURSION" in ops.flags:
+        """``ftrace_ops_get_func``: the ops' callback, or the assist function (a recursion
+        guard around it) for an ops that asks for protection. From 5.11 that is a RECURSION
+        ops; before, the sense was the opposite: every ops *without* RECURSION_SAFE
+        (a25d036d939a "ftrace: Reverse what the RECURSION flag means", v5.11)."""
+        if self.profile.recursion_safe_era:
+            guarded = "RECURSION_SAFE" not in ops.flags
+        else:
+            guarded = "RECURSION" in ops.flags
+        if guarded:
             return self.image.symbols.addr("ftrace_ops_assist_func")
         return self.image.handlers[ops.name]
 
@@ -274,14 +282,27 @@ class Patcher:
         """List function first, then the sites, then the final function (R6)."""
         update = command & UPDATE_TRACE_FUNC
         if update:
-            self.ftrace_update_ftrace_func(self.list_func)
+            self.update_ftrace_func(self.list_func)
         if command & UPDATE_CALLS:
             self.ftrace_replace_code(True)
         elif command & DISABLE_CALLS:
             self.ftrace_replace_code(False)
         if update and self.ftrace_trace_function != self.list_func:
             self.m.write_u32(L.FUNCTION_TRACE_OP, self.set_function_trace_op)
-            self.ftrace_update_ftrace_func(self.ftrace_trace_function)
+            self.update_ftrace_func(self.ftrace_trace_function)
+
+    def update_ftrace_func(self, func: int) -> None:
+        """kernel/trace/ftrace.c ``update_ftrace_func()`` from 6.2 ("ftrace: Avoid needless
+        updates of the ftrace function call", Nov 2022): a static ``save_func`` remembers the
+        callee last written and an equal one is not written again. So on 6.2+ moving from
+        the list function to the list function passes no ``ftrace_call`` points, and at the
+        first ``ftrace_call.done`` of an update that ends on a single ops the trampoline
+        already calls that ops' final callee. Before 6.2 every update is written."""
+        if self.profile.skips_same_func:
+            if func == self.save_func:
+                return
+            self.save_func = func
+        self.ftrace_update_ftrace_func(func)
 
     def ftrace_startup_enable(self, command: int) -> None:
         if self.saved_ftrace_func != self.ftrace_trace_function:
@@ -383,6 +404,10 @@ class Patcher:
         return 0
 
     def _unregister_rollback(self, ops: OpsState) -> None:
+        """``ftrace_startup()``'s rollback when the IPMODIFY check fails. From 5.9 a DYNAMIC
+        ops' trampoline is freed there (d5e47505e026 "ftrace: Free the trampoline when
+        ftrace_startup() fails"); before, it stays allocated and a later registration
+        retargets that stale copy (``arch_ftrace_update_trampoline`` with ALLOC_TRAMP)."""
         self.ops_list.remove(ops)
         self._write_ops_list()
         if self.ftrace_enabled:
@@ -390,6 +415,8 @@ class Patcher:
         self.ftrace_start_up -= 1
         ops.flags -= {"ENABLED", "ADDING"}
         self._write_flags(ops)
+        if "DYNAMIC" in ops.flags and self.profile.frees_rolled_back_trampoline:
+            self.ftrace_trampoline_free(ops)
 
     def _permanent(self, ops: OpsState) -> bool:
         """PERMANENT is honoured only in kernels that have the flag (5.5 and later); before,

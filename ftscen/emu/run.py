@@ -148,18 +148,17 @@ class Runner:
                     self._call(step.action, step.id or f"@{step.index}", step.index, None)
                     records[step.index] = self._records()
                     continue
+                expected = step.expected(self.profile.release)
                 try:
                     ret = self.patcher.run(step.action)
                 except _Abort:
                     results.append(
-                        StepResult(step.index, None, step.expect, tuple(self.patcher.points))
+                        StepResult(step.index, None, expected, tuple(self.patcher.points))
                     )
                     raise
                 self.m.emit(L.EV_RESULT, -ret)
                 results.append(
-                    StepResult(
-                        step.index, errno_name(-ret), step.expect, tuple(self.patcher.points)
-                    )
+                    StepResult(step.index, errno_name(-ret), expected, tuple(self.patcher.points))
                 )
                 records[step.index] = self._records()
         except _Abort:

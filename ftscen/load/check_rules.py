@@ -21,6 +21,9 @@ from ftscen.load.document import child_path
 if TYPE_CHECKING:
     from ftscen.load.context import Context
 
+#: What ``OPS.tramp_call`` reads while OPS has no trampoline (never created, or freed).
+NOT_ALLOCATED = "not allocated"
+
 #: Symbols a function's call site may call besides ``OPS.tramp`` (arch/x86/kernel/ftrace_32.S).
 SITE_TARGETS = ("ftrace_caller", "ftrace_regs_caller")
 
@@ -220,6 +223,12 @@ def check_sites(ctx: Context) -> Iterator[Diagnostic]:
                 f"'{func}' is notrace: it has no call site",
                 "check the site of a traceable function",
             )
+        if state == NOT_ALLOCATED:
+            yield ctx.error(
+                f"{at}.is",
+                f"a function's call site is never '{NOT_ALLOCATED}'",
+                f"'{NOT_ALLOCATED}' is for OPS.tramp_call; a function's site is nop or a call",
+            )
         if state.startswith("call "):
             yield from _site_symbol(ctx, f"{at}.is", state[len("call ") :])
 
@@ -261,6 +270,14 @@ def _trampoline_site(ctx: Context, path: str, func: str) -> Iterator[Diagnostic]
 def _trampoline_state(ctx: Context, path: str, func: str, state: str) -> Iterator[Diagnostic]:
     callees = list(TRAMPOLINE_CALLEES) + [f"{name}.func" for name in ctx.ops]
     others = "ftrace_ops_list_func, ftrace_ops_assist_func or OPS.func (an ops' callback)"
+    if state == NOT_ALLOCATED:
+        if not func.endswith(".tramp_call"):
+            yield ctx.error(
+                path,
+                f"'{func}' is always allocated: it is part of the kernel image",
+                f"'{NOT_ALLOCATED}' is for OPS.tramp_call, a per-ops trampoline's call site",
+            )
+        return
     if state == "nop":
         yield ctx.error(
             path,

@@ -7,6 +7,7 @@ wrong is raised as one :class:`ScenarioInvalid` holding every diagnostic, best f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from ftscen.core.diagnostics import sort_diagnostics
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
 from ftscen.core.files import FileRefused, read_bounded
+from ftscen.core.kernels import KernelSet, parse_kernel_set
 from ftscen.core.model import (
     LIMITS,
     Action,
@@ -37,6 +39,7 @@ from ftscen.core.model import (
     Step,
     Sysctl,
     Unregister,
+    Xfail,
 )
 from ftscen.load.document import Document
 from ftscen.load.loader import load_yaml, oversize
@@ -115,9 +118,31 @@ def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
         expect=tuple(_assertion(doc, i, e) for i, e in enumerate(data.get("expect", []))),
         kernel=_kernel(doc, data.get("kernel", {})),
         description=data.get("description", "").strip(),
-        xfail=data["xfail"].strip() if "xfail" in data else None,
+        xfail=_xfail_reason(data.get("xfail")),
         source_sha256=source_sha256,
+        xfail_strict=_xfail(doc, data.get("xfail")),
     )
+
+
+def _xfail_reason(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value["reason"] if isinstance(value, dict) else value).strip()
+
+
+def _xfail(doc: Document, value: Any) -> Xfail | None:
+    if not isinstance(value, dict):
+        return None
+    return Xfail(
+        str(value["reason"]).strip(),
+        tuple(value["fails"]),
+        _kernels(value.get("kernels")),
+        _mark(doc, "$.xfail"),
+    )
+
+
+def _kernels(value: Any) -> KernelSet | None:
+    return None if value is None else parse_kernel_set(value)
 
 
 def _mark(doc: Document, path: str) -> Mark:
@@ -194,8 +219,16 @@ def _step(doc: Document, i: int, step: dict[str, Any]) -> Step:
         )
         for j, entry in enumerate(step.get("during", []))
     )
+    expect = step.get("expect")
+    eras = expect if isinstance(expect, list) else [expect] if isinstance(expect, dict) else []
     return Step(
-        i, _action(step), step.get("id"), _errno(step.get("expect")), during, _mark(doc, path)
+        i,
+        _action(step),
+        step.get("id"),
+        None if eras else _errno(expect),
+        during,
+        _mark(doc, path),
+        tuple((str(_errno(e["errno"])), parse_kernel_set(e["kernels"])) for e in eras),
     )
 
 
@@ -210,6 +243,12 @@ def _regs(target: dict[str, Any]) -> bool | None:
 
 
 def _assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
+    exp = _bare_assertion(doc, i, entry)
+    kernels = _kernels(entry.get("kernels"))
+    return exp if kernels is None else dataclasses.replace(exp, kernels=kernels)
+
+
+def _bare_assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
     mark = _mark(doc, f"$.expect[{i}]")
     if "call" in entry:
         called = entry.get("called")

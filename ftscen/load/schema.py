@@ -496,7 +496,25 @@ def _any_of(doc: Document, error: ValidationError) -> list[Diagnostic]:
         return _here(
             doc, error, f"{_title(_schema(error))} needs {keys}", "add at least one of them"
         )
+    chosen = _fitting_option(error)
+    if chosen:
+        return [d for sub in _relevant(chosen) for d in _translate(doc, sub)]
     return _fallback(doc, error)
+
+
+def _fitting_option(error: ValidationError) -> list[ValidationError]:
+    """The errors of the one alternative whose type the value has (an errno string against
+    ``EBUSY | {errno, kernels} | [...]``), so they are worded as that alternative's; none
+    when the value's type fits several or none of them."""
+    by_option: dict[Any, list[ValidationError]] = {}
+    for sub in error.context or []:
+        by_option.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = [
+        subs
+        for subs in by_option.values()
+        if not any(s.validator == "type" and s.absolute_path == error.absolute_path for s in subs)
+    ]
+    return fitting[0] if len(fitting) == 1 else []
 
 
 def _fallback(doc: Document, error: ValidationError) -> list[Diagnostic]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ftscen.core.errors import Diagnostic
+from ftscen.load import check_eras as eras
 from ftscen.load import check_names as names
 from ftscen.load import check_records as records
 from ftscen.load import check_rules as rules
@@ -42,6 +43,9 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("record-step", records.check_record_steps),
     ("kernel-version", rules.check_kernel_version),
     ("format-version", rules.check_format_version),
+    ("kernel-range", eras.check_kernel_ranges),
+    ("xfail-fails", eras.check_xfail_names),
+    ("era-flag", eras.check_era_flags),
 )
 
 

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from ftscen import __version__
+from ftscen.core.profile import parse_version
 from ftscen.report.golden import GoldenStatus, describe
 from ftscen.report.records import JobResult, RunRecord
 from ftscen.report.terminal import Sink
@@ -217,13 +218,27 @@ def emit_detailed(
 
 
 def kernel_rows(results: Sequence[JobResult], versions: Sequence[str]) -> list[list[str]]:
-    """Rows = scenarios, one column per version; a golden problem is added to the cell."""
+    """Rows = scenarios, one column per version; a golden problem is added to the cell. A run
+    under a kernel that is no column (``--kernel all`` runs a file without per-era keys at its
+    own kernel only) goes in the column of the era holding it, with its version."""
     rows = [["scenario", *versions]]
     for r in results:
-        cells = {run.version: _cell(run) for run in r.runs}
+        cells: dict[str, str] = {}
+        for run in r.runs:
+            column = _column_for(run.version, versions)
+            own = "" if column == run.version else f" ({run.version})"
+            cells[column] = _cell(run) + own
         word = "INVALID" if r.diagnostics else ("ERROR" if r.error else "")
         rows.append([r.path, *(cells.get(v, word or "-") for v in versions)])
     return rows
+
+
+def _column_for(version: str, versions: Sequence[str]) -> str:
+    if version in versions:
+        return version
+    key = parse_version(version)
+    earlier = [v for v in versions if key is not None and (parse_version(v) or key) <= key]
+    return max(earlier, key=lambda v: parse_version(v) or (0, 0), default=version)
 
 
 def _cell(run: RunRecord) -> str:

@@ -160,12 +160,14 @@ def _printable(text: str) -> str:
 def verdict_lines(v: Verdict) -> list[str]:
     where = f"{v.mark.at()}: " if v.mark.line else ""
     if v.ok:
-        return [f"  ok    {v.title}"]
+        return [f"  ok    {v.title}" + (f"  ({v.xfail})" if v.xfail else "")]
     out = [
         f"  FAIL  {where}{v.title}",
         f"          expected: {v.expected}",
         f"          log shows: {v.actual}",
     ]
+    if v.xfail:
+        out.append(f"          xfail: {v.xfail}")
     out += [f"          | {event_text(e)}" for e in v.events]
     return out
 
@@ -182,8 +184,22 @@ def summary_line(rep: ScenarioReport) -> str:
     if rep.outcome is Outcome.XFAIL:
         tail += f"; expected failure: {rep.result.scenario.xfail}"
     if rep.outcome is Outcome.XPASS:
-        tail += f"; marked xfail ({rep.result.scenario.xfail}) but everything held"
+        tail += f"; marked xfail ({rep.result.scenario.xfail}) but {_held(rep)}"
+    strict = rep.result.scenario.xfail_strict
+    if rep.outcome is Outcome.FAIL and strict is not None:
+        others = [v.title for v in rep.verdicts if not v.ok and v.name not in strict.fails]
+        if others and rep.result.scenario.xfail_on(rep.result.profile.release):
+            tail += f"; failed besides xfail.fails: {'; '.join(others)}"
     return f"{word}  {rep.display_path} [kernel {rep.result.profile.version}]: {tail}"
+
+
+def _held(rep: ScenarioReport) -> str:
+    """What held that xfail said would fail: everything, or (strict) the named ones."""
+    strict = rep.result.scenario.xfail_strict
+    if strict is None:
+        return "everything held"
+    failed = {v.name for v in rep.verdicts if not v.ok}
+    return f"{', '.join(n for n in strict.fails if n not in failed)} held (xfail.fails)"
 
 
 def render_text(rep: ScenarioReport, show_log: bool = True) -> str:

@@ -7,7 +7,7 @@ a scenario rolls the verdicts up (``xfail`` turns the sense around); the exit co
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ftscen.core import recflags
@@ -20,6 +20,8 @@ from ftscen.core.model import (
     ExpectRecord,
     ExpectSite,
     Mark,
+    Xfail,
+    assertion_name,
     is_trampoline_site,
 )
 from ftscen.emu.events import (
@@ -52,6 +54,11 @@ class Verdict:
     actual: str = ""
     events: tuple[Event, ...] = ()
     mark: Mark = NO_MARK
+    #: the name ``xfail.fails`` knows it by (call id, step id, "fault"), if any
+    name: str | None = None
+    #: under a strict xfail: "expected to fail", "not expected to fail", "expected to fail
+    #: but held"
+    xfail: str = ""
 
 
 def _names(items: list[str] | tuple[str, ...]) -> str:
@@ -249,7 +256,7 @@ def check_steps(result: RunResult) -> list[Verdict]:
         ok = sr.errno == (sr.expected or "0")
         want = sr.expected or "0 (no error was expected)"
         evs = tuple(e for e in result.events if isinstance(e, ResultEvent) and e.step == sr.index)
-        out.append(Verdict(ok, title, want, sr.errno, evs, step.mark))
+        out.append(Verdict(ok, title, want, sr.errno, evs, step.mark, step.id))
     return out
 
 
@@ -266,16 +273,53 @@ def check_fault(result: RunResult) -> list[Verdict]:
             "no fault",
             f"{f.kind} on {where} ({f.detail})",
             evs,
+            name="fault",
         )
     ]
 
 
 def evaluate(result: RunResult) -> tuple[Outcome, list[Verdict]]:
-    """All verdicts of a run and the scenario's outcome."""
+    """All verdicts of a run and the scenario's outcome on its kernel: assertions limited to
+    other kernels are not checked, and ``xfail`` counts only on the kernels it names."""
+    release = result.profile.release
     verdicts = check_fault(result) + check_steps(result)
     for exp in result.scenario.expect:
-        verdicts.extend(check_expectation(result, exp))
+        if exp.kernels is None or release in exp.kernels:
+            name = assertion_name(exp)
+            verdicts.extend(replace(v, name=name) for v in check_expectation(result, exp))
     held = all(v.ok for v in verdicts)
-    if result.scenario.xfail is not None:
+    sc = result.scenario
+    if not sc.xfail_on(release):
+        return (Outcome.PASS if held else Outcome.FAIL), verdicts
+    if sc.xfail_strict is None:
         return (Outcome.XPASS if held else Outcome.XFAIL), verdicts
-    return (Outcome.PASS if held else Outcome.FAIL), verdicts
+    return strict_outcome(sc.xfail_strict, verdicts)
+
+
+#: How a verdict stands under a strict xfail: (ok, named in ``fails``) -> note. A name fails
+#: when any of its verdicts fails; "held" is noted only when all of them held.
+_STRICT_NOTES = {
+    (False, True): "expected to fail",
+    (False, False): "not among xfail's expected failures",
+    (True, True): "named in xfail.fails but held",
+}
+
+
+def strict_outcome(xfail: Xfail, verdicts: list[Verdict]) -> tuple[Outcome, list[Verdict]]:
+    """A strict xfail: exactly the named assertions fail. Another one failing is FAIL (the
+    known bug is not all that went wrong); a named one holding is XPASS (the bug is gone, or
+    the file no longer shows it). Each verdict concerned carries a note saying which."""
+    named = set(xfail.fails)
+    failed_names = {v.name for v in verdicts if not v.ok}
+    noted = [replace(v, xfail=_note(v, named, failed_names)) for v in verdicts]
+    if any(not v.ok and v.name not in named for v in verdicts):
+        return Outcome.FAIL, noted
+    if named - failed_names:
+        return Outcome.XPASS, noted
+    return Outcome.XFAIL, noted
+
+
+def _note(v: Verdict, named: set[str], failed_names: set[str | None]) -> str:
+    if v.ok and v.name in failed_names:
+        return ""
+    return _STRICT_NOTES.get((v.ok, v.name in named), "")

@@ -10,6 +10,8 @@ from support import FIXTURES, SEED
 from ftscen.app import pipeline as api
 from ftscen.report import golden
 
+REPO = Path(__file__).resolve().parents[2]
+
 pytest_plugins = ["pytester"]
 
 
@@ -126,3 +128,24 @@ def test_empty_binary_and_utf16_yaml_files_are_failing_items_not_skipped(pyteste
             "scenarios/wide.yaml: error: the file is UTF-16 (little-endian) text; ftscen reads UTF-8*",
         ]
     )
+
+
+def test_kernel_all_makes_one_item_per_era_for_a_per_era_file(pytester: pytest.Pytester):
+    text = (REPO / "scenarios" / "r11-direct-ops-recursion-faults.yaml").read_text()
+    (pytester.path / "rec.yaml").write_text(text)
+    result = pytester.runpytest(
+        "--ftscen", "--ftscen-kernel", "all", "-v", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=6, xfailed=2)
+    result.stdout.fnmatch_lines(
+        ["*rec.yaml::rec[[]5.10[]] PASSED*", "*rec.yaml::rec[[]5.11[]] XFAIL*"]
+    )
+
+
+def test_kernel_all_runs_a_file_without_per_era_keys_at_its_own_kernel(pytester: pytest.Pytester):
+    put(pytester, "xfail-skip-window.yaml")
+    result = pytester.runpytest(
+        "--ftscen", "--ftscen-kernel", "all", "-v", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(xfailed=1)
+    result.stdout.fnmatch_lines(["*xfail-skip-window[[]5.1[]] XFAIL*"])

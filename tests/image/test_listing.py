@@ -56,7 +56,8 @@ def test_after_runs_the_timeline_and_shows_the_patched_text():
     call = lines[lines.index("ftrace_call:") + 1]
     assert "call 0x100081 <ftrace_ops_list_func>" in call
     tramp = lines[lines.index("livepatch.tramp_call:") + 1]
-    assert "call 0x110072 <livepatch.func>" in tramp
+    # 5.3: an ops without RECURSION_SAFE is reached through the assist function
+    assert "<ftrace_ops_assist_func>" in tramp
 
 
 def test_other_kernel_versions_change_the_regs_frame():
