@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 from ftscen.core.errno import errno_name
 from ftscen.core.model import Action, Call, Kernel, Scenario, Step
-from ftscen.core.profile import KernelProfile, profile_for
-from ftscen.emu.events import CallbackEvent, RanEvent, StepEvent
+from ftscen.core.profile import KernelProfile, flag_problem, profile_for
+from ftscen.emu.events import CallbackEvent, RanEvent, StepEvent, WarnEvent
 from ftscen.emu.run import RunResult, run_scenario
 
 #: The real kernel the check boots, as a model profile.
 REAL_KERNEL = Kernel(version="6.1", dynamic_trampolines=True, cpus=2)
+#: the real kernel's release, for the flags it has (ftscen.core.profile.FLAG_ERAS)
+REAL_RELEASE = (6, 1)
 
 #: One thing that happened in a step: ("ran", func), ("cb", ops, func, regs) or ("ret", errno).
 Item = tuple[str, ...]
@@ -34,6 +36,8 @@ class Plan:
     scenario: Scenario
     notes: tuple[str, ...]
     skip: str | None = None
+    #: the step in which the model's ftrace_shutdown() WARNs and calls ftrace_kill() (None: none)
+    model_kill: int | None = None
 
 
 def _drop_unshowable(sc: Scenario) -> tuple[Scenario, list[str]]:
@@ -59,12 +63,19 @@ def _unpinned(step: Step) -> Action:
 def plan(sc: Scenario) -> tuple[Plan, RunResult | None]:
     """What the kernel will run; the model's run of it (None when skipped)."""
     adapted, notes = _drop_unshowable(sc)
+    missing = sorted({f for o in sc.ops for f in o.flags if flag_problem(f, REAL_RELEASE)})
+    if missing:
+        why = (
+            f"uses {', '.join(missing)}, which the real {REAL_KERNEL.version} kernel does not have"
+        )
+        return Plan(adapted, tuple(notes), why), None
     result = run_scenario(adapted, profile())
     if result.fault is not None:
         f = result.fault
         why = f"the model faults ({f.kind} at {f.pc}): the real kernel would oops"
         return Plan(adapted, tuple(notes), why), None
-    return Plan(adapted, tuple(notes)), result
+    kill = next((e.step for e in result.events if isinstance(e, WarnEvent)), None)
+    return Plan(adapted, tuple(notes), model_kill=kill), result
 
 
 def profile() -> KernelProfile:
