@@ -52,6 +52,7 @@ class Engine:
         self._map()
         self._load_gdt()
         self.pristine: Any = self.uc.context_save()
+        self._entries: dict[int, Any] = {}
         self.dirty: list[tuple[int, int]] = []  # (address, end) of every host write
         #: code chunks changed since code last ran -> their bytes then (see :meth:`sync`)
         self.ran_as: dict[int, bytes] = {}
@@ -75,7 +76,7 @@ class Engine:
         self.mem: list[mmap.mmap] = []
         for base, size, writable, executable, fill in _REGIONS:
             prot = UC_PROT_READ | (UC_PROT_WRITE if writable else 0)
-            buf = mmap.mmap(-1, size)
+            buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)  # not shared with a fork
             if fill != b"\0":
                 buf[:] = fill * (size // len(fill))
             self.mem.append(buf)
@@ -185,6 +186,20 @@ class Engine:
                 ranges.append([chunk, chunk + _CHUNK])
         for lo, hi in ranges:
             self.uc.ctl_remove_cache(lo, hi)
+
+    def entry(self, cpu: int) -> Any:
+        """The registers a call on ``cpu`` starts with: those after set-up, ESP just below the
+        return address at the top of the CPU's stack, EBP 0 (the end of a frame chain). Every
+        call starts from them, so no register value passes from one call to the next."""
+        context = self._entries.get(cpu)
+        if context is None:
+            from unicorn.x86_const import UC_X86_REG_EBP, UC_X86_REG_ESP
+
+            self.uc.context_restore(self.pristine)
+            self.uc.reg_write(UC_X86_REG_ESP, L.cpu_stack_top(cpu) - 20)
+            self.uc.reg_write(UC_X86_REG_EBP, 0)
+            context = self._entries[cpu] = self.uc.context_save()
+        return context
 
     def release(self, token: int) -> None:
         if token == self.token:

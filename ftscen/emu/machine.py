@@ -160,15 +160,11 @@ class Machine:
 
         The stub's ``call`` is made by the host (the return address pushed, EIP at the
         target), so no call rewrites text and the stub stays as the image built it."""
-        from unicorn.x86_const import UC_X86_REG_EBP, UC_X86_REG_ESP
-
         back = self.image.callers[cpu] + 5
-        sp = L.cpu_stack_top(cpu) - 20
         # the globals and the stacks are reset wholesale: no need to note these writes
         self.engine.write(L.CURRENT_TASK, struct.pack("<I", L.task_struct(cpu)))
-        self.engine.write(sp, struct.pack("<I", back))
-        self.uc.reg_write(UC_X86_REG_ESP, sp)
-        self.uc.reg_write(UC_X86_REG_EBP, 0)
+        self.engine.write(L.cpu_stack_top(cpu) - 20, struct.pack("<I", back))
+        self.uc.context_restore(self.engine.entry(cpu))
         self._cpu, self._fault, self._running = cpu, None, True
         self.engine.sync()
         try:
