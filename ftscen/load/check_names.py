@@ -201,7 +201,7 @@ def _on_loops(calls: dict[str, list[str]]) -> set[str]:
                     low[name] = min(low[name], index[callee])
                 continue
             if low[name] == index[name]:
-                component = []
+                component: list[str] = []
                 while not component or component[-1] != name:
                     component.append(stack.pop())
                     on_stack.discard(component[-1])
