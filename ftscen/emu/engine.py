@@ -59,10 +59,10 @@ class Engine:
         self.stacks_used = 0
         self.owner: Callable[[], object | None] = lambda: None
         self.token = 0
-        #: the holder's fault handlers; the hooks below refer to the engine, never to a
-        #: machine, so a machine is freed as soon as its last reference goes
-        self.on_interrupt: Callable[[int], None] = lambda intno: None
-        self.on_bad_memory: Callable[[int, int, int], bool] = lambda a, addr, size: False
+        #: the holder's handlers, held weakly: the engine keeps no machine alive, so a
+        #: machine dropped without being stopped frees the engine all the same
+        self._on_interrupt: Callable[[], Callable[[int], None] | None] = lambda: None
+        self._on_bad: Callable[[], Callable[[int, int, int], bool] | None] = lambda: None
         self.uc.hook_add(uc.UC_HOOK_INTR, self._interrupt)
         self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._bad_memory)
 
@@ -201,21 +201,32 @@ class Engine:
             context = self._entries[cpu] = self.uc.context_save()
         return context
 
+    def handle(
+        self, interrupt: Callable[[int], None], bad_memory: Callable[[int, int, int], bool]
+    ) -> None:
+        """The holder's handlers of interrupts and bad memory accesses (bound methods)."""
+        self._on_interrupt = weakref.WeakMethod(interrupt)
+        self._on_bad = weakref.WeakMethod(bad_memory)
+
     def release(self, token: int) -> None:
         if token == self.token:
             self.owner = lambda: None
+            self._on_interrupt = self._on_bad = lambda: None
 
     def free(self) -> bool:
         return self.owner() is None
 
     # ---- hooks ----------------------------------------------------------------------------
     def _interrupt(self, uc: object, intno: int, _data: object) -> None:
-        self.on_interrupt(intno)
+        handler = self._on_interrupt()
+        if handler is not None:
+            handler(intno)
 
     def _bad_memory(
         self, uc: object, access: int, addr: int, size: int, value: int, _data: object
     ) -> bool:
-        return self.on_bad_memory(access, addr, size)
+        handler = self._on_bad()
+        return handler(access, addr, size) if handler is not None else False
 
 
 _POOL: list[Engine] = []

@@ -1,12 +1,12 @@
-"""Stage: image -> a running i386 machine (Unicorn lives in this module only).
+"""Stage: image -> a running i386 machine (Unicorn lives here and in :mod:`.engine`).
 
-CPUs share one ``Uc`` (the process's engine, :mod:`ftscen.emu.engine`) and one memory. CPU 0 is the patcher, which
+CPUs share one ``Uc`` (the process's engine) and one memory. CPU 0 is the patcher, which
 runs on the host; calls run on CPUs 1.. from a caller stub to its return, one at a time, at
 the moments the patcher allows (docs/model.md, "What the model relies on in the emulator").
 
-Every text write goes through :meth:`Machine.poke`, which invalidates Unicorn's translated
-blocks for the range: the emulator's analogue of ``sync_core()`` (a host write alone does not
-reliably invalidate code Unicorn has already translated).
+Every text write goes through :meth:`Machine.poke`, which has Unicorn's translated blocks
+for the range dropped before code runs again: the emulator's analogue of ``sync_core()`` (a
+host write alone does not invalidate code Unicorn has already translated).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Machine:
         self.engine = engine.acquire(self, cpus, units)
         self.uc = self.engine.uc
         self._token = self.engine.token
-        self.engine.on_interrupt, self.engine.on_bad_memory = self._on_interrupt, self._on_bad
+        self.engine.handle(self._on_interrupt, self._on_bad)
         self.write_u32(L.RING_PTR, L.RING_BASE)
 
     def stop_running(self) -> None:
@@ -83,8 +83,6 @@ class Machine:
         if not self._stopped:
             self._drain()
             self._stopped = True
-            self.engine.on_interrupt = lambda intno: None
-            self.engine.on_bad_memory = lambda access, addr, size: False
             self.engine.release(self._token)
 
     def _held(self, writing: bool) -> None:

@@ -105,6 +105,15 @@ def test_two_machines_in_use_at_once_do_not_share_memory() -> None:
     assert [r[0] for r in two.ring()] == [L.EV_RAN]
 
 
+def test_a_machine_dropped_without_being_stopped_frees_the_engine() -> None:
+    sc = scenario([fn("f")], [], steps(Call("f")))
+    img = build.build_image(sc, profile_for(sc.kernel))
+    first = Machine(img, 2, lambda ip: None)
+    engine = first.engine
+    del first  # no cycle holds it: the engine is free at once, not at the next collection
+    assert Machine(img, 2, lambda ip: None).engine is engine
+
+
 # ---- the event log --------------------------------------------------------------------------
 
 
