@@ -126,14 +126,11 @@ class Engine:
         self.token += 1
 
     def _reset(self, units: list[tuple[int, bytes]]) -> None:
-        spans: dict[int, tuple[int, int]] = {}
         used = [(b, b + L.STACK_SIZE) for b in sorted(_STACKS)[: self.stacks_used]]
-        for addr, end in [*self.dirty, _GUEST_WRITTEN, *used]:
-            i = bisect.bisect_right(_BASES, addr) - 1
-            lo, hi = spans.get(i, (addr, end))
-            spans[i] = (min(lo, addr), max(hi, end))
+        spans = _merged([*self.dirty, _GUEST_WRITTEN, *used])
         self.dirty = [(a, a + len(code)) for a, code in units]
-        for i, (lo, hi) in spans.items():
+        for lo, hi in spans:
+            i = bisect.bisect_right(_BASES, lo) - 1
             base, fill, code = _REGIONS[i][0], _REGIONS[i][4], _REGIONS[i][3]
             lo -= (lo - base) % len(fill)  # keep a two-byte fill aligned
             want = bytearray((fill * ((hi - lo) // len(fill) + 1))[: hi - lo])
@@ -227,6 +224,18 @@ class Engine:
     ) -> bool:
         handler = self._on_bad()
         return handler(access, addr, size) if handler is not None else False
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(address, end) spans, sorted, overlapping or touching ones merged (a span never
+    crosses a region: every write is inside one)."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
 
 
 _POOL: list[Engine] = []
