@@ -77,3 +77,16 @@ def run_ftscen(
         check=False,
         **streams,
     )
+
+
+def runs_on(path: Path, kernels: Sequence[str]) -> bool:
+    """A corpus file valid under every one of ``kernels``: its ops flags exist in each
+    (RECURSION is 5.11 on, RECURSION_SAFE before) and its steps pass the points they name in
+    each (from 6.2 an update that stays on the list function passes no ftrace_call points)."""
+    from ftscen.app import pipeline
+    from ftscen.core.errors import ScenarioInvalid
+
+    try:
+        return not pipeline.check_points(pipeline.load(path), list(kernels))
+    except ScenarioInvalid:
+        return False

@@ -344,10 +344,11 @@ def is_reserved(name: str) -> bool:
 
 #: Documented limits on one scenario (docs/format.md, "Limits"); beyond them validation fails.
 LIMITS: dict[str, int] = {
-    "file_bytes": 1 << 20,
-    "functions": 256,
-    "ops": 32,
-    "steps": 500,
+    "file_bytes": 8 << 20,
+    "functions": 5_000,
+    "ops": 256,
+    "steps": 10_000,
+    "calls": 100_000,
     "during_per_step": 32,
     "calls_per_function": 16,
     "calls_per_handler": 8,

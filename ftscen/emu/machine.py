@@ -1,29 +1,40 @@
-"""Stage: image -> a running i386 machine (Unicorn lives here and in :mod:`ftscen.emu.trap`).
+"""Stage: image -> a running i386 machine (Unicorn lives here, in :mod:`.engine` and in
+:mod:`.trap`).
 
-CPUs are saved register contexts over one ``Uc`` and one memory. CPU 0 is the patcher, which
+CPUs share one ``Uc`` (the process's engine) and one memory. CPU 0 is the patcher, which
 runs on the host; calls run on CPUs 1.. from a caller stub to its return, one at a time, at
 the moments the patcher allows (docs/model.md, "What the model relies on in the emulator").
 
-Every text write goes through :meth:`Machine.poke`, which invalidates Unicorn's translated
-blocks for the range: the emulator's analogue of ``sync_core()`` (a host write alone does not
-reliably invalidate code Unicorn has already translated).
+Every text write goes through :meth:`Machine.poke`, which has Unicorn's translated blocks
+for the range dropped before code runs again: the emulator's analogue of ``sync_core()`` (a
+host write alone does not invalidate code Unicorn has already translated).
 """
 
 from __future__ import annotations
 
 import struct
 
-from ftscen.core.errors import IntegrityError
+from ftscen.core.errors import IntegrityError, InternalError
+from ftscen.emu import engine
 from ftscen.emu.trap import Fault, Int3Policy, Int3Trap
 from ftscen.image import layout as L
 from ftscen.image.build import Image
 
-#: Fault and Int3Policy moved to the trap module; callers keep importing them from here.
+#: Fault and Int3Policy live in the trap module; callers keep importing them from here.
 __all__ = ["Fault", "Int3Policy", "Machine"]
+
+_RING_START = struct.pack("<I", L.RING_BASE)
+_PAD = (0,) * 7
+_U32 = (0xFFFFFFFF).__and__  # a record holds 32-bit words, as emulated code writes them
+#: Instructions run between two checks of the budgets (see ``Machine._run_slices``).
+SLICE = 1_000
 
 
 class Machine:
-    """One emulated i386 machine: memory, GDT, CPUs, the int3 hook and the event ring."""
+    """One emulated i386 machine: memory, GDT, CPUs, the int3 hook and the event log.
+
+    The ``Uc`` underneath is the process's :class:`~ftscen.emu.engine.Engine`, reset for
+    this machine."""
 
     def __init__(
         self,
@@ -33,106 +44,64 @@ class Machine:
         max_insns_per_call: int = 2_000_000,
         max_insns_total: int = 50_000_000,
     ) -> None:
-        from unicorn import (  # type: ignore[attr-defined]
-            UC_ARCH_X86,
-            UC_HOOK_CODE,
-            UC_HOOK_INTR,
-            UC_HOOK_MEM_INVALID,
-            UC_MODE_32,
-            Uc,
-        )
-
         self.image = image
         self.cpus = cpus
         self.trap = Int3Trap(self, int3_policy, image)
         self.max_insns_per_call = max_insns_per_call
         self.max_insns_total = max_insns_total
         self.insns_left = max_insns_total
+        self.executed = 0  # instructions charged to the run's budget (whole slices)
         self.strings: list[str] = []
         self._string_ids: dict[str, int] = {}
-        self.uc = Uc(UC_ARCH_X86, UC_MODE_32)
-        self._map_memory()
-        self._load_gdt()
-        for unit in image.units:
-            self.uc.mem_write(unit.base, unit.code)
-        self.write_u32(L.RING_PTR, L.RING_BASE)
+        #: the log so far: host events and the ring's records, drained after every call
+        self.records: list[tuple[int, ...]] = []
         self._cpu = 0
         self._fault: Fault | None = None
-        self.contexts: dict[int, object] = {}
-        self.executed = 0  # instructions run so far (all calls)
-        self._hooks = [
-            self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt),
-            self.uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_memory),
-            self.uc.hook_add(UC_HOOK_CODE, self._count),
-        ]
-
-    # ---- set-up ---------------------------------------------------------------------------
-    def _map_memory(self) -> None:
-        from unicorn import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE
-
-        rx, rw = UC_PROT_READ | UC_PROT_EXEC, UC_PROT_READ | UC_PROT_WRITE
-        self.uc.mem_map(L.GDT_BASE, L.PAGE, UC_PROT_READ)
-        self.uc.mem_map(L.RUNTIME_BASE, L.RUNTIME_SIZE, rx)
-        self.uc.mem_map(L.TEXT_BASE, L.TEXT_SIZE, rx)
-        self.uc.mem_map(L.TRAMP_BASE, L.TRAMP_SIZE, rx)
-        self.uc.mem_write(L.TRAMP_BASE, L.UD2 * (L.TRAMP_SIZE // 2))  # not allocated yet
-        self.uc.mem_map(L.DATA_BASE, L.DATA_SIZE, rw)
-        self.uc.mem_map(L.RING_BASE, L.RING_SIZE, rw)
-        for cpu in range(self.cpus):
-            self.uc.mem_map(L.cpu_stack_bottom(cpu), L.STACK_SIZE, rw)
-
-    def _load_gdt(self) -> None:
-        """Flat kernel code and data descriptors at __KERNEL_CS / __KERNEL_DS."""
-        from unicorn.x86_const import (
-            UC_X86_REG_CS,
-            UC_X86_REG_DS,
-            UC_X86_REG_ES,
-            UC_X86_REG_GDTR,
-            UC_X86_REG_SS,
-        )
-
-        def desc(access: int) -> bytes:
-            return struct.pack("<HHBBBB", 0xFFFF, 0, 0, access, 0xCF, 0)
-
-        gdt = bytearray(32 * 8)
-        gdt[L.KERNEL_CS : L.KERNEL_CS + 8] = desc(0x9B)  # accessed bit preset: the GDT is RO
-        gdt[L.KERNEL_DS : L.KERNEL_DS + 8] = desc(0x93)
-        self.uc.mem_write(L.GDT_BASE, bytes(gdt))
-        self.uc.reg_write(UC_X86_REG_GDTR, (0, L.GDT_BASE, len(gdt) - 1, 0))
-        self.uc.reg_write(UC_X86_REG_CS, L.KERNEL_CS)
-        for reg in (UC_X86_REG_DS, UC_X86_REG_ES, UC_X86_REG_SS):
-            self.uc.reg_write(reg, L.KERNEL_DS)
+        self._running = False
+        self._stopped = False
+        units = [(u.base, u.code) for u in image.units]
+        self.engine = engine.acquire(self, cpus, units)
+        self.uc = self.engine.uc
+        self._token = self.engine.token
+        self.engine.handle(self._on_interrupt, self._on_bad)
+        self.write_u32(L.RING_PTR, L.RING_BASE)
 
     def stop_running(self) -> None:
-        """No more code runs on this machine (its memory can still be read): the hooks go.
+        """No more code runs on this machine: the log is complete and the engine is free for
+        the next machine of this process (until that one starts, memory can still be read)."""
+        if not self._stopped:
+            self._drain()
+            self._stopped = True
+            self.engine.release(self._token)
 
-        The binding keeps each hook's callback, and the callback refers back to the ``Uc``, so
-        a ``Uc`` with hooks is freed only when the cyclic garbage collector gets to it, and
-        dead machines (about a megabyte each) pile up between collections. Without hooks the
-        ``Uc`` is freed as soon as the last reference to this machine goes."""
-        for handle in self._hooks:
-            self.uc.hook_del(handle)
-        self._hooks = []
+    def _held(self, writing: bool) -> None:
+        """A stopped machine's memory stays readable until the engine's next machine starts."""
+        if self.engine.token != self._token or (writing and self._stopped):
+            raise InternalError("a stopped machine's memory was used")
 
     # ---- memory ---------------------------------------------------------------------------
     def read(self, addr: int, size: int) -> bytes:
-        return bytes(self.uc.mem_read(addr, size))
+        self._held(False)
+        return self.engine.read(addr, size)
 
     def read_u32(self, addr: int) -> int:
         return int(struct.unpack("<I", self.read(addr, 4))[0])
 
     def write(self, addr: int, data: bytes) -> None:
-        self.uc.mem_write(addr, data)
+        self._held(True)
+        self.engine.dirty.append((addr, addr + len(data)))
+        self.engine.write(addr, data)
 
     def write_u32(self, addr: int, value: int) -> None:
-        self.uc.mem_write(addr, struct.pack("<I", value & 0xFFFFFFFF))
+        self.write(addr, struct.pack("<I", value & 0xFFFFFFFF))
 
     def poke(self, addr: int, data: bytes) -> None:
-        """A text write followed by cache invalidation (text_poke + sync_core)."""
-        self.uc.mem_write(addr, data)
-        self.uc.ctl_remove_cache(addr, addr + len(data))
+        """A text write followed by cache invalidation (text_poke + sync_core); the
+        translated blocks are dropped before code runs again."""
+        self._held(True)
+        self.engine.poke(addr, data)
 
-    # ---- the event ring -------------------------------------------------------------------
+    # ---- the event log --------------------------------------------------------------------
     def intern(self, text: str) -> int:
         if text not in self._string_ids:
             self._string_ids[text] = len(self.strings)
@@ -150,55 +119,79 @@ class Machine:
             )
         return at
 
+    def _drain(self) -> None:
+        """Move what emulated code wrote into the ring to the log and empty the ring: the
+        ring only has to hold one call's records, and nothing is ever overwritten."""
+        end = self.ring_pointer()
+        if end == L.RING_BASE:
+            return
+        data = self.read(L.RING_BASE, end - L.RING_BASE)
+        self.records.extend(struct.iter_unpack("<8I", data))
+        self.engine.write(L.RING_PTR, _RING_START)  # the engine resets the globals anyway
+
     def emit(self, kind: int, *args: int) -> None:
-        """A host event, written into the same ring the emulated code writes."""
-        at = self.ring_pointer()
-        if at + L.EVENT_SIZE > L.RING_BASE + L.RING_SIZE:
-            return  # the ring is full; the run reports it as a fault
-        words = (kind, *args) + (0,) * (7 - len(args))
-        self.uc.mem_write(at, struct.pack("<8I", *[w & 0xFFFFFFFF for w in words]))
-        self.write_u32(L.RING_PTR, at + L.EVENT_SIZE)
+        """A host event, in order with what emulated code logged (kept on the host side)."""
+        if self._running:
+            self._drain()
+        self.records.append(tuple(map(_U32, (kind, *args, *_PAD[len(args) :]))))
 
     def ring(self) -> list[tuple[int, ...]]:
-        end = self.ring_pointer()
-        data = self.read(L.RING_BASE, end - L.RING_BASE)
-        return [struct.unpack_from("<8I", data, off) for off in range(0, len(data), L.EVENT_SIZE)]
+        """The whole log so far, as raw records (``layout.EV_*``)."""
+        if not self._stopped:
+            self._drain()
+        return self.records
 
     # ---- running a call -------------------------------------------------------------------
     def run_call(self, cpu: int, target: int) -> Fault | None:
-        """CPU ``cpu`` calls ``target`` from its caller stub and runs until it returns."""
-        from unicorn import UcError  # type: ignore[attr-defined]
-        from unicorn.x86_const import UC_X86_REG_EBP, UC_X86_REG_EIP, UC_X86_REG_ESP
+        """CPU ``cpu`` calls ``target`` from its caller stub and runs until it returns.
 
-        stub = self.image.callers[cpu]
-        self.poke(stub, L.call_insn(stub, target))
-        self.write_u32(L.CURRENT_TASK, L.task_struct(cpu))
-        self.uc.reg_write(UC_X86_REG_ESP, L.cpu_stack_top(cpu) - 16)
-        self.uc.reg_write(UC_X86_REG_EBP, 0)
-        self._cpu, self._fault = cpu, None
-        budget = max(1, min(self.max_insns_per_call, self.insns_left))
-        before = self.executed
+        The stub's ``call`` is made by the host (the return address pushed, EIP at the
+        target), so no call rewrites text and the stub stays as the image built it."""
+        back = self.image.callers[cpu] + 5
+        # the globals and the stacks are reset wholesale: no need to note these writes
+        self.engine.write(L.CURRENT_TASK, struct.pack("<I", L.task_struct(cpu)))
+        self.engine.write(L.cpu_stack_top(cpu) - 20, struct.pack("<I", back))
+        self.uc.context_restore(self.engine.entry(cpu))
+        self._cpu, self._fault, self._running = cpu, None, True
+        self.engine.sync()
         try:
-            self.uc.emu_start(stub, stub + 5, count=budget)
-        except UcError as exc:
-            if self._fault is None:
-                self._fault = self._fault_from_error(cpu, str(exc))
-        pc = int(self.uc.reg_read(UC_X86_REG_EIP))
-        self.insns_left -= self.executed - before
+            self._run_slices(cpu, target, back)
+        finally:
+            self._running = False
+        self._drain()  # before the trap's own event, which follows what the call logged
         if self._fault is not None:
             self._fault = self.trap.annotate(self._fault)
-        if self._fault is None and pc != stub + 5:
-            if budget < self.max_insns_per_call:
-                detail = f"instruction budget per scenario ({self.max_insns_total}) used up"
-            else:
-                detail = f"instruction budget per call ({budget}) used up"
-            self._fault = Fault("runaway", cpu, pc, None, detail)
-        self.contexts[cpu] = self.uc.context_save()
         return self._fault
 
-    def _count(self, uc: object, address: int, size: int, _data: object) -> None:
-        """Every instruction run (Unicorn reports no count of its own), for the budgets."""
-        self.executed += 1
+    def _run_slices(self, cpu: int, pc: int, back: int) -> None:
+        """Run in slices of at most :data:`SLICE` instructions, each stopped by Unicorn's
+        own ``count=`` (no hook per instruction): the call's budget is exact, and the run's
+        budget is charged every slice used up (a call's last, partial slice is free)."""
+        from unicorn import UcError  # type: ignore[attr-defined]
+        from unicorn.x86_const import UC_X86_REG_EIP
+
+        call_left = self.max_insns_per_call
+        while True:
+            grant = max(1, min(SLICE, call_left, self.insns_left))
+            try:
+                self.uc.emu_start(pc, back, count=grant)
+            except UcError as exc:
+                if self._fault is None:
+                    self._fault = self._fault_from_error(cpu, str(exc))
+            pc = int(self.uc.reg_read(UC_X86_REG_EIP))
+            if self._fault is not None or pc == back:
+                return
+            call_left -= grant  # stopped by the count: the whole slice ran
+            self.insns_left -= grant
+            self.executed += grant
+            if self.insns_left <= 0:
+                detail = f"instruction budget per scenario ({self.max_insns_total}) used up"
+            elif call_left <= 0:
+                detail = f"instruction budget per call ({self.max_insns_per_call}) used up"
+            else:
+                continue
+            self._fault = Fault("runaway", cpu, pc, None, detail)
+            return
 
     def _fault_from_error(self, cpu: int, message: str) -> Fault:
         from unicorn.x86_const import UC_X86_REG_EIP
@@ -207,25 +200,25 @@ class Machine:
         kind = "invalid-opcode" if "INSN_INVALID" in message else "cpu-exception"
         return Fault(kind, cpu, pc, None, message)
 
-    def _on_interrupt(self, uc: object, intno: int, _data: object) -> None:
+    def _on_interrupt(self, intno: int) -> None:
         """int3 and ``do_int3``'s callouts go to the trap (:mod:`ftscen.emu.trap`)."""
         fault = self.trap.interrupt(self._cpu, intno)
         if fault is not None:
             self._fault = fault
             self.uc.emu_stop()
 
-    def _on_bad_memory(
-        self, uc: object, access: int, addr: int, size: int, value: int, _data: object
-    ) -> bool:
+    def _on_bad(self, access: int, addr: int, size: int) -> bool:
         from unicorn import UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED
         from unicorn.x86_const import UC_X86_REG_EIP
 
         pc = int(self.uc.reg_read(UC_X86_REG_EIP))
         bottom = L.cpu_stack_bottom(self._cpu)
+        detail = f"{size}-byte access"
         if bottom - L.STACK_STRIDE + L.STACK_SIZE <= addr < bottom:
             kind = "stack-overflow"
         elif L.RING_BASE + L.RING_SIZE <= addr < L.RING_BASE + L.RING_SIZE + L.PAGE:
             kind = "event-ring-full"
+            detail = f"one call logged more than {L.RING_CAPACITY} events (the ring's size)"
         elif access == UC_MEM_WRITE_PROT:
             kind = "write-to-text"
         elif access == UC_MEM_FETCH_UNMAPPED:
@@ -234,5 +227,5 @@ class Machine:
             kind = "unmapped-write"
         else:
             kind = "unmapped-read"
-        self._fault = Fault(kind, self._cpu, pc, addr, f"{size}-byte access")
+        self._fault = Fault(kind, self._cpu, pc, addr, detail)
         return False

@@ -112,6 +112,7 @@ class Patcher:
         self.inflight: dict[int, bytes] = {}  # ip -> new instruction while int3 is in place
         self._seen: Counter[str] = Counter()
         self.points: list[str] = []
+        self._links: dict[int, int] = {}  # the ops list's links as last written
         self._init_memory()
 
     # ---- memory mirrors ---------------------------------------------------------------------
@@ -149,10 +150,16 @@ class Patcher:
             self.m.write(base, b"".join(w.to_bytes(4, "little") for w in words))
 
     def _write_ops_list(self) -> None:
+        """Mirror ``ftrace_ops_list``, writing only the links that changed (adding or removing
+        an ops changes one or two, as in add_ftrace_ops / remove_ftrace_ops; rewriting every
+        link made n registrations cost n * n writes)."""
         chain = [o.struct for o in self.ops_list] + [L.FTRACE_LIST_END]
-        for here, nxt in pairwise(chain):
-            self.m.write_u32(here + L.OPS_NEXT, nxt)
-        self.m.write_u32(L.FTRACE_OPS_LIST, chain[0])
+        links = {here + L.OPS_NEXT: nxt for here, nxt in pairwise(chain)}
+        links[L.FTRACE_OPS_LIST] = chain[0]
+        for addr, value in links.items():
+            if self._links.get(addr) != value:
+                self.m.write_u32(addr, value)
+        self._links = links
 
     # ---- points -----------------------------------------------------------------------------
     def begin_step(self) -> None:

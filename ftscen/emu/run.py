@@ -163,9 +163,10 @@ class Runner:
                 records[step.index] = self._records()
         except _Abort:
             pass
+        sites = {f: self.patcher.site_text(f) for f in self.patcher.records}
+        trampoline_sites = self.patcher.trampoline_site_texts()
         self.m.stop_running()
         events = decode(self.m.ring(), self.m.strings, self.image, self.calls)
-        sites = {f: self.patcher.site_text(f) for f in self.patcher.records}
         return RunResult(
             self.sc,
             self.profile,
@@ -175,7 +176,7 @@ class Runner:
             self.fault,
             sites,
             self.image,
-            self.patcher.trampoline_site_texts(),
+            trampoline_sites,
             self._unplaced(results),
             records,
         )

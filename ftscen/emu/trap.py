@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -82,7 +83,9 @@ class Int3Trap:
     """Trap delivery and ``do_int3``'s callouts for one machine."""
 
     def __init__(self, host: TrapHost, policy: Int3Policy, image: Image) -> None:
-        self.host, self.policy = host, policy
+        # a proxy: the machine owns the trap, and dropping it must free it (and its engine)
+        # at once, without waiting for the cycle collector
+        self.host, self.policy = weakref.proxy(host), policy
         self.label = image.symbols.label_for
         unit = next(u for u in image.units if u.base == entry.ENTRY_BASE)
         self.entry = unit.base

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ftscen.core.errors import InternalError
 from ftscen.core.model import Scenario
 from ftscen.core.profile import KernelProfile
-from ftscen.image import asm, entry
+from ftscen.image import asm, cache, entry
 from ftscen.image import layout as L
 from ftscen.image.symbols import Symbol, SymbolTable
 
@@ -59,7 +59,36 @@ class Image:
 
 
 def assemble(source: str, base: int, unit: str) -> Unit:
-    """Assemble ``source`` at ``base``; KsError becomes an InternalError naming the unit."""
+    """Assemble ``source`` at ``base``; KsError becomes an InternalError naming the unit.
+
+    The same source at the same address assembles once per process (the runtime, a
+    trampoline, a scenario run under several kernels or again), and once per user when the
+    on-disk cache is on (:mod:`ftscen.image.cache`)."""
+    code, labels = _assembled(source, base, unit)
+    return Unit(base, code, dict(labels))
+
+
+@functools.lru_cache(maxsize=512)
+def _assembled(source: str, base: int, unit: str) -> tuple[bytes, dict[str, int]]:
+    folder = cache.directory()
+    name = cache.key(source, base, _assembler_version()) if folder else ""
+    found = cache.load(folder, name) if folder else None
+    if found is not None:
+        return found
+    code, labels = _keystone(source, base, unit)
+    if folder:
+        cache.store(folder, name, code, labels)
+    return code, labels
+
+
+@functools.lru_cache(maxsize=1)
+def _assembler_version() -> str:
+    from keystone import ks_version
+
+    return ".".join(map(str, ks_version()))
+
+
+def _keystone(source: str, base: int, unit: str) -> tuple[bytes, dict[str, int]]:
     from keystone import KS_ARCH_X86, KS_MODE_32, Ks, KsError
 
     labels = _LABEL.findall(source)
@@ -71,7 +100,7 @@ def assemble(source: str, base: int, unit: str) -> Unit:
     blob = bytes(encoding or b"")
     size = len(blob) - 4 * len(labels)
     addrs = struct.unpack(f"<{len(labels)}I", blob[size:])
-    return Unit(base, blob[:size], dict(zip(labels, addrs)))
+    return blob[:size], dict(zip(labels, addrs))
 
 
 @functools.lru_cache(maxsize=8)
@@ -174,8 +203,25 @@ def _trampolines(sc: Scenario, profile: KernelProfile) -> list[Trampoline]:
     return out
 
 
+_IMAGES: dict[tuple[str, KernelProfile], Image] = {}
+
+
 def build_image(sc: Scenario, profile: KernelProfile) -> Image:
-    """Stage entry point: assemble the runtime (cached), the scenario text and trampolines."""
+    """Stage entry point: assemble the runtime (cached), the scenario text and trampolines.
+
+    Images are kept per (hash of the scenario's source, kernel profile): the same file run
+    again in this process is not assembled again. An image is never changed once built."""
+    if not sc.source_sha256:
+        return _build(sc, profile)
+    found = _IMAGES.get((sc.source_sha256, profile))
+    if found is None:
+        if len(_IMAGES) >= 64:
+            del _IMAGES[next(iter(_IMAGES))]  # the oldest
+        found = _IMAGES[(sc.source_sha256, profile)] = _build(sc, profile)
+    return found
+
+
+def _build(sc: Scenario, profile: KernelProfile) -> Image:
     runtime = runtime_unit(*profile.runtime_key())
     if runtime.base + len(runtime.code) > entry.ENTRY_BASE:
         raise InternalError("the runtime overlaps the int3 entry code")

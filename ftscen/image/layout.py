@@ -1,9 +1,15 @@
 """The memory map of the emulated i386 image and the layouts shared by code and host.
 
 Every number the assembly, the machine and the event decoder must agree on lives here.
+Each region is sized for the largest scenario the documented limits allow
+(:data:`ftscen.core.model.LIMITS`; :func:`check_layout` proves they fit without overlapping),
+so the limits come from budgets, not from regions running into each other. Unicorn backs
+mapped memory lazily: a region costs only the pages a scenario touches.
 """
 
 from __future__ import annotations
+
+import itertools
 
 PAGE = 0x1000
 
@@ -19,10 +25,15 @@ TRAMP_SIZE = 0x0001_0000
 DATA_BASE = 0x0030_0000
 DATA_SIZE = 0x0004_0000
 RING_BASE = 0x0040_0000  # the event ring; an unmapped page follows it
-RING_SIZE = 0x0010_0000
+RING_SIZE = 0x0010_0000  # drained by the host after every call: a budget per call
 STACK_BASE = 0x0080_0000
 STACK_SIZE = 0x0001_0000  # per CPU; an unmapped guard page lies below each stack
 STACK_STRIDE = 0x0002_0000
+MAX_CPUS = 8  # LIMITS["cpus"]: stacks are mapped for this many
+HASHES = 0x0100_0000  # per ops: filter then notrace, each HASH_SLOT bytes
+HASH_SLOT = 0x5000  # a count and up to 5,119 addresses: every traceable function
+MAX_OPS = 256  # LIMITS["ops"]: ops structs, hash slots and trampoline slots
+HASHES_SIZE = MAX_OPS * 2 * HASH_SLOT
 
 # ---- GDT (arch/x86/include/asm/segment.h, i386) ---------------------------------------------
 KERNEL_CS = 0x60  # GDT_ENTRY_KERNEL_CS 12
@@ -39,8 +50,6 @@ TASK_SIZE = 0x20
 TASK_TRACE_RECURSION = 0x00
 OPS_STRUCTS = DATA_BASE + 0x1000
 OPS_SIZE = 0x40
-HASHES = DATA_BASE + 0x4000  # per ops: filter then notrace, each HASH_SLOT bytes
-HASH_SLOT = 0x800
 
 # struct ftrace_ops (the fields the list function reads)
 OPS_NEXT = 0x00
@@ -98,7 +107,7 @@ PT_SP = 60
 
 # ---- the event ring -------------------------------------------------------------------------
 EVENT_SIZE = 32  # 8 dwords: kind, then up to 7 arguments
-RING_CAPACITY = RING_SIZE // EVENT_SIZE
+RING_CAPACITY = RING_SIZE // EVENT_SIZE  # events one call may write
 
 EV_RAN = 1  # body ran: func index
 EV_CALLBACK = 2  # handler ran: ops index, ip, parent_ip, regs pointer
@@ -141,3 +150,25 @@ def task_struct(cpu: int) -> int:
 def call_insn(site: int, target: int) -> bytes:
     """``E8 rel32`` with rel32 = target - (site + 5) (ftrace_call_replace / text_gen_insn)."""
     return bytes([CALL_OP]) + ((target - (site + 5)) & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def check_layout(functions: int, ops: int, cpus: int) -> None:
+    """Raise AssertionError unless the largest scenario of these counts fits the map."""
+    regions = sorted(
+        [
+            (GDT_BASE, PAGE),
+            (RUNTIME_BASE, RUNTIME_SIZE),
+            (TEXT_BASE, TEXT_SIZE),
+            (TRAMP_BASE, TRAMP_SIZE),
+            (DATA_BASE, DATA_SIZE),
+            (RING_BASE, RING_SIZE + PAGE),  # the guard page after the ring
+            (STACK_BASE, cpus * STACK_STRIDE),
+            (HASHES, HASHES_SIZE),
+        ]
+    )
+    for (a, size), (b, _) in itertools.pairwise(regions):
+        assert a + size <= b, f"region at {a:#x} runs into {b:#x}"
+    assert cpus <= MAX_CPUS and ops <= MAX_OPS
+    assert ops_struct(ops) <= DATA_BASE + DATA_SIZE, "ops structs overflow the data area"
+    assert ops * TRAMP_SLOT <= TRAMP_SIZE, "trampolines overflow their region"
+    assert (functions + 1) * 4 <= HASH_SLOT, "a hash of every function overflows its slot"

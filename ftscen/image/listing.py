@@ -114,7 +114,7 @@ def map_lines(view: View) -> list[str]:
             )
         )
     rows += [
-        ("data", L.DATA_BASE, L.DATA_SIZE, "ftrace_ops_list, ops structs, hashes"),
+        ("data", L.DATA_BASE, L.DATA_SIZE, "ftrace_ops_list, ops structs"),
         ("ring", L.RING_BASE, L.RING_SIZE, "the event ring (the callback log)"),
         (
             "stacks",
@@ -122,6 +122,7 @@ def map_lines(view: View) -> list[str]:
             view.profile.cpus * L.STACK_STRIDE,
             f"{view.profile.cpus} CPUs, {L.STACK_SIZE:#x} bytes each",
         ),
+        ("hashes", L.HASHES, L.HASHES_SIZE, f"filter and notrace per ops, {L.HASH_SLOT:#x} each"),
     ]
     return ["sections:"] + [
         f"  {name:<12} {base:#010x}  {size:#8x} bytes  {what}" for name, base, size, what in rows

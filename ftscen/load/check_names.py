@@ -161,7 +161,8 @@ def check_call_loops(ctx: Context) -> Iterator[Diagnostic]:
     """Bodies make their calls every time, so a loop in ``calls`` never returns."""
     calls = {f["name"]: f.get("calls", []) for f in ctx.data["functions"]}
     reported: set[frozenset[str]] = set()
-    for start in calls:
+    on_loops = _on_loops(calls)  # linear; the search below only starts where loops are
+    for start in (name for name in calls if name in on_loops):
         for loop, path in _loops_from(start, calls, ctx):
             if frozenset(loop) not in reported:
                 reported.add(frozenset(loop))
@@ -171,6 +172,47 @@ def check_call_loops(ctx: Context) -> Iterator[Diagnostic]:
                     "a body makes its calls every time, "
                     "so this never returns: remove one of these calls",
                 )
+
+
+def _on_loops(calls: dict[str, list[str]]) -> set[str]:
+    """The functions that lie on some loop of calls: those in a strongly connected component
+    of more than one function, or calling themselves (Tarjan's algorithm, without recursion:
+    a chain of 5,000 functions is allowed)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: set[str] = set()
+    for root in calls:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            name, i = work.pop()
+            if i == 0:
+                index[name] = low[name] = len(index)
+                stack.append(name)
+                on_stack.add(name)
+            callees = [c for c in calls[name] if c in calls]
+            if i < len(callees):
+                work.append((name, i + 1))
+                callee = callees[i]
+                if callee not in index:
+                    work.append((callee, 0))
+                elif callee in on_stack:
+                    low[name] = min(low[name], index[callee])
+                continue
+            if low[name] == index[name]:
+                component: list[str] = []
+                while not component or component[-1] != name:
+                    component.append(stack.pop())
+                    on_stack.discard(component[-1])
+                if len(component) > 1 or name in calls[name]:
+                    found.update(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[name])
+    return found
 
 
 def _loops_from(

@@ -399,3 +399,30 @@ def check_limits(ctx: Context) -> Iterator[Diagnostic]:
                 f"too many {noun}: {len(items)} (the limit is {LIMITS[limit]})",
                 "keep scenarios small: split this one, or drop what the story does not need",
             )
+    yield from _check_calls(ctx)
+
+
+def _check_calls(ctx: Context) -> Iterator[Diagnostic]:
+    """The calls of the whole timeline (``call`` steps and ``during`` calls together), located
+    at the first one past the limit."""
+    limit = LIMITS["calls"]
+    counts = [
+        (path, int("call" in step), len(step.get("during", []))) for path, step in ctx.steps()
+    ]
+    total = sum(own + during for _, own, during in counts)
+    if total <= limit:
+        return
+    seen, where = 0, ""
+    for path, own, during in counts:
+        if seen + own > limit:
+            where = path
+            break
+        if seen + own + during > limit:
+            where = f"{path}.during[{limit - seen - own}]"
+            break
+        seen += own + during
+    yield ctx.error(
+        where,
+        f"too many calls in the timeline: {total} (the limit is {limit})",
+        "split the scenario: each file runs on its own",
+    )

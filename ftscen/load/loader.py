@@ -145,13 +145,31 @@ _INDICATOR = re.compile(
 _LINE_END = re.compile(r"\r\n?|\n")
 
 
+class _FastTags(yaml.CSafeLoader):
+    """libyaml, with each scalar's implicit tag looked up once per process: the resolver is
+    Python, tries a list of regular expressions per scalar and was the loader's largest cost;
+    a scenario repeats its names, and a corpus its keys."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            if len(_TAGS) > 50_000:
+                _TAGS.clear()
+            tag = _TAGS[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return tag
+
+
+_TAGS: dict[tuple[type[Node], Any, Any], str] = {}
+
+
 def plain_document(text: str, file: str, lines: tuple[str, ...]) -> Document | None:
     """The document, if libyaml reads ``text`` as plain data the walker's fast mode accepts;
     None to read it with the pure-Python parser."""
     if _ODD_SPACE.search(text):
         return None
     try:
-        root = yaml.CSafeLoader(text).get_single_node()
+        root = _FastTags(text).get_single_node()
     except Exception:  # noqa: BLE001 - whatever libyaml objects to, the pure-Python parser words
         return None
     if root is None:

@@ -30,6 +30,7 @@ import pytest
 from support import REPO, Preexec, run_ftscen
 
 from ftscen.app.workers import PER_CPU, usable_cpus, worker_count
+from ftscen.core.model import LIMITS
 from ftscen.report.golden import parse
 
 CORPUS = REPO / "scenarios"
@@ -380,12 +381,13 @@ def test_a_device_is_refused_without_reading_it() -> None:
 
 def test_an_oversize_scenario_is_refused_with_its_size(small: Path) -> None:
     big = small / "big.yaml"
+    limit = LIMITS["file_bytes"]
     with big.open("wb") as out:
-        out.truncate((1 << 20) + 1)  # sparse: costs no disk
+        out.truncate(limit + 1)  # sparse: costs no disk
     done = run_ftscen(["run", "big.yaml"], cwd=small)
     quiet(done)
     assert done.returncode == 2
-    assert f"the file is {(1 << 20) + 1} bytes; the limit is 1048576 bytes" in done.stderr
+    assert f"the file is {limit + 1} bytes; the limit is {limit} bytes" in done.stderr
 
 
 @pytest.mark.parametrize("kind", ["oversize", "fifo"])

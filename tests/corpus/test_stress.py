@@ -10,30 +10,18 @@ import gc
 import json
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO, run_ftscen
+from support import REPO, run_ftscen, runs_on
 
 from ftscen.app import pipeline
-from ftscen.core.errors import ScenarioInvalid
 from ftscen.report.text import report_dict
 
 KERNELS = ("5.1", "5.3", "6.6")
 
 
-def _runs_on_every_kernel(path: Path) -> bool:
-    """Files valid under all of :data:`KERNELS`: their ops flags exist in each (RECURSION is
-    5.11 on, RECURSION_SAFE before) and their steps pass the points they name in each (6.2
-    on, an update that stays on the list function passes no ftrace_call points)."""
-    try:
-        return not pipeline.check_points(pipeline.load(path), list(KERNELS))
-    except ScenarioInvalid:
-        return False
-
-
-CORPUS = [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if _runs_on_every_kernel(p)]
+CORPUS = [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if runs_on(p, KERNELS)]
 ROUNDS = 4
 
 pytestmark = pytest.mark.slow

@@ -28,18 +28,17 @@ def traced() -> Runner:
 
 def test_a_ring_pointer_off_an_event_boundary_is_refused():
     runner = traced()
-    runner.run()
-    runner.m.write_u32(L.RING_PTR, runner.m.read_u32(L.RING_PTR) - 2)
+    runner.m.write_u32(L.RING_PTR, L.RING_BASE + 6)
     with pytest.raises(IntegrityError) as caught:
-        runner.m.ring()
+        runner.run()  # the ring is emptied into the log after the call
     assert caught.value.check == "event-ring-pointer"
 
 
-def test_a_ring_pointer_outside_the_ring_is_refused_before_a_host_event_is_written():
+def test_a_ring_pointer_outside_the_ring_is_refused_when_the_call_returns():
     runner = traced()
     runner.m.write_u32(L.RING_PTR, 0x830010)
     with pytest.raises(IntegrityError, match="RING_PTR holds 0x830010"):
-        runner.m.emit(L.EV_STEP, 0)
+        runner.run()
 
 
 def test_a_record_the_model_never_writes_is_refused_when_the_log_is_read():

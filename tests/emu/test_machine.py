@@ -6,7 +6,7 @@ from build import fn, scenario, steps
 
 from ftscen.core.model import Call
 from ftscen.core.profile import profile_for
-from ftscen.emu.machine import Machine
+from ftscen.emu.machine import SLICE, Machine
 from ftscen.image import layout as L
 from ftscen.image.build import build_image
 
@@ -113,10 +113,44 @@ def test_write_to_text_from_emulated_code_is_a_fault():
     assert fault is not None and fault.kind == "write-to-text"
 
 
-def test_the_scenario_budget_is_charged_the_instructions_really_run():
+def looping(count: int) -> bytes:
+    """``mov ecx, count; loop $; ret``: 1 + count + 1 instructions."""
+    return b"\xb9" + count.to_bytes(4, "little") + b"\xe2\xfe\xc3"
+
+
+def test_the_scenario_budget_is_charged_each_slice_a_call_uses_up():
     img, m = machine()
-    m.insns_left = 100_000
+    m.poke(img.functions["g"], looping(2_500))  # f's few instructions, then 2,502 in g
+    assert m.run_call(1, img.functions["f"]) is None
+    assert m.executed == 2 * SLICE
+    assert m.insns_left == 10_000_000 - 2 * SLICE
+    assert ran(m) == [0]  # g's body (and its event) was replaced by the loop
+
+
+def test_short_calls_use_no_whole_slice():
+    img, m = machine()
     for _ in range(50):  # each call runs a few dozen instructions
         assert m.run_call(1, img.functions["f"]) is None
-    assert 0 < m.executed < 50 * 100
-    assert m.insns_left == 100_000 - m.executed
+    assert m.executed == 0 and m.insns_left == 10_000_000
+    assert ran(m) == [0, 1] * 50
+
+
+def test_the_scenario_budget_stops_a_long_call_at_its_limit():
+    img, m = machine()
+    m.insns_left = 2_500
+    m.poke(img.functions["g"], looping(5_000))
+    fault = m.run_call(1, img.functions["f"])
+    assert fault is not None and fault.kind == "runaway"
+    assert fault.detail == "instruction budget per scenario (10000000) used up"
+    assert m.insns_left == 0 and m.executed == 2_500
+
+
+def test_the_call_budget_is_exact():
+    img, m = machine(per_call=2_600)
+    m.poke(img.functions["g"], looping(2_500))
+    assert m.run_call(1, img.functions["f"]) is None  # about 2,510 instructions: fits
+    m.poke(img.functions["g"], looping(2_600))
+    fault = m.run_call(1, img.functions["f"])
+    assert fault is not None and fault.kind == "runaway"
+    assert fault.detail == "instruction budget per call (2600) used up"
+    assert img.symbols.label_for(fault.pc).startswith("g")

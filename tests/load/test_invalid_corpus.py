@@ -102,7 +102,7 @@ def test_every_expected_file_has_its_scenario() -> None:
 # ---- through the console script ------------------------------------------------------------
 
 
-def test_a_file_over_one_mib_is_refused_before_it_is_read(tmp_path: Path) -> None:
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_bytes(b"ftscen: 1\n" + b"# padding\n" * (LIMITS["file_bytes"] // 10))
     with pytest.raises(ScenarioInvalid) as caught:

@@ -435,12 +435,12 @@ def test_every_problem_is_reported_sorted_by_line_and_column() -> None:
 
 
 def test_a_scenario_over_a_limit_gets_only_the_limit_and_quickly() -> None:
-    # A chain of 3,000 functions each calling the next: the loop check alone was quadratic.
-    chain = "".join(f"  - {{name: f{i}, calls: [f{i + 1}]}}\n" for i in range(3000))
+    # A chain of 6,000 functions each calling the next: the loop check alone was quadratic.
+    chain = "".join(f"  - {{name: f{i}, calls: [f{i + 1}]}}\n" for i in range(6000))
     found = problems(
-        "ftscen: 1\nfunctions:\n" + chain + "  - name: f3000\ntimeline:\n  - call: nobody\n"
+        "ftscen: 1\nfunctions:\n" + chain + "  - name: f6000\ntimeline:\n  - call: nobody\n"
     )
-    assert [d.message for d in found] == ["too many functions: 3001 (the limit is 256)"]
+    assert [d.message for d in found] == ["too many functions: 6001 (the limit is 5000)"]
 
 
 # ---- record assertions -----------------------------------------------------------------------
