@@ -46,9 +46,14 @@ def copy_fixture(name: str, dest: Path, as_name: str | None = None) -> Path:
     return target
 
 
-def invoke(args: Sequence[str]) -> Result:
-    """``ftscen ARGS`` in this process (the current directory is the caller's)."""
-    return CliRunner().invoke(app, list(args))
+#: for ``invoke(env=...)``: as outside CI, where ``--update-golden`` may write goldens
+NOT_CI: dict[str, str | None] = {"CI": None}
+
+
+def invoke(args: Sequence[str], env: dict[str, str | None] | None = None) -> Result:
+    """``ftscen ARGS`` in this process (the current directory is the caller's); ``env``
+    changes the environment for the call (None: the variable is unset)."""
+    return CliRunner().invoke(app, list(args), env=env)
 
 
 def run_ftscen(

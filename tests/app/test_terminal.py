@@ -17,7 +17,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from support import FIXTURES, copy_fixture, invoke
+from support import FIXTURES, NOT_CI, copy_fixture, invoke
 from typer.testing import CliRunner
 
 from ftscen.app.cli import app
@@ -139,7 +139,7 @@ def test_quiet_over_several_files_prints_only_failures_and_the_summary(mixed: Pa
 def _goldens(folder: Path, *names: str) -> None:
     for name in names:
         copy_fixture(name, folder)
-    assert invoke(["run", str(folder), "--update-golden"]).exit_code == 0
+    assert invoke(["run", str(folder), "--update-golden"], env=NOT_CI).exit_code == 0
 
 
 def _edit_log(golden: Path) -> None:
