@@ -138,8 +138,9 @@ def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
             f"ftscen: interrupted: {run.tally.scenarios} of {len(jobs) + len(unreadable)} "
             "files finished; the summary and reports cover only those\n"
         )
-    _finish(opts, run.sink, streams, run.results, run.tally, stopped is not None)
-    code = stopped or exit_code(run.tally)
+    tally = run.tally
+    _finish(opts, run.sink, streams, run.results, tally, stopped is not None)
+    code = stopped or exit_code(tally)
     if opts.junit is not None and not write_junit(
         opts.junit, run.results, opts.versions, streams.err, stopped is not None
     ):
@@ -156,8 +157,15 @@ class _Run:
     opts: RunOptions
     sink: Sink
     progress: Progress | None
-    tally: Tally = field(default_factory=Tally)
     results: list[JobResult] = field(default_factory=list)
+
+    @property
+    def tally(self) -> Tally:
+        """The counts over what finished."""
+        tally = Tally()
+        for result in self.results:
+            tally.add(result)
+        return tally
 
     def collect(
         self, jobs: list[Job], unreadable: list[JobResult], err: Sink, err_stream: IO[str]
@@ -169,8 +177,9 @@ class _Run:
         running = corpus.run_jobs(jobs, worker_count(opts.jobs, len(jobs), err_stream))
         with closing(running):  # leaving early (a closed output, a signal) stops the workers
             for result in chain(unreadable, running):
-                self.tally.add(result)
-                # the JSON document and the HTML page need every log; the others the summaries
+                # the JSON document and the HTML page need every log; the others the summaries.
+                # One append, counted afterwards (:attr:`tally`): a Ctrl-C lands before or
+                # after it, so the summary and the reports always cover the same files.
                 self.results.append(result if opts.json or opts.html else result.summary())
                 if not opts.json:
                     _emit(opts, self.sink, err, result)
