@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
@@ -69,6 +70,10 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     held: dict[int, BaseProcess] = getattr(pool, "_processes", None) or {}  # pid -> process
     procs = list(held.values())
     manager: threading.Thread | None = getattr(pool, "_executor_manager_thread", None)
+    results = getattr(pool, "_result_queue", None)
+    if manager is not None:
+        _STOPPED.add(manager)
+        threading.excepthook = _quiet_stopped_managers
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
@@ -77,12 +82,33 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join()
+    # A worker killed while sending a result leaves half a message in the result pipe, and the
+    # manager thread blocks reading the rest for ever (at exit, Python joins that thread: the
+    # process hangs). With the workers gone, this process holds the pipe's last write end:
+    # closing it turns that read into end-of-file, which the manager treats as a broken pool.
+    writer = getattr(results, "_writer", None)
+    if writer is not None:
+        writer.close()
     # The pool's manager thread closes its wake-up pipe as it ends; if it is still ending at
     # interpreter exit, concurrent.futures' exit hook can write to that pipe just after it is
     # closed (CPython 3.11 checks and writes without a lock) and print "Exception ignored ...
     # Bad file descriptor". With its workers gone the thread ends at once: wait for it here.
     if manager is not None:
         manager.join(timeout=5)
+
+
+#: Manager threads of pools stopped on purpose (:func:`stop_pool`).
+_STOPPED: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_EXCEPTHOOK = threading.excepthook
+
+
+def _quiet_stopped_managers(args: threading.ExceptHookArgs) -> None:
+    """What the manager thread of a pool stopped on purpose raises while it notices (CPython
+    3.11 fails the futures the stop cancelled again, with InvalidStateError) is not news;
+    every other thread's exception is reported as usual."""
+    if args.thread is not None and args.thread in _STOPPED:
+        return
+    _EXCEPTHOOK(args)
 
 
 def _init_worker(parent: int) -> None:
