@@ -145,6 +145,11 @@ _INDICATOR = re.compile(
     r"|#(?<!\S.)"
 )
 _LINE_END = re.compile(r"\r\n?|\n")
+#: Where an indicator may start: the regex engine tries :data:`_INDICATOR`'s branches at
+#: every character, which cost more than libyaml's whole parse; a set of characters it
+#: skips to quickly. (No branch's match holds one of them after its first character, so
+#: the indicators are the candidates :data:`_INDICATOR` matches at.)
+_CANDIDATE = re.compile(r"[!?&*@`%|>#]")
 
 
 class _FastTags(yaml.CSafeLoader):
@@ -168,7 +173,7 @@ _TAGS: dict[tuple[type[Node], Any, Any], str] = {}
 def plain_document(text: str, file: str, lines: tuple[str, ...]) -> Document | None:
     """The document, if libyaml reads ``text`` as plain data the walker's fast mode accepts;
     None to read it with the pure-Python parser."""
-    if _ODD_SPACE.search(text):
+    if "\t" in text if text.isascii() else _ODD_SPACE.search(text):
         return None
     try:
         root = _FastTags(text).get_single_node()
@@ -192,8 +197,11 @@ def _indicators_only_in_text(text: str, scalars: list[ScalarNode]) -> bool:
     """
     starts: list[int] = []
     comment_end = -1
-    for found in _INDICATOR.finditer(text):
-        if found.start() < comment_end:
+    for candidate in _CANDIDATE.finditer(text):
+        if candidate.start() < comment_end:
+            continue
+        found = _INDICATOR.match(text, candidate.start())
+        if found is None:
             continue
         if not starts:  # only for files that have indicators
             starts = [0] + [end.end() for end in _LINE_END.finditer(text)]
