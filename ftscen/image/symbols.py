@@ -23,6 +23,9 @@ class SymbolTable:
         self._ranges = sorted((s for s in symbols if s.kind != "label"), key=lambda s: s.addr)
         self._starts = [s.addr for s in self._ranges]
         self._exact = {s.addr: s.name for s in sorted(symbols, key=lambda s: s.kind != "label")}
+        #: every label given so far: the event log names the same few addresses thousands of
+        #: times per run, and the table never changes
+        self._labels: dict[int, str] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
@@ -37,6 +40,14 @@ class SymbolTable:
         return sorted(self._by_name.values(), key=lambda s: (s.addr, s.name))
 
     def label_for(self, addr: int) -> str:
+        label = self._labels.get(addr)
+        if label is None:
+            if len(self._labels) > 65_536:  # an image reused by many runs stays bounded
+                self._labels.clear()
+            label = self._labels[addr] = self._label(addr)
+        return label
+
+    def _label(self, addr: int) -> str:
         if addr == 0:
             return "NULL"
         if addr in self._exact:

@@ -1,18 +1,19 @@
 """Stage 1, the walker: a YAML node graph -> plain data with line marks.
 
-:func:`walk` is the one place where a composed YAML document becomes a
+:func:`walk` (with its fast mode) is where a composed YAML document becomes a
 :class:`~ftscen.load.document.Document`: plain data (dict, list, str, int, float, bool,
 None), the 1-based mark of every value and key by JSON path, and the source text of plain
 scalars. It reads graphs of either parser :mod:`ftscen.load.loader` uses: libyaml's, and
 PyYAML's pure-Python one (which keeps each alias apart as an :class:`AliasNode`).
 
-It walks in one of two modes:
+There are two modes:
 
-* ``plain=True``, the fast mode, for a graph libyaml composed: only plain data is accepted.
-  libyaml gives an alias as the anchored node itself, so the alias's own mark is lost; a
-  node met twice (an alias, or a cycle), a merge key, and every problem raise
-  :class:`NotPlain`, and the loader reads the text again with the pure-Python parser;
-* the full mode: aliases and merge keys are expanded, and every problem becomes a
+* the fast mode, for a graph libyaml composed (:func:`ftscen.load.plain.walk_plain`, kept
+  apart because it is the loader's hot path): only plain data is accepted. libyaml gives an
+  alias as the anchored node itself, so the alias's own mark is lost; a node met twice (an
+  alias, or a cycle), a merge key, and every problem raise :class:`NotPlain`, and the loader
+  reads the text again with the pure-Python parser;
+* the full mode, :func:`walk`: aliases and merge keys are expanded, and every problem becomes a
   :class:`~ftscen.core.errors.Diagnostic`, raised together in one :class:`ScenarioInvalid`:
   duplicate keys, keys that are not strings, unsupported tags, values that do not fit their
   tag, aliases inside their own anchor, aliases that expand past :data:`ALIAS_BUDGET` nodes
@@ -130,46 +131,23 @@ class NotPlain(Exception):
     """The fast mode met something that is not plain data: the full mode words it."""
 
 
-def walk(
-    root: Node,
-    file: str,
-    lines: tuple[str, ...],
-    *,
-    plain: bool = False,
-    scalars: list[ScalarNode] | None = None,
-) -> Document:
-    """The document of the graph ``root``.
+def walk(root: Node, file: str, lines: tuple[str, ...]) -> Document:
+    """The document of the graph ``root``, in the full mode.
 
-    Raises :class:`ScenarioInvalid` with every problem found, or with ``plain=True``
-    :class:`NotPlain` at the first thing that is not plain data. The fast mode adds the
-    scalar nodes of values and keys to ``scalars`` (for the loader's check of the text).
+    Raises :class:`ScenarioInvalid` with every problem found.
     """
-    walker = Walker(file, lines, plain)
-    if scalars is not None:
-        walker.scalars = scalars
+    walker = Walker(file, lines)
     value = walker.value(root, "$", 0)
     if walker.problems:
         raise ScenarioInvalid(walker.problems)
     return Document(file, value, lines, walker.marks, walker.key_marks, walker.raw)
 
 
-def _parsers_agree_in_flow(node: ScalarNode) -> None:
-    """Fast mode: raise :class:`NotPlain` for a plain scalar of a flow collection that the
-    parsers read apart. `{a:` then a line break: they mark the null apart; `[sched_?]` or
-    `{n? otrace: 1}`: the pure-Python parser ends a plain scalar at '?' there, libyaml not."""
-    if not node.style and (not node.value or "?" in node.value):
-        raise NotPlain
-
-
 class Walker:
-    """Walks a node graph into plain data, collecting marks and problems (see the module).
+    """Walks a node graph into plain data, collecting marks and problems (see the module)."""
 
-    In the fast mode it also collects :attr:`scalars`, the scalar nodes of values and keys,
-    for the loader's check that the text holds no indicator outside them.
-    """
-
-    def __init__(self, file: str, lines: tuple[str, ...], plain: bool) -> None:
-        self.file, self.lines, self.plain = file, lines, plain
+    def __init__(self, file: str, lines: tuple[str, ...]) -> None:
+        self.file, self.lines = file, lines
         self.marks: dict[str, tuple[int, int]] = {}
         self.key_marks: dict[str, tuple[int, int]] = {}
         self.raw: dict[str, str] = {}
@@ -179,31 +157,24 @@ class Walker:
         self.outer_alias: Node | None = None
         self.outer_path = "$"
         self.open: set[int] = set()
-        self.seen: set[int] = set()
-        self.scalars: list[ScalarNode] = []
-        # The pure-Python composer refuses values nested past MAX_DEPTH (the root is level
-        # 1 there, 0 here); libyaml's graph is not bounded so, and the fast mode stops where
-        # that composer would. Past the bound in the full mode, aliases did the nesting.
-        self.depth_limit = MAX_DEPTH - 1 if plain else MAX_DEPTH
+        # The pure-Python composer refuses values nested past MAX_DEPTH: past the bound
+        # here, aliases did the nesting.
+        self.depth_limit = MAX_DEPTH
 
     def diagnostic(self, node: Node, path: str, message: str, hint: str | None) -> Diagnostic:
         line, col = mark(node.start_mark)
         return Diagnostic(self.file, line, col, message, path, hint, source_at(self.lines, line))
 
     def problem(self, node: Node, path: str, message: str, hint: str | None) -> None:
-        if self.plain:
-            raise NotPlain
         found = self.diagnostic(node, path, message, hint)
         if found not in self._reported:
             self._reported.add(found)
             self.problems.append(found)
 
     def abort(self, node: Node, path: str, message: str, hint: str) -> ScenarioInvalid:
-        if self.plain:
-            raise NotPlain
         return ScenarioInvalid(self.problems + [self.diagnostic(node, path, message, hint)])
 
-    def value(self, node: Node, path: str, depth: int, flow: bool = False) -> Any:
+    def value(self, node: Node, path: str, depth: int) -> Any:
         if depth > self.depth_limit:
             raise self.abort(
                 node,
@@ -214,13 +185,7 @@ class Walker:
         kind = type(node)
         if kind is AliasNode:
             return self.alias(node, path, depth)  # type: ignore[arg-type]
-        if self.plain:
-            # libyaml gives an alias as its anchored node: a node met twice is an alias
-            # (or a cycle) that only the full mode can locate
-            if id(node) in self.seen:
-                raise NotPlain
-            self.seen.add(id(node))
-        elif self.outer_alias is not None:
+        if self.outer_alias is not None:
             self.count_expansion()
         start = node.start_mark  # each path is walked once: duplicate keys are skipped
         self.marks[path] = (start.line + 1, start.column + 1)
@@ -234,9 +199,7 @@ class Walker:
             )
             return None
         if kind is ScalarNode:
-            return self.scalar(node, path, flow)  # type: ignore[arg-type]
-        if self.plain:  # no aliases, so nothing to find inside its own anchor
-            return self.collection(node, path, depth)
+            return self.scalar(node, path)  # type: ignore[arg-type]
         self.open.add(id(node))
         try:
             return self.collection(node, path, depth)
@@ -246,10 +209,8 @@ class Walker:
     def collection(self, node: Node, path: str, depth: int) -> Any:
         if type(node) is MappingNode:
             return self.mapping(node, path, depth)
-        flow = bool(node.flow_style)  # type: ignore[attr-defined]
         return [
-            self.value(item, child_path(path, i), depth + 1, flow)
-            for i, item in enumerate(node.value)
+            self.value(item, child_path(path, i), depth + 1) for i, item in enumerate(node.value)
         ]
 
     def alias(self, node: AliasNode, path: str, depth: int) -> Any:
@@ -281,11 +242,7 @@ class Walker:
                 "write the values out, or use far fewer nested aliases",
             )
 
-    def scalar(self, node: ScalarNode, path: str, flow: bool) -> Any:
-        if self.plain:
-            self.scalars.append(node)
-            if flow:
-                _parsers_agree_in_flow(node)
+    def scalar(self, node: ScalarNode, path: str) -> Any:
         if not node.style:  # plain: None from the pure-Python parser, '' from libyaml
             self.raw[path] = node.value
         try:
@@ -312,24 +269,13 @@ class Walker:
         self, node: MappingNode, out: dict[str, Any], path: str, depth: int, explicit: bool
     ) -> bool:
         """Add ``node``'s own entries; merged entries never replace existing keys. Whether
-        ``node`` has merge keys (the fast mode leaves them, mostly merging an alias, to the
-        full mode)."""
+        ``node`` has merge keys."""
         merges = False
-        flow = bool(node.flow_style)
         for key_node, value_node in node.value:
             if key_node.tag == MERGE:
-                if self.plain:
-                    raise NotPlain
                 merges = True
                 continue
-            if self.plain:
-                if id(key_node) in self.seen:
-                    raise NotPlain
-                self.seen.add(id(key_node))
-                self.scalars.append(key_node)
             if type(key_node) is ScalarNode and key_node.tag in AS_TEXT:
-                if self.plain and flow:
-                    _parsers_agree_in_flow(key_node)
                 key = key_node.value
             else:  # an alias, or not a string
                 key = self.key(key_node, path)
@@ -351,7 +297,7 @@ class Walker:
                 self.count_expansion()
             start = key_node.start_mark
             self.key_marks[sub] = (start.line + 1, start.column + 1)
-            out[key] = self.value(value_node, sub, depth + 1, flow)
+            out[key] = self.value(value_node, sub, depth + 1)
         return merges
 
     def key(self, node: Node, path: str) -> str | None:

@@ -70,4 +70,6 @@ def parent_path(path: str) -> str:
 
 def split_lines(text: str) -> tuple[str, ...]:
     """Split like PyYAML counts lines, so ``lines[mark.line]`` is the marked line."""
+    if text.isascii() and "\r" not in text:  # the usual file: '\n' is the only break
+        return tuple(text.split("\n"))
     return tuple(_LINE_BREAK.split(text))

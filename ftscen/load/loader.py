@@ -6,12 +6,13 @@ in the file, keyed by JSON path (``$.ops[0].filter[1]`` -> ``(14, 15)``, 1-based
 
 The file is untrusted input. Bytes that cannot be a scenario (binary, not UTF-8, empty, over
 ``LIMITS["file_bytes"]``) are refused here. A parser then composes the text into a node graph
-and the one walker, :func:`ftscen.load.compose.walk`, builds the :class:`Document` from it:
+and the walker, :func:`ftscen.load.compose.walk`, builds the :class:`Document` from it:
 
 * libyaml (PyYAML's C parser), when PyYAML has it, composes first and the walker reads its
-  graph in the plain-data fast mode. Text on which libyaml and the pure-Python parser are
-  known to disagree, anything libyaml complains about, and anything the fast mode does not
-  accept (aliases, merge keys, tags, duplicate keys, ...) go on to:
+  graph in the plain-data fast mode (:func:`ftscen.load.plain.walk_plain`). Text on which
+  libyaml and the pure-Python parser are known to disagree, anything libyaml complains
+  about, and anything the fast mode does not accept (aliases, merge keys, tags, duplicate
+  keys, ...) go on to:
 * PyYAML's pure-Python parser, whose graph keeps aliases apart (so they can be counted and
   located) and whose syntax errors are worded here; the walker's full mode turns every
   problem into a diagnostic.
@@ -36,6 +37,7 @@ from ftscen.core.files import wide_encoding
 from ftscen.core.model import LIMITS
 from ftscen.load.compose import ALIAS_BUDGET, MAX_DEPTH, AliasNode, NotPlain, mark, source_at, walk
 from ftscen.load.document import Document, split_lines
+from ftscen.load.plain import walk_plain
 
 __all__ = ["ALIAS_BUDGET", "FAST_PATH", "MAX_DEPTH", "load_yaml", "oversize", "plain_document"]
 
@@ -143,6 +145,11 @@ _INDICATOR = re.compile(
     r"|#(?<!\S.)"
 )
 _LINE_END = re.compile(r"\r\n?|\n")
+#: Where an indicator may start: the regex engine tries :data:`_INDICATOR`'s branches at
+#: every character, which cost more than libyaml's whole parse; a set of characters it
+#: skips to quickly. (No branch's match holds one of them after its first character, so
+#: the indicators are the candidates :data:`_INDICATOR` matches at.)
+_CANDIDATE = re.compile(r"[!?&*@`%|>#]")
 
 
 class _FastTags(yaml.CSafeLoader):
@@ -166,7 +173,7 @@ _TAGS: dict[tuple[type[Node], Any, Any], str] = {}
 def plain_document(text: str, file: str, lines: tuple[str, ...]) -> Document | None:
     """The document, if libyaml reads ``text`` as plain data the walker's fast mode accepts;
     None to read it with the pure-Python parser."""
-    if _ODD_SPACE.search(text):
+    if "\t" in text if text.isascii() else _ODD_SPACE.search(text):
         return None
     try:
         root = _FastTags(text).get_single_node()
@@ -176,7 +183,7 @@ def plain_document(text: str, file: str, lines: tuple[str, ...]) -> Document | N
         return None
     scalars: list[ScalarNode] = []
     try:
-        doc = walk(root, file, lines, plain=True, scalars=scalars)
+        doc = walk_plain(root, file, lines, scalars)
     except NotPlain:
         return None
     return doc if _indicators_only_in_text(text, scalars) else None
@@ -190,8 +197,11 @@ def _indicators_only_in_text(text: str, scalars: list[ScalarNode]) -> bool:
     """
     starts: list[int] = []
     comment_end = -1
-    for found in _INDICATOR.finditer(text):
-        if found.start() < comment_end:
+    for candidate in _CANDIDATE.finditer(text):
+        if candidate.start() < comment_end:
+            continue
+        found = _INDICATOR.match(text, candidate.start())
+        if found is None:
             continue
         if not starts:  # only for files that have indicators
             starts = [0] + [end.end() for end in _LINE_END.finditer(text)]
