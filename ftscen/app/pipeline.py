@@ -166,14 +166,8 @@ def unplaced_diagnostic(u: Unplaced) -> Diagnostic:
     """A ``during`` whose point its step never passed, worded at the ``at`` it names."""
     listed = ", ".join(u.points) if u.points else "none: this step changes no code"
     m = u.during.mark
-    return Diagnostic(
-        m.file,
-        m.line,
-        m.col,
-        f"this step never passes point '{u.during.at}'",
-        m.path,
-        hint=f"the points it passes are: {listed}",
-        source_line=m.text,
+    return m.diagnostic(
+        f"this step never passes point '{u.during.at}'", hint=f"the points it passes are: {listed}"
     )
 
 

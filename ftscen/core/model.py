@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ftscen.core.errno import ERRNO_NAMES
+from ftscen.core.errors import Diagnostic
 from ftscen.core.kernels import KernelSet, Release
 
 #: ``ftrace_ops`` flags a scenario may set (include/linux/ftrace.h, ``enum FTRACE_OPS_FL_*``).
@@ -45,6 +46,12 @@ class Mark:
 
     def at(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
+
+    def diagnostic(self, message: str, hint: str | None = None) -> Diagnostic:
+        """An error at this place, quoting its line."""
+        return Diagnostic(
+            self.file, self.line, self.col, message, self.path, hint=hint, source_line=self.text
+        )
 
 
 NO_MARK = Mark("<scenario>", 0, 0, "$")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ftscen.core.errors import Diagnostic, ScenarioInvalid
+from ftscen.core.errors import ScenarioInvalid
 from ftscen.core.model import Mark
 
 #: A name the module may use as (part of) a C identifier and a kallsyms symbol.
@@ -32,14 +32,9 @@ def check_ident(name: str, what: str, mark: Mark) -> str:
         return name
     raise ScenarioInvalid(
         [
-            Diagnostic(
-                mark.file,
-                mark.line,
-                mark.col,
+            mark.diagnostic(
                 f"{what} {name!r} cannot be a C identifier in a kernel module",
-                mark.path,
                 hint="use letters, digits and '_' (at most 64, not starting with a digit)",
-                source_line=mark.text,
             )
         ]
     )
@@ -54,14 +49,9 @@ def translate_glob(glob: str, unit: int, mark: Mark) -> str:
     if len(out.encode("utf-8")) > GLOB_MAX:
         raise ScenarioInvalid(
             [
-                Diagnostic(
-                    mark.file,
-                    mark.line,
-                    mark.col,
+                mark.diagnostic(
                     f"a glob of {len(glob)} characters is too long for the module",
-                    mark.path,
                     hint=f"keep globs under {GLOB_MAX - 16} bytes",
-                    source_line=mark.text,
                 )
             ]
         )
