@@ -18,6 +18,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from ftscen.core.model import OPS_FLAGS
 from ftscen.core.profile import flag_problem, parse_version
 
 #: ``HYPOTHESIS_PROFILE=long`` runs many more examples, and different ones each time.
@@ -32,15 +33,7 @@ EXAMPLES_RUN = settings(
 
 FUNCS = ("do_IRQ", "schedule", "tick", "f", "g", "__migrate_task", "work_fn", "do_IRQ_v2")
 OPS = ("livepatch", "tracer", "probe", "kp")
-FLAGS = (
-    "SAVE_REGS",
-    "SAVE_REGS_IF_SUPPORTED",
-    "IPMODIFY",
-    "DYNAMIC",
-    "RECURSION",
-    "RECURSION_SAFE",
-    "PERMANENT",
-)
+FLAGS = OPS_FLAGS  # every flag the format knows; draws keep those the kernel has
 VERSIONS = ("3.5", "4.19", "5.1", "5.2", "5.3", "5.4", "5.5", "5.10", "6.6")
 POINTS = (
     "start",

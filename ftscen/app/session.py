@@ -133,12 +133,12 @@ def run_session(opts: RunOptions, streams: Streams) -> ExitCode:
         stopped = ExitCode.TERMINATED
     if progress is not None:
         progress.clear()
+    tally = run.tally
     if stopped is not None:
         streams.err.write(
-            f"ftscen: interrupted: {run.tally.scenarios} of {len(jobs) + len(unreadable)} "
+            f"ftscen: interrupted: {tally.scenarios} of {len(jobs) + len(unreadable)} "
             "files finished; the summary and reports cover only those\n"
         )
-    tally = run.tally
     _finish(opts, run.sink, streams, run.results, tally, stopped is not None)
     code = stopped or exit_code(tally)
     if opts.junit is not None and not write_junit(
