@@ -140,8 +140,9 @@ def check_scenario(
             # the fault cut the timeline short; an xfail run may expect exactly that fault,
             # so the rest is still checked, by the patcher alone (only on this path)
             unplaced = dry_run(sc, profile).unplaced
-    if unplaced:
-        raise ScenarioInvalid([unplaced_diagnostic(u) for u in unplaced])
+    if unplaced or result.problems:
+        found = [*result.problems, *(unplaced_diagnostic(u) for u in unplaced)]
+        raise ScenarioInvalid(list(dict.fromkeys(found)))
     outcome, verdicts = evaluate(result)
     return ScenarioReport(result, outcome, tuple(verdicts), shown)
 

@@ -96,6 +96,9 @@ class Kernel:
     int3: str | None = None
     cpus: int = 2
     mark: Mark = NO_MARK
+    #: CONFIG_PREEMPT(ION): a stopped call outside a preempt-disabled region is a preempted
+    #: task, and the CPU it stopped on is free to schedule (docs/model.md, "Calls in flight")
+    preempt: bool = False
 
 
 # ---- timeline actions -------------------------------------------------------------------
@@ -131,23 +134,48 @@ class Sysctl:
 
 
 @dataclass(frozen=True)
+class Stop:
+    """Where a call stops before it finishes: at an instruction address (``at``, a symbol
+    with an optional ``+0xN`` offset, resolved against the image when the scenario runs) or
+    after ``insns`` instructions. Its CPU keeps its registers and stack until ``resume``."""
+
+    at: str | None = None
+    insns: int | None = None
+    mark: Mark = NO_MARK
+
+    def describe(self) -> str:
+        return self.at if self.at is not None else f"{self.insns} instructions"
+
+
+@dataclass(frozen=True)
 class Call:
     func: str
     cpu: int | None = None
+    stop: Stop | None = None
 
 
-Action = Register | Unregister | SetFilter | SetNotrace | Sysctl | Call
+@dataclass(frozen=True)
+class Resume:
+    """``resume: ID``: the stopped call ``ID`` runs on from where it stopped, to its end."""
+
+    call: str
+    mark: Mark = NO_MARK
+
+
+Action = Register | Unregister | SetFilter | SetNotrace | Sysctl | Call | Resume
 PatcherAction = Register | Unregister | SetFilter | SetNotrace | Sysctl
 
 
 @dataclass(frozen=True)
 class During:
-    """A call placed at a named point inside a patcher step's code modification."""
+    """A call (or, with ``resume`` set, the resumption of a stopped call) placed at a named
+    point inside a patcher step's code modification."""
 
     at: str
-    call: Call
+    call: Call | None
     id: str | None = None
     mark: Mark = NO_MARK
+    resume: Resume | None = None
 
 
 @dataclass(frozen=True)

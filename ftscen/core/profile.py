@@ -50,6 +50,8 @@ class KernelProfile:
     frame: str
     dynamic_trampolines: bool
     cpus: int
+    #: CONFIG_PREEMPT(ION) (``kernel.preempt``): see :mod:`ftscen.emu.inflight`
+    preempt: bool = False
 
     @property
     def text_poke(self) -> bool:
@@ -87,6 +89,40 @@ class KernelProfile:
         """From 6.2 ``update_ftrace_func()`` returns early when the callee is the one it last
         wrote ("ftrace: Avoid needless updates of the ftrace function call", Nov 2022)."""
         return self.release >= (6, 2)
+
+    @property
+    def rude_wait(self) -> str:
+        """The wait of ``ftrace_shutdown()`` for every CPU to schedule before a DYNAMIC ops is
+        freed: ``schedule_on_each_cpu(ftrace_sync)`` ("ftrace: Use schedule_on_each_cpu() as
+        a heavy synchronize_sched()", 3.13), replaced by ``synchronize_rcu_tasks_rude()`` in
+        e5a971d76d70 "ftrace: Use synchronize_rcu_tasks_rude() instead of ftrace_sync()"
+        (5.8). Both wait until every CPU has scheduled; the model tells them apart by name."""
+        if self.release >= (5, 8):
+            return "synchronize_rcu_tasks_rude()"
+        return "schedule_on_each_cpu(ftrace_sync)"
+
+    @property
+    def waits_for_preempted_tasks(self) -> bool:
+        """``synchronize_rcu_tasks()`` in ``ftrace_shutdown()`` on a preemptible kernel
+        ("ftrace: Add use of synchronize_rcu_tasks() with dynamic trampolines", 4.12): a task
+        preempted on a trampoline is waited for. Before it, such kernels gave DYNAMIC ops no
+        trampoline at all (:attr:`dynamic_ops_trampolines`)."""
+        return self.preempt and self.release >= (4, 12)
+
+    @property
+    def dynamic_ops_trampolines(self) -> bool:
+        """Whether a DYNAMIC ops gets a per-ops trampoline: before 4.12 a preemptible kernel
+        gave it none (``ftrace_update_trampoline()``'s ``#ifdef CONFIG_PREEMPT`` block:
+        nothing knew when a preempted task had left a trampoline, so none could be freed)."""
+        return not self.preempt or self.release >= (4, 12)
+
+    @property
+    def waits_without_update(self) -> bool:
+        """From 6.1 ``ftrace_shutdown()`` waits before freeing a DYNAMIC ops even when it ran
+        no code update (no command, or ``ftrace_enabled == 0``): 0e792b89e680 "ftrace: Fix
+        use-after-free for dynamic ftrace_ops" (v6.1-rc4) sent that path to the waits
+        instead of straight to ``ftrace_trampoline_free()``."""
+        return self.release >= (6, 1)
 
     def runtime_key(self) -> tuple[str, bool]:
         """What the shared runtime code depends on (for caching its assembly)."""
@@ -148,4 +184,5 @@ def profile_for(kernel: Kernel, version: str | None = None) -> KernelProfile:
         frame="full" if release >= (5, 3) else "short",
         dynamic_trampolines=kernel.dynamic_trampolines,
         cpus=kernel.cpus,
+        preempt=kernel.preempt,
     )

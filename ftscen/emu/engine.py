@@ -212,6 +212,19 @@ class Engine:
             context = self._entries[cpu] = self.uc.context_save()
         return context
 
+    def hook_code(self, addr: int, callback: Callable[[], None]) -> Any:
+        """Call ``callback`` before the instruction at ``addr`` runs (a code hook over that
+        one address: instructions elsewhere pay nothing); :meth:`unhook` removes it."""
+        from unicorn import UC_HOOK_CODE
+
+        def hit(uc: object, address: int, size: int, data: object) -> None:
+            callback()
+
+        return self.uc.hook_add(UC_HOOK_CODE, hit, begin=addr, end=addr)
+
+    def unhook(self, handle: Any) -> None:
+        self.uc.hook_del(handle)
+
     def handle(
         self, interrupt: Callable[[int], None], bad_memory: Callable[[int, int, int], bool]
     ) -> None:

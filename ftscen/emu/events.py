@@ -145,6 +145,44 @@ class WarnEvent(Event):
     count: int
 
 
+@dataclass(frozen=True)
+class StopEvent(Event):
+    """A call stopped before its end, about to execute the instruction at ``pc``; its CPU
+    keeps its registers and stack until a ``resume``."""
+
+    kind: ClassVar[str] = "stop"
+    pc: str
+
+
+@dataclass(frozen=True)
+class ResumeEvent(Event):
+    """A stopped call runs on from ``pc``; ``at`` is the point it is resumed at, if any."""
+
+    kind: ClassVar[str] = "resume"
+    pc: str | None
+    at: str | None
+    #: the step whose wait already let the call run to its end (then nothing runs here)
+    finished_in: int | None = None
+
+
+@dataclass(frozen=True)
+class WaitEvent(Event):
+    """The patcher (CPU 0) waits, in kernel function ``wait``, for the stopped call named
+    by ``call`` (on ``cpu``, at ``pc``)."""
+
+    kind: ClassVar[str] = "wait"
+    wait: str
+    pc: str
+
+
+@dataclass(frozen=True)
+class UnresumedEvent(Event):
+    """At the end of the run, a call is still stopped at ``pc``: nothing resumed it."""
+
+    kind: ClassVar[str] = "unresumed"
+    pc: str
+
+
 Raw = tuple[int, ...]
 
 
@@ -155,6 +193,7 @@ class _Decoder:
         self.strings, self.image, self.calls = strings, image, calls
         self.label = image.symbols.label_for
         self.step = -1
+        self.at: str | None = None  # the last point passed in this step
         self.stack: list[CallInfo] = []
 
     def where(self) -> tuple[int, int, str | None]:
@@ -165,7 +204,7 @@ class _Decoder:
         return self.step, 0, None
 
     def step_(self, r: Raw) -> Event:
-        self.step = r[1]
+        self.step, self.at = r[1], None
         return StepEvent(*self.host(), index=r[1])
 
     def call_(self, r: Raw) -> Event:
@@ -176,6 +215,25 @@ class _Decoder:
     def return_(self, r: Raw) -> Event:
         info = self.stack.pop()
         return ReturnEvent(self.step, info.cpu, info.id)
+
+    def stop(self, r: Raw) -> Event:
+        info = self.stack.pop()
+        return StopEvent(self.step, info.cpu, info.id, pc=self.label(r[3]))
+
+    def resume(self, r: Raw) -> Event:
+        info = self.calls[r[2]]
+        if r[4]:
+            return ResumeEvent(self.step, info.cpu, info.id, None, self.at, r[4] - 1)
+        self.stack.append(info)
+        return ResumeEvent(self.step, info.cpu, info.id, pc=self.label(r[3]), at=self.at)
+
+    def wait(self, r: Raw) -> Event:
+        info = self.calls[r[2]]
+        return WaitEvent(self.step, info.cpu, info.id, wait=self.strings[r[1]], pc=self.label(r[3]))
+
+    def unresumed(self, r: Raw) -> Event:
+        info = self.calls[r[2]]
+        return UnresumedEvent(self.step, info.cpu, info.id, pc=self.label(r[3]))
 
     def ran(self, r: Raw) -> Event:
         return RanEvent(*self.where(), func=self.image.func_names[r[1]])
@@ -206,7 +264,8 @@ class _Decoder:
         )
 
     def point(self, r: Raw) -> Event:
-        return PointEvent(*self.host(), point=self.strings[r[1]])
+        self.at = self.strings[r[1]]
+        return PointEvent(*self.host(), point=self.at)
 
     def patch(self, r: Raw) -> Event:
         return PatchEvent(*self.host(), site=self.label(r[1]), change=self.strings[r[2]])
@@ -249,6 +308,10 @@ _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
     L.EV_RESULT: _Decoder.result,
     L.EV_FAULT: _Decoder.fault,
     L.EV_WARN: _Decoder.warn,
+    L.EV_STOP: _Decoder.stop,
+    L.EV_RESUME: _Decoder.resume,
+    L.EV_WAIT: _Decoder.wait,
+    L.EV_UNRESUMED: _Decoder.unresumed,
 }
 
 

@@ -13,6 +13,8 @@ host write alone does not invalidate code Unicorn has already translated).
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
+from typing import Any
 
 from ftscen.core.errors import IntegrityError, InternalError
 from ftscen.emu import engine
@@ -21,7 +23,28 @@ from ftscen.image import layout as L
 from ftscen.image.build import Image
 
 #: Fault and Int3Policy live in the trap module; callers keep importing them from here.
-__all__ = ["Fault", "Int3Policy", "Machine"]
+__all__ = ["Fault", "Held", "Int3Policy", "Machine", "StopAt"]
+
+
+@dataclass(frozen=True)
+class StopAt:
+    """Where a call stops: before the instruction at ``addr``, or after ``insns``."""
+
+    addr: int | None = None
+    insns: int | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """A stopped call's CPU: where it stopped, its registers, and its budget left. Its
+    stack stays where it is, in the CPU's own stack region."""
+
+    cpu: int
+    pc: int
+    sp: int
+    context: Any
+    left: int
+
 
 _RING_START = struct.pack("<I", L.RING_BASE)
 _PAD = (0,) * 7
@@ -59,6 +82,9 @@ class Machine:
         self._fault: Fault | None = None
         self._running = False
         self._stopped = False
+        self._stop_hit = False
+        #: the call just run stopped before its end: its CPU's state (None: it returned)
+        self.stopped: Held | None = None
         units = [(u.base, u.code) for u in image.units]
         self.engine = engine.acquire(self, cpus, units)
         self.uc = self.engine.uc
@@ -142,48 +168,85 @@ class Machine:
         return self.records
 
     # ---- running a call -------------------------------------------------------------------
-    def run_call(self, cpu: int, target: int) -> Fault | None:
-        """CPU ``cpu`` calls ``target`` from its caller stub and runs until it returns.
+    def run_call(self, cpu: int, target: int, stop: StopAt | None = None) -> Fault | None:
+        """CPU ``cpu`` calls ``target`` from its caller stub and runs until it returns, or
+        until ``stop`` (then :attr:`stopped` holds its registers, for :meth:`resume_call`).
 
         The stub's ``call`` is made by the host (the return address pushed, EIP at the
         target), so no call rewrites text and the stub stays as the image built it."""
         back = self.image.callers[cpu] + 5
         # the globals and the stacks are reset wholesale: no need to note these writes
-        self.engine.write(L.CURRENT_TASK, struct.pack("<I", L.task_struct(cpu)))
         self.engine.write(L.cpu_stack_top(cpu) - 20, struct.pack("<I", back))
         self.uc.context_restore(self.engine.entry(cpu))
+        return self._run(cpu, target, back, self.max_insns_per_call, stop)
+
+    def resume_call(self, held: Held) -> Fault | None:
+        """Run a stopped call on from where it stopped (its registers as they were; its stack
+        is its CPU's own, which no other call used meanwhile) to its return."""
+        self.uc.context_restore(held.context)
+        return self._run(held.cpu, held.pc, self.image.callers[held.cpu] + 5, held.left, None)
+
+    def _run(self, cpu: int, pc: int, back: int, budget: int, stop: StopAt | None) -> Fault | None:
+        self.engine.write(L.CURRENT_TASK, struct.pack("<I", L.task_struct(cpu)))
         self._cpu, self._fault, self._running = cpu, None, True
+        self.stopped = None
         self.engine.sync()
+        hook = None
+        if stop is not None and stop.addr is not None:
+            hook = self.engine.hook_code(stop.addr, self._on_stop)
         try:
-            self._run_slices(cpu, target, back)
+            left = self._run_slices(cpu, pc, back, budget, stop)
         finally:
             self._running = False
+            if hook is not None:
+                self.engine.unhook(hook)
         self._drain()  # before the trap's own event, which follows what the call logged
         if self._fault is not None:
             self._fault = self.trap.annotate(self._fault)
+        elif self._stop_hit or (stop is not None and stop.insns is not None and left[1]):
+            from unicorn.x86_const import UC_X86_REG_EIP, UC_X86_REG_ESP
+
+            where, sp = int(self.uc.reg_read(UC_X86_REG_EIP)), int(self.uc.reg_read(UC_X86_REG_ESP))
+            self.stopped = Held(cpu, where, sp, self.uc.context_save(), left[0])
+        self._stop_hit = False
         return self._fault
 
-    def _run_slices(self, cpu: int, pc: int, back: int) -> None:
+    def _on_stop(self) -> None:
+        self._stop_hit = True
+        self.uc.emu_stop()
+
+    def _run_slices(
+        self, cpu: int, pc: int, back: int, budget: int, stop: StopAt | None
+    ) -> tuple[int, bool]:
         """Run in slices of at most :data:`SLICE` instructions, each stopped by Unicorn's
         own ``count=`` (no hook per instruction): the call's budget is exact, and the run's
-        budget is charged every slice used up (a call's last, partial slice is free)."""
+        budget is charged every slice used up (a call's last, partial slice is free). A stop
+        after N instructions is one more bound on the slice. Returns the call's budget left
+        and whether it stopped after its N instructions."""
         from unicorn import UcError  # type: ignore[attr-defined]
         from unicorn.x86_const import UC_X86_REG_EIP
 
-        call_left = self.max_insns_per_call
+        call_left = budget
+        until_stop = stop.insns if stop is not None and stop.insns is not None else None
         while True:
             grant = max(1, min(SLICE, call_left, self.insns_left))
+            if until_stop is not None:
+                grant = min(grant, until_stop)
             try:
                 self.uc.emu_start(pc, back, count=grant)
             except UcError as exc:
                 if self._fault is None:
                     self._fault = self._fault_from_error(cpu, str(exc))
             pc = int(self.uc.reg_read(UC_X86_REG_EIP))
-            if self._fault is not None or pc == back:
-                return
+            if self._fault is not None or pc == back or self._stop_hit:
+                return call_left, False
             call_left -= grant  # stopped by the count: the whole slice ran
             self.insns_left -= grant
             self.executed += grant
+            if until_stop is not None:
+                until_stop -= grant
+                if until_stop <= 0:
+                    return call_left, True
             if self.insns_left <= 0:
                 detail = f"instruction budget per scenario ({self.max_insns_total}) used up"
             elif call_left <= 0:
@@ -191,7 +254,7 @@ class Machine:
             else:
                 continue
             self._fault = Fault("runaway", cpu, pc, None, detail)
-            return
+            return call_left, False
 
     def _fault_from_error(self, cpu: int, message: str) -> Fault:
         from unicorn.x86_const import UC_X86_REG_EIP

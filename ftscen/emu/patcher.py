@@ -91,8 +91,14 @@ class Patcher:
         machine: Machine,
         profile: KernelProfile,
         on_point: Callable[[str], None],
+        on_wait: Callable[[str], None] = lambda wait: None,
     ) -> None:
         self.image, self.m, self.profile, self.on_point = image, machine, profile, on_point
+        #: the kernel waits for other CPUs here (``ftscen.emu.inflight.WAITS``); the runner
+        #: knows which stopped calls hold the wait up
+        self.wait = on_wait
+        #: trampolines freed (poisoned) by ``ftrace_trampoline_free``: ops name -> address
+        self.freed: dict[str, int] = {}
         self.traceable = tuple(f.name for f in sc.functions if not f.notrace)
         self.table = RecordTable(((f, image.sites[f]) for f in self.traceable), profile.release)
         self.records = self.table.by_func
@@ -234,14 +240,17 @@ class Patcher:
             )
             self.inflight[ip] = new
             self.m.poke(ip, bytes([L.INT3]))
+        self.wait("sync")  # run_sync() / text_poke_sync(): on_each_cpu(do_sync_core)
         self.point(f"{name}.int3")
         for ip, new in changes:
             self._expect_text(ip, bytes([L.INT3]), "the int3 of phase 1")
             self.m.poke(ip + 1, new[1:])
+        self.wait("sync")
         self.point(f"{name}.tail")
         for ip, new in changes:
             self._expect_text(ip, bytes([L.INT3]) + new[1:], "int3 and the new tail")
             self.m.poke(ip, new[:1])
+        self.wait("sync")
         self.point(f"{name}.done")
         for ip, _ in changes:
             del self.inflight[ip]
@@ -346,6 +355,8 @@ class Patcher:
         """``arch_ftrace_update_trampoline``: create the copy, or retarget an allocated one."""
         if not self.profile.dynamic_trampolines:
             return
+        if "DYNAMIC" in ops.flags and not self.profile.dynamic_ops_trampolines:
+            return  # before 4.12, CONFIG_PREEMPT: ftrace_update_trampoline() skips it
         tramp = self.image.trampolines[ops.name]
         func = self.get_func(ops)
         if ops.trampoline is None:
@@ -354,6 +365,7 @@ class Patcher:
             first = func if self.profile.text_poke else self.stub
             code[at : at + 5] = L.call_insn(tramp.call_site, first)
             self.m.poke(tramp.addr, bytes(code))
+            self.freed.pop(ops.name, None)
             ops.trampoline = tramp.addr
             ops.flags.add("ALLOC_TRAMP")
             if self.profile.text_poke:
@@ -365,6 +377,7 @@ class Patcher:
     def ftrace_trampoline_free(self, ops: OpsState) -> None:
         if ops.trampoline is not None:
             self.m.poke(ops.trampoline, L.UD2 * (L.TRAMP_SLOT // 2))
+            self.freed[ops.name] = ops.trampoline
             ops.trampoline = None
             ops.flags.discard("ALLOC_TRAMP")
 
@@ -433,8 +446,8 @@ class Patcher:
     def ftrace_shutdown(self, ops: OpsState) -> int:
         """``unregister_ftrace_function`` -> ``ftrace_shutdown``. With nothing to update or
         ``ftrace_enabled == 0`` it returns before the code update and the sanity check, as
-        the kernel does; DYNAMIC ops' trampolines are freed at the end either way (all calls
-        in this model have completed by then, R10)."""
+        the kernel does. A DYNAMIC ops' trampoline is freed at the end either way, after the
+        waits of :meth:`dynamic_ops_sync` (R10)."""
         if self.ftrace_disabled:
             return -ENODEV
         if "ENABLED" not in ops.flags:
@@ -452,13 +465,27 @@ class Patcher:
         if self.saved_ftrace_func != self.ftrace_trace_function:
             self.saved_ftrace_func = self.ftrace_trace_function
             command |= UPDATE_TRACE_FUNC
-        if command and self.ftrace_enabled:
+        updated = bool(command and self.ftrace_enabled)
+        if updated:
             self.ftrace_modify_all_code(command)
             if not self.ops_list:
                 self.shutdown_check()
         if "DYNAMIC" in ops.flags:
+            if updated or self.profile.waits_without_update:
+                self.dynamic_ops_sync()
             self.ftrace_trampoline_free(ops)
         return 0
+
+    def dynamic_ops_sync(self) -> None:
+        """``ftrace_shutdown()``: "Dynamic ops may be freed, we must make sure that all
+        callers are done before leaving this function": every CPU schedules
+        (``schedule_on_each_cpu(ftrace_sync)``, from 5.8 ``synchronize_rcu_tasks_rude()``),
+        then, on a preemptible kernel from 4.12, ``synchronize_rcu_tasks()`` ("tasks can be
+        preempted while on a ftrace trampoline"). Before 6.1 (0e792b89e680) a shutdown that
+        ran no code update skipped both and freed at once."""
+        self.wait("cpus")
+        if self.profile.waits_for_preempted_tasks:
+            self.wait("tasks")
 
     def shutdown_check(self) -> None:
         """The end of ``ftrace_shutdown()`` when no ops is left: ``FTRACE_WARN_ON_ONCE(

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ftscen.core.errno import errno_name
-from ftscen.core.model import Call, During, Scenario, Step
+from ftscen.core.errors import Diagnostic
+from ftscen.core.model import Call, During, Mark, Resume, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
-from ftscen.emu.machine import Fault, Machine
+from ftscen.emu.inflight import InFlight, Stopped, resolve_stop
+from ftscen.emu.machine import Fault, Machine, StopAt
 from ftscen.emu.patcher import Patcher
 from ftscen.image import layout as L
 from ftscen.image.build import Image, build_image
@@ -66,6 +68,11 @@ class RunResult:
     #: each record's ``dyn_ftrace.flags`` word after each step that ran to its end, by step
     #: index (ftscen.core.recflags decodes it)
     records_after: dict[int, dict[str, int]] = field(default_factory=dict)
+    #: input mistakes only a run can find (a stop address outside the image, a resume of a
+    #: call that is not stopped, a call on a CPU that holds a stopped call): exit 2
+    problems: tuple[Diagnostic, ...] = ()
+    #: ids of the calls still stopped when the run ended (never resumed)
+    unresumed: tuple[str, ...] = ()
 
     @property
     def records(self) -> dict[str, int]:
@@ -75,6 +82,10 @@ class RunResult:
 
 class _Abort(Exception):
     """A fault inside a ``during`` call: unwind the patcher step."""
+
+
+class _Misuse(_Abort):
+    """An input mistake found by running (:attr:`RunResult.problems`): the run stops."""
 
 
 @dataclass(frozen=True)
@@ -96,28 +107,135 @@ class Runner:
         self.calls: list[CallInfo] = []
         self.fault: FaultReport | None = None
         self.m = Machine(self.image, profile.cpus, self._int3, budget.per_call, budget.total)
-        self.patcher = Patcher(sc, self.image, self.m, profile, self._at_point)
+        self.patcher = Patcher(sc, self.image, self.m, profile, self._at_point, self._wait)
+        self.inflight = InFlight(self.image, profile, self.m)
+        self.problems: list[Diagnostic] = []
         self._step: Step | None = None
 
     def _int3(self, ip: int) -> tuple[int, int] | None:
         return self.patcher.int3_policy(ip)
 
-    def _call(self, call: Call, cid: str, step: int, at: str | None) -> None:
+    def _call(self, call: Call, cid: str, step: int, at: str | None, mark: Mark) -> None:
         cpu = call.cpu if call.cpu is not None else 1
         info = CallInfo(len(self.calls), cid, step, cpu, call.func, at)
         self.calls.append(info)
         if not self.execute_calls:
             return
+        stop = self._stop_at(call)
+        busy = self.inflight.on_cpu(cpu)
+        if busy is not None:
+            self._misuse(
+                mark.diagnostic(
+                    f"cpu{cpu} still holds call '{busy.info.id}', stopped: a CPU runs one "
+                    "call at a time",
+                    f"make this call on another CPU (`cpu:`, raising kernel.cpus if needed), "
+                    f"or resume '{busy.info.id}' first",
+                )
+            )
         self.m.emit(L.EV_CALL, cpu, info.index)
-        fault = self.m.run_call(cpu, self.image.functions[call.func])
+        fault = self.m.run_call(cpu, self.image.functions[call.func], stop)
+        self._after(info, fault)
+
+    def _stop_at(self, call: Call) -> StopAt | None:
+        if call.stop is None:
+            return None
+        where = resolve_stop(call.stop, self.image)
+        if isinstance(where, Diagnostic):
+            self._misuse(where)
+        assert isinstance(where, StopAt)
+        return where
+
+    def _after(self, info: CallInfo, fault: Fault | None) -> None:
+        """A call (or a resumed one) stopped, returned or faulted."""
         if fault is not None:
             self._record_fault(fault, info)
-        self.m.emit(L.EV_RETURN, cpu, info.index)
+        held = self.m.stopped
+        if held is not None and fault is None:
+            self.m.emit(L.EV_STOP, held.cpu, info.index, held.pc)
+            self.inflight.held[info.id] = Stopped(info, held)
+            return
+        self.m.emit(L.EV_RETURN, info.cpu, info.index)
+        self.inflight.finished.add(info.id)
         if fault is not None:
             raise _Abort()
 
+    def _resume(self, resume: Resume) -> None:
+        if not self.execute_calls:
+            return
+        name, stopped = resume.call, self.inflight.held.pop(resume.call, None)
+        if name in self.inflight.early:  # a wait let it run to its end already
+            info = next(c for c in self.calls if c.id == name)
+            self.m.emit(L.EV_RESUME, info.cpu, info.index, 0, self.inflight.early.pop(name) + 1)
+            return
+        if stopped is None:
+            if name in self.inflight.resumed:
+                why = "it was resumed already and ran to its end"
+            elif name in self.inflight.finished:
+                why = "it ran to its end without reaching its stop"
+            else:
+                why = "it has not been made yet at this point of the run"
+            self._misuse(
+                resume.mark.diagnostic(
+                    f"call '{name}' is not stopped here: {why}",
+                    "resume a call after it stopped, once (check its `stop:` address "
+                    "with `ftscen run` on the call alone)",
+                )
+            )
+            return
+        self.inflight.resumed.add(name)
+        held = stopped.held
+        self.m.emit(L.EV_RESUME, held.cpu, stopped.info.index, held.pc)
+        self._after(stopped.info, self.m.resume_call(held))
+
+    def _misuse(self, diagnostic: Diagnostic) -> None:
+        self.problems.append(diagnostic)
+        raise _Misuse()
+
+    def _wait(self, wait: str) -> None:
+        """The patcher waits (``ftscen.emu.inflight``): a stopped call that holds the wait up
+        is named, the point ``wait.KIND`` passes (where a ``during`` may resume it), and a
+        call still holding it up after that is a deadlock: the run ends there."""
+        blocking = self.inflight.blocking(wait)
+        if not blocking:
+            return
+        name = self.inflight.wait_name(wait)
+        for s in blocking:
+            self.m.emit(L.EV_WAIT, self.m.intern(name), s.info.index, s.held.pc)
+        self.patcher.point(f"wait.{wait}")
+        step = self._step
+        assert step is not None
+        for s in self.inflight.blocking(wait):
+            if self._resumed_later(s.info.id, step):
+                # the CPU is not stuck, only not yet run: the wait lets it finish now
+                self._resume(Resume(s.info.id))
+                self.inflight.early[s.info.id] = step.index
+                continue
+            label = self.image.symbols.label_for
+            detail = (
+                f"step {step.index} waits in {name} for call '{s.info.id}', stopped on "
+                f"cpu{s.held.cpu} at {label(s.held.pc)}, and nothing resumes it: the kernel "
+                "hangs here"
+            )
+            self._record_fault(Fault("deadlock", s.held.cpu, s.held.pc, None, detail), s.info)
+            raise _Abort()
+
+    def _resumed_later(self, name: str, now: Step) -> bool:
+        """Whether the scenario resumes call ``name`` after this point: a later step, or a
+        ``during`` of this step at a point not yet passed."""
+        passed = set(self.patcher.points)
+        for step in self.sc.timeline[now.index :]:
+            later = step.index > now.index
+            if later and isinstance(step.action, Resume) and step.action.call == name:
+                return True
+            for d in step.during:
+                ours = d.resume is not None and d.resume.call == name
+                if ours and (later or d.at not in passed):
+                    return True
+        return False
+
     def _record_fault(self, fault: Fault, info: CallInfo) -> None:
         label = self.image.symbols.label_for
+        fault = self.inflight.in_freed_trampoline(fault, self.patcher.freed)
         detail = fault.detail + (f" at {fault.addr:#x}" if fault.addr is not None else "")
         self.m.emit(
             L.EV_FAULT,
@@ -127,14 +245,19 @@ class Runner:
             self.m.intern(fault.kind),
             self.m.intern(detail),
         )
-        self.fault = FaultReport(fault.kind, fault.cpu, label(fault.pc), info.step, info.id, detail)
+        step = self._step.index if self._step is not None else info.step
+        self.fault = FaultReport(fault.kind, fault.cpu, label(fault.pc), step, info.id, detail)
 
     def _at_point(self, name: str) -> None:
         step = self._step
         assert step is not None
         for j, d in enumerate(step.during):
-            if d.at == name:
-                self._call(d.call, d.id or f"@{step.index}.{j}", step.index, name)
+            if d.at != name:
+                continue
+            if d.resume is not None:
+                self._resume(d.resume)
+            elif d.call is not None:
+                self._call(d.call, d.id or f"@{step.index}.{j}", step.index, name, d.mark)
 
     def run(self) -> RunResult:
         results: list[StepResult] = []
@@ -143,9 +266,13 @@ class Runner:
             for step in self.sc.timeline:
                 self._step = step
                 self.m.emit(L.EV_STEP, step.index)
-                if isinstance(step.action, Call):
+                if isinstance(step.action, Call | Resume):
                     results.append(StepResult(step.index, None, None))
-                    self._call(step.action, step.id or f"@{step.index}", step.index, None)
+                    if isinstance(step.action, Resume):
+                        self._resume(step.action)
+                    else:
+                        cid = step.id or f"@{step.index}"
+                        self._call(step.action, cid, step.index, None, step.mark)
                     records[step.index] = self._records()
                     continue
                 expected = step.expected(self.profile.release)
@@ -163,6 +290,8 @@ class Runner:
                 records[step.index] = self._records()
         except _Abort:
             pass
+        for s in self.inflight.held.values():
+            self.m.emit(L.EV_UNRESUMED, s.held.cpu, s.info.index, s.held.pc)
         sites = {f: self.patcher.site_text(f) for f in self.patcher.records}
         trampoline_sites = self.patcher.trampoline_site_texts()
         self.m.stop_running()
@@ -179,6 +308,8 @@ class Runner:
             trampoline_sites,
             self._unplaced(results),
             records,
+            tuple(self.problems),
+            tuple(self.inflight.held),
         )
 
     def _records(self) -> dict[str, int]:
@@ -187,13 +318,13 @@ class Runner:
     def _unplaced(self, results: list[StepResult]) -> tuple[Unplaced, ...]:
         """The ``during`` calls of every step that ran to its end whose point never came
         (a step cut short by a fault is not judged: its later points were never reached)."""
-        done = results if self.fault is None else results[:-1]
+        done = results if self.fault is None and not self.problems else results[:-1]
         steps = {s.index: s for s in self.sc.timeline}
         return tuple(
             Unplaced(d, r.index, r.points)
             for r in done
             for d in steps[r.index].during
-            if d.at not in r.points
+            if d.at not in r.points and (self.execute_calls or not d.at.startswith("wait."))
         )
 
 

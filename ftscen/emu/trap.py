@@ -90,7 +90,8 @@ class Int3Trap:
         unit = next(u for u in image.units if u.base == entry.ENTRY_BASE)
         self.entry = unit.base
         self.handler_end = unit.base + len(unit.code)
-        self.handling: _Handling | None = None
+        #: per CPU: a CPU stopped inside the handler keeps its trap while others trap too
+        self.handling: dict[int, _Handling] = {}
         self._ids = _reg_ids()
         self._vectors: dict[int, Callable[[int], Fault | None]] = {
             3: self._deliver,
@@ -136,7 +137,7 @@ class Int3Trap:
             return Fault("unhandled-int3", cpu, ip, None, detail)
         action, target = decision
         words = self._words(regs, _FRAME_WORDS)
-        self.handling = _Handling(cpu, ip, action, target, regs, words)
+        self.handling[cpu] = _Handling(cpu, ip, action, target, regs, words)
         answer = self._reg("ESP")
         self.host.write_u32(answer, action)
         self.host.write_u32(answer + 4, target)
@@ -144,23 +145,23 @@ class Int3Trap:
 
     def _done(self, cpu: int) -> Fault | None:
         """``INT3_DONE``: the log's int3 line with the frame as the handler left it."""
-        h, regs = self.handling, self._reg("EAX")
+        h, regs = self.handling.get(cpu), self._reg("EAX")
         if h is None:
             return Fault("cpu-exception", cpu, self._reg("EIP"), None, "int3 callout out of order")
         sp = self.host.read_u32(regs + L.PT_SP)
         pushed = self.host.read_u32(sp) if h.action == L.INT3_CALL else 0
         ip = self.host.read_u32(regs + L.PT_IP)
         self.host.emit(L.EV_INT3, h.ip, h.action, h.target, regs, ip, sp, pushed)
-        self.handling = None
+        del self.handling[cpu]
         return None
 
     def annotate(self, fault: Fault) -> Fault:
         """A fault inside the int3 handler: log the trap and name the frame words it
         overwrote, which is what an oops on the real kernel would be read for."""
-        h = self.handling
-        if h is None or h.cpu != fault.cpu or not self.entry <= fault.pc < self.handler_end:
+        h = self.handling.get(fault.cpu)
+        if h is None or not self.entry <= fault.pc < self.handler_end:
             return fault
-        self.handling = None
+        del self.handling[fault.cpu]
         self.host.emit(L.EV_INT3, h.ip, h.action, h.target, h.regs, 0, 0, 0)
         changed = [
             f"regs->{L.PT_REGS[i]}{self._unsaved(h, i)} at {h.regs + 4 * i:#x}: "

@@ -120,6 +120,10 @@ EV_PATCH = 8  # host: a site changes: ip, string index (old -> new)
 EV_RESULT = 9  # host: a patcher step returned: errno (0 or positive)
 EV_FAULT = 10  # host: emulation fault: cpu, call index, pc, string index
 EV_WARN = 11  # host: a kernel WARN about a record: ip, flags word, string index (where)
+EV_STOP = 12  # host: a call stopped before its end: cpu, call index, pc
+EV_RESUME = 13  # host: a stopped call resumes: cpu, call index, pc
+EV_WAIT = 14  # host: the patcher waits for a stopped call: string index (wait), call index, pc
+EV_UNRESUMED = 15  # host: at the end of the run, a call still stopped: cpu, call index, pc
 
 INT3_JMP = 1
 INT3_CALL = 2

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ftscen.core.errors import InternalError
 from ftscen.core.model import (
     Call,
     FtraceOps,
     Register,
+    Resume,
     Scenario,
     SetFilter,
     SetNotrace,
@@ -131,6 +133,8 @@ class Unit:
         if isinstance(a, Call):
             call = f"ftscen_call({self.u}, {s}, {k}tab, {self.fidx[a.func]}, {k}ops_names)"
             return [f"\tcase {s}: /* call {a.func} */", f"\t\t{call};", "\t\treturn 0;"]
+        if isinstance(a, Resume):
+            raise InternalError("a module cannot resume a call in flight (export refuses it)")
         if isinstance(a, Sysctl):
             return [
                 f"\tcase {s}: /* sysctl */",
@@ -195,6 +199,8 @@ def describe(step: Step) -> str:
     a = step.action
     if isinstance(a, Call):
         return f"call {a.func}"
+    if isinstance(a, Resume):
+        return f"resume {a.call}"
     if isinstance(a, Sysctl):
         return f"sysctl ftrace_enabled={int(a.ftrace_enabled)}"
     if isinstance(a, Register | Unregister):

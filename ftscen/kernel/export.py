@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ftscen.core.errors import UsageError
-from ftscen.core.model import Scenario
+from ftscen.core.model import Resume, Scenario
 from ftscen.kernel.cmodule import Unit, module_source, step_script
 
 FILES = ("ftscen_mod.c", "Kbuild", "steps.sh")
@@ -24,6 +24,11 @@ def export_module(sc: Scenario, out: Path, force: bool = False) -> list[Path]:
         raise UsageError(
             f"-o {out}: the directory is not empty; choose a new one, or pass --force to "
             f"overwrite {', '.join(FILES)} there"
+        )
+    if any(isinstance(s.action, Resume) for s in sc.timeline):
+        raise UsageError(
+            f"{sc.path}: the scenario stops calls in flight (stop/resume); a module cannot "
+            "hold a CPU inside ftrace code, so it cannot be exported"
         )
     units = [Unit(sc, 0)]
     texts = {"ftscen_mod.c": module_source(units), "Kbuild": KBUILD}

@@ -92,7 +92,8 @@ def _function_uses(ctx: Context) -> Iterator[tuple[str, str, bool]]:
         if "call" in step:
             yield f"{path}.call", step["call"], False
     for path, entry in ctx.durings():
-        yield f"{path}.call", entry["call"], False
+        if "call" in entry:
+            yield f"{path}.call", entry["call"], False
     yield from _asserted_functions(ctx)
 
 

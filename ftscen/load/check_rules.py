@@ -143,11 +143,12 @@ def check_cpus(ctx: Context) -> Iterator[Diagnostic]:
 def check_step_keys(ctx: Context) -> Iterator[Diagnostic]:
     """``expect`` and ``during`` belong to patcher steps, ``cpu`` to call steps."""
     for path, step in ctx.steps():
-        if "call" in step:
+        if "call" in step or "resume" in step:
+            kind = ctx.action(step)
             if "expect" in step:
                 yield ctx.error(
                     f"{path}.expect",
-                    "'expect' does not apply to a call step: a call returns no error code",
+                    f"'expect' does not apply to a {kind} step: a call returns no error code",
                     "check what the call did with "
                     "an assertion under the top-level `expect:` (by its id)",
                     key=True,
@@ -155,7 +156,7 @@ def check_step_keys(ctx: Context) -> Iterator[Diagnostic]:
             if "during" in step:
                 yield ctx.error(
                     f"{path}.during",
-                    "'during' does not apply to a call step",
+                    f"'during' does not apply to a {kind} step",
                     "put the call in the `during:` of the patcher step it should "
                     "interrupt (register, unregister, set_filter, ...)",
                     key=True,

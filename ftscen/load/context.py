@@ -9,7 +9,7 @@ from typing import Any
 from ftscen.core.errors import Diagnostic
 from ftscen.load.document import Document
 
-ACTIONS = ("register", "unregister", "set_filter", "set_notrace", "sysctl", "call")
+ACTIONS = ("register", "unregister", "set_filter", "set_notrace", "sysctl", "call", "resume")
 
 
 @dataclass

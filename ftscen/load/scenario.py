@@ -33,10 +33,12 @@ from ftscen.core.model import (
     Kernel,
     Mark,
     Register,
+    Resume,
     Scenario,
     SetFilter,
     SetNotrace,
     Step,
+    Stop,
     Sysctl,
     Unregister,
     Xfail,
@@ -157,6 +159,7 @@ def _kernel(doc: Document, block: dict[str, Any]) -> Kernel:
         int3=block.get("int3"),
         cpus=int(block.get("cpus", 2)),
         mark=_mark(doc, "$.kernel"),
+        preempt=bool(block.get("preempt", False)),
     )
 
 
@@ -185,7 +188,7 @@ def _cpu(entry: dict[str, Any]) -> int | None:
     return int(entry["cpu"]) if "cpu" in entry else None
 
 
-def _action(step: dict[str, Any]) -> Action:
+def _action(doc: Document, step: dict[str, Any], path: str) -> Action:
     if "register" in step:
         return Register(step["register"])
     if "unregister" in step:
@@ -198,7 +201,17 @@ def _action(step: dict[str, Any]) -> Action:
         return SetNotrace(edit["ops"], tuple(edit["notrace"]), bool(edit.get("reset", True)))
     if "sysctl" in step:
         return Sysctl(bool(step["sysctl"]["ftrace_enabled"]))
-    return Call(step["call"], _cpu(step))
+    if "resume" in step:
+        return Resume(step["resume"], _mark(doc, f"{path}.resume"))
+    return Call(step["call"], _cpu(step), _stop(doc, step, path))
+
+
+def _stop(doc: Document, entry: dict[str, Any], path: str) -> Stop | None:
+    stop = entry.get("stop")
+    if stop is None:
+        return None
+    insns = stop.get("insns")
+    return Stop(stop.get("at"), None if insns is None else int(insns), _mark(doc, f"{path}.stop"))
 
 
 def _errno(value: Any) -> str | None:
@@ -211,25 +224,28 @@ def _errno(value: Any) -> str | None:
 def _step(doc: Document, i: int, step: dict[str, Any]) -> Step:
     path = f"$.timeline[{i}]"
     during = tuple(
-        During(
-            entry["at"],
-            Call(entry["call"], _cpu(entry)),
-            entry.get("id"),
-            _mark(doc, f"{path}.during[{j}].at"),
-        )
-        for j, entry in enumerate(step.get("during", []))
+        _during(doc, f"{path}.during[{j}]", e) for j, e in enumerate(step.get("during", []))
     )
     expect = step.get("expect")
     eras = expect if isinstance(expect, list) else [expect] if isinstance(expect, dict) else []
     return Step(
         i,
-        _action(step),
+        _action(doc, step, path),
         step.get("id"),
         None if eras else _errno(expect),
         during,
         _mark(doc, path),
         tuple((str(_errno(e["errno"])), parse_kernel_set(e["kernels"])) for e in eras),
     )
+
+
+def _during(doc: Document, path: str, entry: dict[str, Any]) -> During:
+    mark = _mark(doc, f"{path}.at")
+    if "resume" in entry:
+        resume = Resume(entry["resume"], _mark(doc, f"{path}.resume"))
+        return During(entry["at"], None, None, mark, resume)
+    call = Call(entry["call"], _cpu(entry), _stop(doc, entry, path))
+    return During(entry["at"], call, entry.get("id"), mark)
 
 
 def _names(value: Any) -> tuple[str, ...] | None:

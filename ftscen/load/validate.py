@@ -15,6 +15,7 @@ from ftscen.load import check_eras as eras
 from ftscen.load import check_names as names
 from ftscen.load import check_records as records
 from ftscen.load import check_rules as rules
+from ftscen.load import check_stops as stops
 from ftscen.load.context import Context
 from ftscen.load.document import Document
 
@@ -38,6 +39,8 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("cpu-range", rules.check_cpus),
     ("step-keys", rules.check_step_keys),
     ("call-id", rules.check_call_ids),
+    ("stop-id", stops.check_stop_ids),
+    ("resume", stops.check_resumes),
     ("site-symbol", rules.check_sites),
     ("record-function", records.check_record_functions),
     ("record-step", records.check_record_steps),

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftscen.core import recflags
-from ftscen.core.model import Action, Call, Register, SetFilter, SetNotrace, Sysctl, Unregister
+from ftscen.core.model import (
+    Action,
+    Call,
+    Register,
+    Resume,
+    SetFilter,
+    SetNotrace,
+    Sysctl,
+    Unregister,
+)
 from ftscen.emu.events import (
     CallbackEvent,
     CallEvent,
@@ -23,8 +32,12 @@ from ftscen.emu.events import (
     PointEvent,
     RanEvent,
     ResultEvent,
+    ResumeEvent,
     ReturnEvent,
     StepEvent,
+    StopEvent,
+    UnresumedEvent,
+    WaitEvent,
     WarnEvent,
 )
 from ftscen.emu.run import RunResult
@@ -56,7 +69,8 @@ def describe_action(action: Action) -> str:
         return f"{verb} {action.ops} [{', '.join(action.globs)}]{reset}"
     if isinstance(action, Sysctl):
         return f"sysctl ftrace_enabled={int(action.ftrace_enabled)}"
-    assert isinstance(action, Call)
+    if isinstance(action, Resume):
+        return f"resume {action.call}"
     return f"call {action.func}"
 
 
@@ -99,6 +113,16 @@ def event_text(e: Event) -> str:
             return f"FAULT {e.fault} on cpu{e.cpu} at {e.pc}: {e.detail}"
         case WarnEvent():
             return _warn_text(e)
+        case StopEvent():
+            return f"stop {e.call} on cpu{e.cpu} at {e.pc}"
+        case ResumeEvent():
+            if e.finished_in is not None:
+                return f"resume {e.call}: it already ran to its end in the wait of step {e.finished_in}"
+            return f"resume {e.call} on cpu{e.cpu} at {e.pc}"
+        case WaitEvent():
+            return f"wait in {e.wait} for {e.call} (cpu{e.cpu} at {e.pc})"
+        case UnresumedEvent():
+            return f"left stopped: {e.call} on cpu{e.cpu} at {e.pc} (never resumed)"
     return e.kind
 
 
@@ -113,6 +137,8 @@ def log_lines(result: RunResult) -> list[str]:
             head = f"[{e.step}] {describe_action(st.action)}"
             if isinstance(st.action, Call):
                 head += f" on cpu{st.action.cpu or 1}"
+                if st.action.stop is not None:
+                    head += f", stop at {st.action.stop.describe()}"
             lines.append(head + (f" ({st.id})" if st.id else ""))
         elif isinstance(e, CallEvent):
             if e.at is None:
@@ -120,6 +146,15 @@ def log_lines(result: RunResult) -> list[str]:
             else:
                 lines.append("    " + event_text(e))
                 inner = "      "
+        elif isinstance(e, ResumeEvent):
+            lines.append(("  " if e.at is None else "    ") + event_text(e))
+            if e.finished_in is None:
+                inner = "  " if e.at is None else "      "
+        elif isinstance(e, StopEvent):
+            lines.append((inner or "  ") + event_text(e))
+            inner = None
+        elif isinstance(e, UnresumedEvent):
+            lines.append(event_text(e))
         elif isinstance(e, ReturnEvent):
             inner = None
         else:
@@ -234,7 +269,12 @@ def action_dict(action: Action) -> dict[str, Any]:
         return {"action": verb, "args": args}
     if isinstance(action, Sysctl):
         return {"action": "sysctl", "args": {"ftrace_enabled": action.ftrace_enabled}}
-    return {"action": "call", "args": {"func": action.func, "cpu": action.cpu or 1}}
+    if isinstance(action, Resume):
+        return {"action": "resume", "args": {"call": action.call}}
+    call: dict[str, Any] = {"func": action.func, "cpu": action.cpu or 1}
+    if action.stop is not None:
+        call["stop"] = action.stop.describe()
+    return {"action": "call", "args": call}
 
 
 def errno_dict(name: str) -> dict[str, Any]:

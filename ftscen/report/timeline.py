@@ -32,8 +32,12 @@ from ftscen.emu.events import (
     PointEvent,
     RanEvent,
     ResultEvent,
+    ResumeEvent,
     ReturnEvent,
     StepEvent,
+    StopEvent,
+    UnresumedEvent,
+    WaitEvent,
 )
 from ftscen.emu.run import RunResult
 from ftscen.image import layout as L
@@ -244,6 +248,12 @@ class _Builder:
             self.rows.append(Row("call", 1 + e.cpu, step=e.step, block=block))
         elif isinstance(e, ReturnEvent):
             self.open.pop()
+        elif isinstance(e, StopEvent) and self.open:
+            self.open.pop().items.append(Item(e.kind, event_text(e)))
+        elif isinstance(e, ResumeEvent) and e.finished_in is None:
+            block = Block(e.call or "", f"resume at {e.pc}", e.cpu, e.at)
+            self.open.append(block)
+            self.rows.append(Row("call", 1 + e.cpu, step=e.step, block=block))
         else:
             self._patcher(e)
 
@@ -260,7 +270,9 @@ class _Builder:
             cells = self.sites.point(e.point)
             self.rows.append(Row("point", 0, e.point, e.step, cells=cells, point=e.point))
             return
-        kind = {PatchEvent: "patch", ResultEvent: "result"}.get(type(e), "fault")
+        kinds = {PatchEvent: "patch", ResultEvent: "result", StopEvent: "stop"}
+        kinds.update({ResumeEvent: "resume", WaitEvent: "wait", UnresumedEvent: "unresumed"})
+        kind = kinds.get(type(e), "fault")
         self.rows.append(Row(kind, 0, event_text(e), e.step))
 
 

@@ -69,8 +69,8 @@ def test_text_changed_under_the_patcher_between_phases_is_refused():
 def corrupt_after_each_call(monkeypatch: pytest.MonkeyPatch) -> None:
     real = Machine.run_call
 
-    def run_call(self: Machine, cpu: int, target: int):  # type: ignore[no-untyped-def]
-        fault = real(self, cpu, target)
+    def run_call(self: Machine, cpu: int, target: int, stop=None):  # type: ignore[no-untyped-def]
+        fault = real(self, cpu, target, stop)
         self.write_u32(L.RING_PTR, self.read_u32(L.RING_PTR) + 6)
         return fault
 
@@ -97,8 +97,8 @@ def test_the_command_exits_3_naming_file_kernel_and_check(tmp_path: Path):
         "from ftscen.emu.machine import Machine\n"
         "from ftscen.image import layout as L\n"
         "real = Machine.run_call\n"
-        "def run_call(self, cpu, target):\n"
-        "    fault = real(self, cpu, target)\n"
+        "def run_call(self, cpu, target, stop=None):\n"
+        "    fault = real(self, cpu, target, stop)\n"
         "    self.write_u32(L.RING_PTR, self.read_u32(L.RING_PTR) + 6)\n"
         "    return fault\n"
         "Machine.run_call = run_call\n"

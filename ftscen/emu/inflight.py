@@ -1,0 +1,161 @@
+"""Calls in flight: a call stopped before its end, what the kernel waits for, and misuse.
+
+A call with ``stop:`` stops before the instruction at an address (or after N instructions);
+its CPU keeps its registers (:class:`~ftscen.emu.machine.Held`) and its stack (each CPU has
+its own) while the timeline goes on, and ``resume:`` runs it to its end. This module holds
+the stopped calls of one run and answers the patcher's waits (docs/model.md, "Calls in
+flight"):
+
+* ``cpus``: ``schedule_on_each_cpu(ftrace_sync)`` / ``synchronize_rcu_tasks_rude()`` in
+  kernel/trace/ftrace.c ``ftrace_shutdown()`` returns once every CPU has scheduled. A CPU
+  holding a stopped call cannot schedule unless the kernel is preemptible and the call
+  stopped outside a preempt-disabled region; then it is a preempted task, and the CPU is free.
+  ``__ftrace_ops_list_func()`` and ``ftrace_ops_assist_func()`` run their callbacks under
+  ``preempt_disable_notrace()``; the trampolines themselves do not disable preemption.
+* ``tasks``: ``synchronize_rcu_tasks()`` (preemptible kernels, from 4.12) waits for every
+  task to schedule voluntarily: any stopped call holds it up, preempted or not.
+* ``sync``: the IPI that ends each phase of the breakpoint protocol (``run_sync()`` in
+  arch/x86/kernel/ftrace.c, ``text_poke_sync()`` in arch/x86/kernel/alternative.c; both
+  ``on_each_cpu(do_sync_core, NULL, 1)``) is served by every CPU with interrupts enabled. The
+  int3 handler runs with them disabled (an interrupt gate), so only a call stopped inside
+  it holds the sync up.
+
+A wait that a stopped call holds up passes the point ``wait.KIND`` (where ``during`` entries
+may resume it); if the call is still stopped after that point, the run ends in a ``deadlock``
+fault, as the kernel would hang there.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ftscen.core.errors import Diagnostic
+from ftscen.core.model import Stop
+from ftscen.core.profile import KernelProfile
+from ftscen.emu.events import CallInfo
+from ftscen.emu.machine import Fault, Held, Machine, StopAt
+from ftscen.image import layout as L
+from ftscen.image.build import Image
+
+#: The waits, by point name: what each waits for (the kernel function is the profile's).
+WAITS: tuple[str, ...] = ("cpus", "tasks", "sync")
+
+#: The kernel function of the IPI sync between breakpoint phases (every era).
+SYNC_FUNCTION = "on_each_cpu(do_sync_core)"
+
+_ADDRESS = re.compile(r"(?P<sym>[A-Za-z_][A-Za-z0-9_.]*)(?:\+(?P<off>0x[0-9a-fA-F]+|[0-9]+))?\Z")
+#: Symbols of code: what a CPU can be about to execute.
+_CODE_KINDS = ("func", "label", "tramp", "stub")
+
+
+def resolve_stop(stop: Stop, image: Image) -> StopAt | Diagnostic:
+    """The address of ``stop.at`` in ``image`` (or the instruction count), or a located
+    diagnostic when it names no code of the image or lies past the end of its symbol."""
+    if stop.at is None:
+        return StopAt(None, stop.insns)
+    m = _ADDRESS.match(stop.at)
+    if m is None:
+        return stop.mark.diagnostic(f"'{stop.at}' is not an address", "write SYMBOL or SYMBOL+0xN")
+    sym, off = m.group("sym"), int(m.group("off") or "0", 0)
+    table = image.symbols
+    code = [s for s in table.symbols() if s.kind in _CODE_KINDS]
+    if sym not in table or table.get(sym).kind not in _CODE_KINDS:
+        from ftscen.core.diagnostics import suggestion
+
+        return stop.mark.diagnostic(
+            f"stop address '{stop.at}' is outside the image: no code symbol '{sym}'"
+            f"{suggestion(sym, [s.name for s in code])}",
+            "name a function, ftrace_caller, ftrace_regs_caller, ftrace_call, "
+            "ftrace_ops_list_func, OPS.func or OPS.tramp (`ftscen build FILE --listing` "
+            "lists them)",
+        )
+    target = table.get(sym)
+    if off and off >= max(target.size, 1):
+        return stop.mark.diagnostic(
+            f"stop address '{stop.at}' is outside the image: {sym} is {target.size} bytes long",
+            f"use an offset below {target.size:#x} (`ftscen build FILE --listing` shows "
+            "the instructions)",
+        )
+    return StopAt(target.addr + off, None)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """A call that stopped and has not been resumed."""
+
+    info: CallInfo
+    held: Held
+
+
+class InFlight:
+    """The stopped calls of one run, and which of them hold up a wait."""
+
+    def __init__(self, image: Image, profile: KernelProfile, machine: Machine) -> None:
+        self.image, self.profile, self.m = image, profile, machine
+        self.held: dict[str, Stopped] = {}
+        self.finished: set[str] = set()  # calls that ran to their end
+        self.resumed: set[str] = set()
+        #: calls a wait let run to their end before the ``resume`` the scenario gives them:
+        #: id -> the step that waited
+        self.early: dict[str, int] = {}
+        sym = image.symbols
+        self._no_preempt = [
+            (sym.addr(name), sym.addr(name) + sym.get(name).size)
+            for name in ("ftrace_ops_list_func", "ftrace_ops_assist_func")
+        ]
+        self._irqs_off = [(self.m.trap.entry, self.m.trap.handler_end)]
+
+    def on_cpu(self, cpu: int) -> Stopped | None:
+        return next((s for s in self.held.values() if s.held.cpu == cpu), None)
+
+    def blocking(self, wait: str) -> list[Stopped]:
+        """The stopped calls that hold up ``wait`` (one of :data:`WAITS`), oldest first."""
+        return [s for s in self.held.values() if self._blocks(wait, s.held)]
+
+    def _blocks(self, wait: str, held: Held) -> bool:
+        if wait == "tasks":
+            return True
+        if wait == "sync":
+            return self._inside(held, self._irqs_off)
+        # cpus: a CPU that cannot schedule; preemption (if any) does not reach a region
+        # that disabled it, nor the int3 handler (interrupts off)
+        if not self.profile.preempt:
+            return True
+        return self._inside(held, self._no_preempt + self._irqs_off)
+
+    def _inside(self, held: Held, ranges: list[tuple[int, int]]) -> bool:
+        """Whether the CPU is inside one of ``ranges``: its PC, or a return address on its
+        stack (a callback called from the list function is still inside it)."""
+        return any(lo <= addr < hi for addr in self._frames(held) for lo, hi in ranges)
+
+    def _frames(self, held: Held) -> Iterator[int]:
+        yield held.pc
+        top = L.cpu_stack_top(held.cpu)
+        if L.cpu_stack_bottom(held.cpu) <= held.sp < top:
+            data = self.m.read(held.sp, top - held.sp)
+            yield from (w for (w,) in struct.iter_unpack("<I", data[: len(data) // 4 * 4]))
+
+    def in_freed_trampoline(self, fault: Fault, freed: dict[str, int]) -> Fault:
+        """A fault at an address of a trampoline that ``ftrace_trampoline_free()`` poisoned
+        is named for what it is: a CPU that came back to freed text nobody waited for."""
+        for ops, base in freed.items():
+            if base <= fault.pc < base + L.TRAMP_SLOT:
+                label = self.image.symbols.label_for(fault.pc)
+                detail = (
+                    f"cpu{fault.cpu} executed {label} in the freed trampoline of ops {ops} "
+                    f"({ops}.tramp, poisoned with ud2 by ftrace_trampoline_free(); the emulator reported "
+                    f"{fault.kind}: {fault.detail}): ftrace_shutdown() freed it without waiting "
+                    "for this call"
+                )
+                return Fault("freed-trampoline", fault.cpu, fault.pc, None, detail)
+        return fault
+
+    def wait_name(self, wait: str) -> str:
+        if wait == "cpus":
+            return self.profile.rude_wait
+        if wait == "tasks":
+            return "synchronize_rcu_tasks()"
+        return SYNC_FUNCTION
