@@ -220,7 +220,10 @@ class Engine:
         def hit(uc: object, address: int, size: int, data: object) -> None:
             callback()
 
-        return self.uc.hook_add(UC_HOOK_CODE, hit, begin=addr, end=addr)
+        handle = self.uc.hook_add(UC_HOOK_CODE, hit, begin=addr, end=addr)
+        # a block translated before the hook existed would run without it
+        self.uc.ctl_remove_cache(addr, addr + 1)
+        return handle
 
     def unhook(self, handle: Any) -> None:
         self.uc.hook_del(handle)

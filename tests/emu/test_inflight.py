@@ -1,0 +1,204 @@
+"""Calls in flight: a call stopped inside ftrace code, resumed later, and the kernel's waits
+(docs/model.md, "Calls in flight"). Expected values come from the kernel's code paths: which
+instruction a stop lands on, which wait a stopped CPU holds up, what a resumed CPU runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ftscen.app import pipeline
+from ftscen.core.errors import ScenarioInvalid
+from ftscen.core.profile import profile_for
+from ftscen.emu.events import CallbackEvent, ResumeEvent, StopEvent, UnresumedEvent, WaitEvent
+from ftscen.emu.run import RunResult, run_scenario
+from ftscen.load.scenario import load_scenario
+from ftscen.report.text import log_lines
+
+HEAD = """ftscen: 1
+kernel: {{version: "{version}", cpus: 3{extra}}}
+functions:
+  - name: f
+  - name: g
+ops:
+  - name: S
+    filter: [f]
+  - name: D
+    flags: [DYNAMIC]
+    filter: [f]
+timeline:
+"""
+
+
+def run(timeline: str, version: str = "6.6", extra: str = "") -> RunResult:
+    text = HEAD.format(version=version, extra=extra) + timeline
+    sc = load_scenario("inflight.yaml", text.encode())
+    return run_scenario(sc, profile_for(sc.kernel))
+
+
+def invalid(tmp_path: Path, timeline: str, version: str = "6.6") -> str:
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEAD.format(version=version, extra="") + timeline)
+    with pytest.raises(ScenarioInvalid) as caught:
+        pipeline.check_file(path)
+    return "\n".join(d.header() for d in caught.value.diagnostics)
+
+
+def test_a_call_stops_at_a_symbol_and_the_log_names_it():
+    r = run("  - register: S\n  - {call: f, id: x, cpu: 2, stop: {at: S.func}}\n")
+    stops = [e for e in r.events if isinstance(e, StopEvent)]
+    assert [(e.call, e.cpu, e.pc) for e in stops] == [("x", 2, "S.func")]
+    # the handler had not started: nothing of it is logged, and f's body has not run
+    assert not [e for e in r.events if isinstance(e, CallbackEvent)]
+    assert r.unresumed == ("x",)
+    assert log_lines(r)[-1] == "left stopped: x on cpu2 at S.func (never resumed)"
+
+
+def test_a_stop_after_one_instruction_is_past_the_five_byte_site():
+    # f's first instruction is its call site (5 bytes): one instruction later the CPU is at
+    # f+0x5, whatever the site holds
+    r = run("  - {call: f, id: x, cpu: 2, stop: {insns: 1}}\n")
+    (stop,) = [e for e in r.events if isinstance(e, StopEvent)]
+    assert stop.pc == "f+0x5"
+
+
+def test_a_stopped_cpu_keeps_its_registers_across_calls_on_other_cpus():
+    r = run(
+        "  - register: S\n"
+        "  - {call: f, id: x, cpu: 2, stop: {at: S.func}}\n"
+        "  - {call: f, cpu: 1}\n"
+        "  - {call: g, cpu: 1}\n"
+        "  - resume: x\n"
+    )
+    resumed = [e for e in r.events if isinstance(e, CallbackEvent) and e.call == "x"]
+    # the handler's arguments were loaded before the stop: ip, parent ip and op survive
+    assert [(e.ip, e.parent_ip, e.op) for e in resumed] == [("f", "caller_cpu2+0x5", "S.ops")]
+    assert r.fault is None and r.unresumed == ()
+
+
+def test_a_dynamic_callback_in_flight_holds_up_the_rude_wait_until_resumed_there():
+    r = run(
+        "  - register: D\n"
+        "  - {call: f, id: x, cpu: 2, stop: {at: D.func}}\n"
+        "  - unregister: D\n"
+        "    during:\n"
+        "      - {at: wait.cpus, resume: x}\n"
+    )
+    (wait,) = [e for e in r.events if isinstance(e, WaitEvent)]
+    assert (wait.wait, wait.call, wait.pc) == ("synchronize_rcu_tasks_rude()", "x", "D.func")
+    (resume,) = [e for e in r.events if isinstance(e, ResumeEvent)]
+    assert resume.at == "wait.cpus"
+    assert r.steps[-1].errno == "0" and r.fault is None
+
+
+def test_a_wait_nothing_resumes_is_a_deadlock_verdict_not_a_hang():
+    r = run(
+        "  - register: D\n  - {call: f, id: x, cpu: 2, stop: {at: D.func}}\n  - unregister: D\n"
+    )
+    assert r.fault is not None and r.fault.kind == "deadlock"
+    assert r.fault.call == "x" and r.fault.pc == "D.func" and r.fault.step == 2
+    assert "synchronize_rcu_tasks_rude()" in r.fault.detail
+
+
+def test_before_5_8_the_rude_wait_is_schedule_on_each_cpu():
+    r = run(
+        "  - register: D\n  - {call: f, id: x, cpu: 2, stop: {at: D.func}}\n  - unregister: D\n",
+        version="5.4",
+    )
+    assert r.fault is not None and "schedule_on_each_cpu(ftrace_sync)" in r.fault.detail
+
+
+def test_a_later_resume_lets_the_wait_run_the_call_to_its_end():
+    r = run(
+        "  - register: D\n"
+        "  - {call: f, id: x, cpu: 2, stop: {at: D.func}}\n"
+        "  - unregister: D\n"
+        "  - resume: x\n"
+    )
+    resumes = [e for e in r.events if isinstance(e, ResumeEvent)]
+    assert [(e.step, e.at, e.finished_in) for e in resumes] == [
+        (2, "wait.cpus", None),
+        (3, None, 2),
+    ]
+    assert r.fault is None
+
+
+def test_a_static_ops_is_not_waited_for():
+    r = run(
+        "  - register: S\n  - {call: f, id: x, cpu: 2, stop: {at: S.func}}\n  - unregister: S\n"
+    )
+    assert not [e for e in r.events if isinstance(e, WaitEvent)]
+    assert r.fault is None and r.unresumed == ("x",)
+
+
+def test_on_a_preemptible_kernel_a_task_preempted_in_a_trampoline_holds_up_only_rcu_tasks():
+    r = run(
+        "  - register: D\n"
+        "  - {call: f, id: x, cpu: 2, stop: {at: D.tramp_call}}\n"
+        "  - unregister: D\n"
+        "  - resume: x\n",
+        extra=", dynamic_trampolines: true, preempt: true",
+    )
+    waits = [e.wait for e in r.events if isinstance(e, WaitEvent)]
+    assert waits == ["synchronize_rcu_tasks()"]
+    assert r.fault is None
+
+
+def test_before_4_12_a_preemptible_kernel_gives_dynamic_ops_no_trampoline():
+    r = run("  - register: D\n", version="4.11", extra=", dynamic_trampolines: true, preempt: true")
+    assert r.sites["f"] == "call ftrace_caller"
+    assert r.trampoline_sites["D.tramp_call"] == "not allocated"
+
+
+def test_resuming_in_a_trampoline_freed_without_a_wait_names_it():
+    r = run(
+        "  - register: D\n"
+        "  - {call: f, id: x, cpu: 2, stop: {at: D.tramp_call}}\n"
+        "  - sysctl: {ftrace_enabled: false}\n"
+        "  - unregister: D\n"
+        "  - resume: x\n",
+        version="6.0",
+        extra=", dynamic_trampolines: true, preempt: true",
+    )
+    assert r.fault is not None and r.fault.kind == "freed-trampoline"
+    assert "freed trampoline of ops D" in r.fault.detail and r.fault.step == 4
+
+
+# ---- bad input: a located diagnostic ---------------------------------------------------------
+
+
+def test_a_stop_address_outside_the_image_is_located(tmp_path: Path):
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: nowhere}}\n")
+    assert "bad.yaml:13:" in said and "outside the image" in said and "nowhere" in said
+
+
+def test_a_stop_offset_past_its_symbol_is_located(tmp_path: Path):
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: f+0x1000}}\n")
+    assert "outside the image" in said and "f is" in said
+
+
+def test_resuming_an_unknown_call_is_located(tmp_path: Path):
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: f}}\n  - resume: y\n")
+    assert "bad.yaml:14:" in said and "no call has the id 'y'" in said
+
+
+def test_a_call_resumed_twice_is_located(tmp_path: Path):
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: f}}\n  - resume: x\n  - resume: x\n")
+    assert "bad.yaml:15:" in said and "resumed twice" in said
+
+
+def test_resuming_a_call_that_ran_to_its_end_is_located(tmp_path: Path):
+    # S is not registered: f's site is a NOP and S.func is never reached
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: S.func}}\n  - resume: x\n")
+    assert "bad.yaml:14:" in said and "ran to its end without reaching its stop" in said
+
+
+def test_a_stop_needs_an_id(tmp_path: Path):
+    said = invalid(tmp_path, "  - {call: f, stop: {at: f}}\n")
+    assert "needs an id" in said
+
+
+def test_a_cpu_holding_a_stopped_call_runs_no_other(tmp_path: Path):
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: f}}\n  - {call: g}\n  - resume: x\n")
+    assert "bad.yaml:14:" in said and "cpu1 still holds call 'x'" in said
