@@ -11,7 +11,7 @@ import pytest
 from ftscen.app import pipeline
 from ftscen.core.errors import ScenarioInvalid
 from ftscen.core.profile import profile_for
-from ftscen.emu.events import CallbackEvent, ResumeEvent, StopEvent, UnresumedEvent, WaitEvent
+from ftscen.emu.events import CallbackEvent, ResumeEvent, StopEvent, WaitEvent
 from ftscen.emu.run import RunResult, run_scenario
 from ftscen.load.scenario import load_scenario
 from ftscen.report.text import log_lines
