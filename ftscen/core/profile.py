@@ -93,8 +93,7 @@ class KernelProfile:
     @property
     def rude_wait(self) -> str:
         """The wait of ``ftrace_shutdown()`` for every CPU to schedule before a DYNAMIC ops is
-        freed: ``schedule_on_each_cpu(ftrace_sync)`` ("ftrace: Use schedule_on_each_cpu() as
-        a heavy synchronize_sched()", 3.13), replaced by ``synchronize_rcu_tasks_rude()`` in
+        freed: ``schedule_on_each_cpu(ftrace_sync)``, replaced by ``synchronize_rcu_tasks_rude()`` in
         e5a971d76d70 "ftrace: Use synchronize_rcu_tasks_rude() instead of ftrace_sync()"
         (5.8). Both wait until every CPU has scheduled; the model tells them apart by name."""
         if self.release >= (5, 8):

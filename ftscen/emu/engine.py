@@ -212,14 +212,19 @@ class Engine:
             context = self._entries[cpu] = self.uc.context_save()
         return context
 
-    def hook_code(self, addr: int, callback: Callable[[], None]) -> Any:
-        """Call ``callback`` before the instruction at ``addr`` runs (a code hook over that
-        one address: instructions elsewhere pay nothing); :meth:`unhook` removes it."""
+    def hook_code(self, addr: int | None, callback: Callable[[int], None]) -> Any:
+        """Call ``callback(address)`` before the instruction at ``addr`` runs (a code hook
+        over that one address: instructions elsewhere pay nothing), or before every
+        instruction (``addr`` None); :meth:`unhook` removes it."""
         from unicorn import UC_HOOK_CODE
 
         def hit(uc: object, address: int, size: int, data: object) -> None:
-            callback()
+            callback(address)
 
+        if addr is None:
+            handle = self.uc.hook_add(UC_HOOK_CODE, hit)
+            self.uc.ctl_flush_tb()
+            return handle
         handle = self.uc.hook_add(UC_HOOK_CODE, hit, begin=addr, end=addr)
         # a block translated before the hook existed would run without it
         self.uc.ctl_remove_cache(addr, addr + 1)

@@ -85,6 +85,8 @@ class Machine:
         self._stop_hit = False
         #: the call just run stopped before its end: its CPU's state (None: it returned)
         self.stopped: Held | None = None
+        #: when a list: the address of every instruction the next run executes, in order
+        self.path: list[int] | None = None
         units = [(u.base, u.code) for u in image.units]
         self.engine = engine.acquire(self, cpus, units)
         self.uc = self.engine.uc
@@ -191,14 +193,16 @@ class Machine:
         self._cpu, self._fault, self._running = cpu, None, True
         self.stopped = None
         self.engine.sync()
-        hook = None
+        hooks = []
         if stop is not None and stop.addr is not None:
-            hook = self.engine.hook_code(stop.addr, self._on_stop)
+            hooks.append(self.engine.hook_code(stop.addr, self._on_stop))
+        if self.path is not None:
+            hooks.append(self.engine.hook_code(None, self.path.append))
         try:
             left = self._run_slices(cpu, pc, back, budget, stop)
         finally:
             self._running = False
-            if hook is not None:
+            for hook in hooks:
                 self.engine.unhook(hook)
         self._drain()  # before the trap's own event, which follows what the call logged
         if self._fault is not None:
@@ -211,7 +215,7 @@ class Machine:
         self._stop_hit = False
         return self._fault
 
-    def _on_stop(self) -> None:
+    def _on_stop(self, addr: int) -> None:
         self._stop_hit = True
         self.uc.emu_stop()
 

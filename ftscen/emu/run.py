@@ -111,6 +111,9 @@ class Runner:
         self.inflight = InFlight(self.image, profile, self.m)
         self.problems: list[Diagnostic] = []
         self._step: Step | None = None
+        #: the call whose instruction path is recorded (:func:`call_path`), and that path
+        self.trace_call: str | None = None
+        self.path: tuple[int, ...] = ()
 
     def _int3(self, ip: int) -> tuple[int, int] | None:
         return self.patcher.int3_policy(ip)
@@ -133,7 +136,11 @@ class Runner:
                 )
             )
         self.m.emit(L.EV_CALL, cpu, info.index)
+        if cid == self.trace_call:
+            self.m.path = []
         fault = self.m.run_call(cpu, self.image.functions[call.func], stop)
+        if self.m.path is not None:
+            self.path, self.m.path = tuple(self.m.path), None
         self._after(info, fault)
 
     def _stop_at(self, call: Call) -> StopAt | None:
@@ -331,6 +338,17 @@ class Runner:
 def run_scenario(sc: Scenario, profile: KernelProfile, budget: Budget = Budget()) -> RunResult:
     """Stage entry point: the whole timeline, once, with every call run."""
     return Runner(sc, profile, True, budget).run()
+
+
+def call_path(sc: Scenario, profile: KernelProfile, call_id: str) -> tuple[str, ...]:
+    """The instruction boundaries call ``call_id`` passes from its start to its return or
+    stop, in order, by symbol (repeats included). Each is a valid ``stop: {at: ...}``, and
+    entry N is where ``stop: {insns: N}`` stops: the stop points a search over every
+    interleaving of the call would try."""
+    runner = Runner(sc, profile)
+    runner.trace_call = call_id
+    runner.run()
+    return tuple(runner.image.symbols.label_for(a) for a in runner.path)
 
 
 def dry_run(sc: Scenario, profile: KernelProfile) -> RunResult:

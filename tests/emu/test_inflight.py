@@ -202,3 +202,18 @@ def test_a_stop_needs_an_id(tmp_path: Path):
 def test_a_cpu_holding_a_stopped_call_runs_no_other(tmp_path: Path):
     said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: f}}\n  - {call: g}\n  - resume: x\n")
     assert "bad.yaml:14:" in said and "cpu1 still holds call 'x'" in said
+
+
+def test_the_call_path_lists_the_stop_points_an_instruction_count_reaches():
+    from ftscen.emu.run import call_path
+
+    text = HEAD.format(version="6.6", extra="") + "  - register: S\n  - {call: f, id: x, cpu: 2}\n"
+    sc = load_scenario("inflight.yaml", text.encode())
+    path = call_path(sc, profile_for(sc.kernel), "x")
+    # f's site calls ftrace_caller, which reaches ftrace_call and S's handler
+    assert path[0] == "f" and path[1] == "ftrace_caller"
+    assert "ftrace_call" in path and "S.func" in path
+    for n in (1, 3, 10, len(path) - 1):
+        stopped = run(f"  - register: S\n  - {{call: f, id: x, cpu: 2, stop: {{insns: {n}}}}}\n")
+        (stop,) = [e for e in stopped.events if isinstance(e, StopEvent)]
+        assert stop.pc == path[n]
