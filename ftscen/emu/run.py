@@ -176,18 +176,17 @@ class Runner:
             return
         if stopped is None:
             if name in self.inflight.resumed:
-                why = "it was resumed already and ran to its end"
+                why, hint = "it was resumed already and ran to its end", "resume it once"
             elif name in self.inflight.finished:
                 why = "it ran to its end without reaching its stop"
+                hint = (
+                    "its CPU never came to the stop address: check it against the code the "
+                    "call runs (`ftscen build FILE --listing`), or drop the resume"
+                )
             else:
                 why = "it has not been made yet at this point of the run"
-            self._misuse(
-                resume.mark.diagnostic(
-                    f"call '{name}' is not stopped here: {why}",
-                    "resume a call after it stopped, once (check its `stop:` address "
-                    "with `ftscen run` on the call alone)",
-                )
-            )
+                hint = "resume it after the point or step that makes the call"
+            self._misuse(resume.mark.diagnostic(f"call '{name}' is not stopped here: {why}", hint))
             return
         self.inflight.resumed.add(name)
         held = stopped.held
