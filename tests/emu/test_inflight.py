@@ -217,3 +217,40 @@ def test_the_call_path_lists_the_stop_points_an_instruction_count_reaches():
         stopped = run(f"  - register: S\n  - {{call: f, id: x, cpu: 2, stop: {{insns: {n}}}}}\n")
         (stop,) = [e for e in stopped.events if isinstance(e, StopEvent)]
         assert stop.pc == path[n]
+
+
+def test_stop_belongs_to_calls_and_a_resume_step_takes_no_cpu(tmp_path: Path):
+    said = invalid(tmp_path, "  - {register: S, stop: {at: f}}\n")
+    assert "'stop' does not apply to a register step" in said
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: f}}\n  - {resume: x, cpu: 2}\n")
+    assert "'cpu' does not apply to a resume step" in said
+
+
+def test_a_resume_before_the_call_is_made_is_located(tmp_path: Path):
+    said = invalid(tmp_path, "  - resume: x\n  - {call: f, id: x, stop: {at: f}}\n")
+    assert "bad.yaml:13:" in said and "made in a later step" in said
+
+
+def test_a_scenario_with_calls_in_flight_is_not_exported(tmp_path: Path):
+    from ftscen.core.errors import UsageError
+    from ftscen.kernel.export import export_module
+
+    text = (
+        HEAD.format(version="6.6", extra="")
+        + "  - {call: f, id: x, stop: {at: f}}\n  - resume: x\n"
+    )
+    sc = load_scenario("inflight.yaml", text.encode())
+    with pytest.raises(UsageError, match="calls in flight"):
+        export_module(sc, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_crosscheck_skips_a_scenario_with_calls_in_flight():
+    from ftscen.kernel.sides import plan
+
+    text = (
+        HEAD.format(version="6.6", extra="")
+        + "  - {call: f, id: x, stop: {at: f}}\n  - resume: x\n"
+    )
+    made, result = plan(load_scenario("inflight.yaml", text.encode()))
+    assert result is None and made.skip is not None and "in flight" in made.skip
