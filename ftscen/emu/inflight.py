@@ -32,6 +32,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ftscen.core.diagnostics import suggestion
 from ftscen.core.errors import Diagnostic
 from ftscen.core.model import Stop
 from ftscen.core.profile import KernelProfile
@@ -63,8 +64,6 @@ def resolve_stop(stop: Stop, image: Image) -> StopAt | Diagnostic:
     table = image.symbols
     code = [s for s in table.symbols() if s.kind in _CODE_KINDS]
     if sym not in table or table.get(sym).kind not in _CODE_KINDS:
-        from ftscen.core.diagnostics import suggestion
-
         return stop.mark.diagnostic(
             f"stop address '{stop.at}' is outside the image: no code symbol '{sym}'"
             f"{suggestion(sym, [s.name for s in code])}",
