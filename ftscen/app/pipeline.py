@@ -174,15 +174,15 @@ def unplaced_diagnostic(u: Unplaced) -> Diagnostic:
 
 def check_points(sc: Scenario, versions: list[str] | None = None) -> list[Diagnostic]:
     """``ftscen validate``: the patcher alone (no calls) under each kernel version, and every
-    ``during`` whose step never passes the point it names."""
+    ``during`` whose step never passes the point it names. A scenario with calls in flight
+    is run whole: its stops and resumes are checked only by running the calls."""
     problems: list[Diagnostic] = []
     for profile in profiles(sc, versions):
         with _kernel_named(profile):
-            unplaced = dry_run(sc, profile).unplaced
-        for u in unplaced:
-            d = unplaced_diagnostic(u)
-            if d not in problems:
-                problems.append(d)
+            # where a call stops, and whether it is stopped when resumed, only a run can tell
+            result = run_scenario(sc, profile) if sc.in_flight else dry_run(sc, profile)
+        found = [*result.problems, *(unplaced_diagnostic(u) for u in result.unplaced)]
+        problems.extend(d for d in found if d not in problems)
     return problems
 
 

@@ -334,6 +334,16 @@ class Scenario:
             or (self.xfail_strict is not None and self.xfail_strict.kernels is not None)
         )
 
+    @property
+    def in_flight(self) -> bool:
+        """Whether a call stops or is resumed: what it meets is known only by running it."""
+        return any(
+            isinstance(s.action, Resume)
+            or (isinstance(s.action, Call) and s.action.stop is not None)
+            or any(d.resume is not None or (d.call and d.call.stop) for d in s.during)
+            for s in self.timeline
+        )
+
     def xfail_on(self, release: Release) -> bool:
         """Whether the scenario is expected to fail on ``release``."""
         if self.xfail is None:

@@ -223,11 +223,12 @@ class Engine:
 
         if addr is None:
             handle = self.uc.hook_add(UC_HOOK_CODE, hit)
-            self.uc.ctl_flush_tb()
-            return handle
-        handle = self.uc.hook_add(UC_HOOK_CODE, hit, begin=addr, end=addr)
-        # a block translated before the hook existed would run without it
-        self.uc.ctl_remove_cache(addr, addr + 1)
+        else:
+            handle = self.uc.hook_add(UC_HOOK_CODE, hit, begin=addr, end=addr)
+        # a block translated before the hook existed runs without it, and removing the
+        # cache of a range drops only the blocks that start in it (not one that starts at
+        # ftrace_caller and holds ftrace_call): flush them all, stops are rare
+        self.uc.ctl_flush_tb()
         return handle
 
     def unhook(self, handle: Any) -> None:

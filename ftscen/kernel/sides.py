@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ftscen.core.errno import errno_name
-from ftscen.core.model import Action, Call, Kernel, Resume, Scenario, Step
+from ftscen.core.model import Action, Call, Kernel, Scenario, Step
 from ftscen.core.profile import KernelProfile, flag_problem, profile_for
 from ftscen.emu.events import CallbackEvent, RanEvent, StepEvent, WarnEvent
 from ftscen.emu.run import RunResult, run_scenario
@@ -55,13 +55,6 @@ def _drop_unshowable(sc: Scenario) -> tuple[Scenario, list[str]]:
     return dataclasses.replace(sc, timeline=timeline, ops=ops, kernel=REAL_KERNEL), notes
 
 
-def _in_flight(sc: Scenario) -> bool:
-    return any(
-        isinstance(s.action, Resume) or (isinstance(s.action, Call) and s.action.stop is not None)
-        for s in sc.timeline
-    )
-
-
 def _unpinned(step: Step) -> Action:
     a = step.action
     return dataclasses.replace(a, cpu=None) if isinstance(a, Call) else a
@@ -70,7 +63,7 @@ def _unpinned(step: Step) -> Action:
 def plan(sc: Scenario) -> tuple[Plan, RunResult | None]:
     """What the kernel will run; the model's run of it (None when skipped)."""
     adapted, notes = _drop_unshowable(sc)
-    if _in_flight(sc):
+    if sc.in_flight:
         why = "it stops calls in flight (stop/resume): a module cannot hold a CPU inside ftrace"
         return Plan(adapted, tuple(notes), why), None
     missing = sorted({f for o in sc.ops for f in o.flags if flag_problem(f, REAL_RELEASE)})
