@@ -1,0 +1,190 @@
+"""Semantic checks on the ``livepatches:`` section and the steps that drive it.
+
+Part of the :data:`ftscen.load.validate.CHECKS` table. The rules follow kernel/livepatch/:
+a patched function needs an ftrace location (``klp_patch_func``: "failed to find location"),
+``nop`` entries exist only in atomic replace patches (``klp_add_nops`` makes them for
+``patch->replace``; a static ``nop`` has no ``new_func``, which ``klp_init_func`` refuses),
+atomic replace exists from 5.1 (e1452b607c48 "livepatch: Add atomic replace"), and a patch
+is disabled by writing 0 to its ``enabled`` attribute, which fails unless it is enabled
+(``enabled_store``). Which patches are enabled is followed through the timeline as written,
+each transition taken to complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ftscen.core.diagnostics import suggestion
+from ftscen.core.errors import Diagnostic
+from ftscen.core.klp import klp_ops_name
+from ftscen.core.profile import parse_version
+from ftscen.load.document import child_path
+
+if TYPE_CHECKING:
+    from ftscen.load.context import Context
+
+#: Atomic replace exists from this release (e1452b607c48, v5.1).
+REPLACE_FROM = (5, 1)
+
+
+def replace_problem(release: tuple[int, int]) -> str | None:
+    """Why ``replace: true`` cannot be used on ``release`` (a hint), or None."""
+    if release >= REPLACE_FROM:
+        return None
+    return (
+        'atomic replace exists from 5.1 (e1452b607c48 "livepatch: Add atomic replace"): '
+        "drop `replace`, or pin kernel.version (or limit --kernel) to 5.1 or later"
+    )
+
+
+def _patches(ctx: Context) -> Iterator[tuple[str, dict[str, Any]]]:
+    for i, entry in enumerate(ctx.data.get("livepatches", [])):
+        yield f"$.livepatches[{i}]", entry
+
+
+def check_livepatches(ctx: Context) -> Iterator[Diagnostic]:
+    """Names, functions, ``nop`` and ``replace`` of each patch."""
+    first: dict[str, str] = {}
+    for path, patch in _patches(ctx):
+        name = patch["name"]
+        if name in first:
+            line = ctx.doc.mark(first[name])[0]
+            yield ctx.error(
+                f"{path}.name",
+                f"duplicate live patch '{name}' (first on line {line})",
+                "each patch (module) needs its own name: rename or remove one of them",
+            )
+        first.setdefault(name, f"{path}.name")
+        for old, new in patch["funcs"].items():
+            at = child_path(f"{path}.funcs", old)
+            yield from _old_function(ctx, at, old)
+            if new == "nop":
+                if not patch.get("replace", False):
+                    yield ctx.error(
+                        at,
+                        f"'{old}: nop' in patch '{name}', which is not a replace patch",
+                        "nop entries exist only in atomic replace patches (klp_add_nops): "
+                        "add `replace: true`, or name the new function",
+                    )
+            elif new not in ctx.functions:
+                yield ctx.error(
+                    at,
+                    f"unknown function '{new}'{suggestion(new, list(ctx.functions))}",
+                    "define the new function under `functions:` (usually `notrace: true`)",
+                )
+        if patch.get("replace", False):
+            yield from _replace_era(ctx, f"{path}.replace")
+
+
+def _old_function(ctx: Context, at: str, old: str) -> Iterator[Diagnostic]:
+    if old not in ctx.functions:
+        yield ctx.error(
+            at,
+            f"unknown function '{old}'{suggestion(old, list(ctx.functions))}",
+            f"patch a function defined under `functions:` ({ctx.listing(list(ctx.functions))})",
+            key=True,
+        )
+    elif old in ctx.notrace:
+        yield ctx.error(
+            at,
+            f"'{old}' is notrace: it has no ftrace location to patch",
+            'klp_patch_func() fails with "failed to find location": patch a traceable function',
+            key=True,
+        )
+
+
+def _replace_era(ctx: Context, path: str) -> Iterator[Diagnostic]:
+    version = str(ctx.data.get("kernel", {}).get("version", "6.6"))
+    release = parse_version(version)
+    hint = replace_problem(release) if release is not None else None
+    if hint is not None:
+        yield ctx.error(path, f"kernel {version} has no atomic replace", hint, key=True)
+
+
+def check_klp_ops_names(ctx: Context) -> Iterator[Diagnostic]:
+    """A user ops may not take the name of a ``klp_ops``, nor a step drive one."""
+    klp = {klp_ops_name(old) for _, p in _patches(ctx) for old in p["funcs"]}
+    for i, entry in enumerate(ctx.data.get("ops", [])):
+        if entry["name"] in klp:
+            yield ctx.error(
+                f"$.ops[{i}].name",
+                f"'{entry['name']}' is the ftrace ops of a live patch's klp_ops",
+                "rename the ops",
+            )
+    for path, step in ctx.steps():
+        for key in ("register", "unregister", "set_filter", "set_notrace"):
+            value = step.get(key)
+            ops = value.get("ops") if isinstance(value, dict) else value
+            if ops in klp and ops not in ctx.ops:
+                yield ctx.error(
+                    f"{path}.{key}",
+                    f"'{ops}' belongs to the live patches: only enable/disable drive it",
+                    "use `enable: PATCH` or `disable: PATCH`",
+                )
+
+
+def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
+    """``enable``/``disable`` name a patch, in a state that allows it; ``busy`` names a
+    CPU and functions; ``busy`` takes no ``expect`` or ``during``."""
+    patches = {p["name"]: p for _, p in _patches(ctx)}
+    enabled: list[str] = []
+    for path, step in ctx.steps():
+        if "busy" in step:
+            yield from _busy(ctx, path, step)
+            continue
+        for key in ("enable", "disable"):
+            if key not in step:
+                continue
+            name = step[key]
+            if name not in patches:
+                listing = ctx.listing(list(patches))
+                yield ctx.error(
+                    f"{path}.{key}",
+                    f"unknown live patch '{name}'{suggestion(name, list(patches))}",
+                    f"define it under `livepatches:` (defined: {listing})",
+                )
+            elif key == "enable" and name in enabled:
+                yield ctx.error(
+                    f"{path}.enable",
+                    f"live patch '{name}' is already enabled here",
+                    "disable it first (a patch module is loaded once)",
+                )
+            elif key == "enable":
+                if patches[name].get("replace", False):
+                    enabled.clear()  # replaced once its transition completes
+                enabled.append(name)
+            elif name not in enabled:
+                yield ctx.error(
+                    f"{path}.disable",
+                    f"live patch '{name}' is not enabled here",
+                    "enable it in an earlier step (a replaced patch is no longer enabled)",
+                )
+            else:
+                enabled.remove(name)
+
+
+def _busy(ctx: Context, path: str, step: dict[str, Any]) -> Iterator[Diagnostic]:
+    busy = step["busy"]
+    if busy["cpu"] >= ctx.cpus:
+        yield ctx.error(
+            f"{path}.busy.cpu",
+            f"cpu {busy['cpu']} is out of range: with kernel.cpus {ctx.cpus}, tasks are "
+            f"those of CPUs 0 to {ctx.cpus - 1}",
+            "use a CPU below kernel.cpus, or raise kernel.cpus",
+        )
+    for j, name in enumerate(busy["on"]):
+        if name not in ctx.functions:
+            yield ctx.error(
+                f"{path}.busy.on[{j}]",
+                f"unknown function '{name}'{suggestion(name, list(ctx.functions))}",
+                "name functions defined under `functions:`",
+            )
+    for key in ("expect", "during", "cpu"):
+        if key in step:
+            yield ctx.error(
+                f"{path}.{key}",
+                f"'{key}' does not apply to a busy step: it only marks a task's stack",
+                "remove it",
+                key=True,
+            )
