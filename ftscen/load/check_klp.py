@@ -7,7 +7,8 @@ a patched function needs an ftrace location (``klp_patch_func``: "failed to find
 atomic replace exists from 5.1 (e1452b607c48 "livepatch: Add atomic replace"), and a patch
 is disabled by writing 0 to its ``enabled`` attribute, which fails unless it is enabled
 (``enabled_store``). Which patches are enabled is followed through the timeline as written,
-each transition taken to complete.
+each transition taken to complete; an ``enable`` step with an ``expect:`` may fail, so its
+patch may be enabled again or disabled later without complaint.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
     """``enable``/``disable`` name a patch, in a state that allows it; ``busy`` names a
     CPU and functions; ``busy`` takes no ``expect`` or ``during``."""
     patches = {p["name"]: p for _, p in _patches(ctx)}
-    enabled: list[str] = []
+    enabled: dict[str, bool] = {}  # patch -> surely enabled (False: its enable may fail)
     for path, step in ctx.steps():
         if "busy" in step:
             yield from _busy(ctx, path, step)
@@ -144,16 +145,16 @@ def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
                     f"unknown live patch '{name}'{suggestion(name, list(patches))}",
                     f"define it under `livepatches:` (defined: {listing})",
                 )
-            elif key == "enable" and name in enabled:
-                yield ctx.error(
-                    f"{path}.enable",
-                    f"live patch '{name}' is already enabled here",
-                    "disable it first (a patch module is loaded once)",
-                )
             elif key == "enable":
+                if enabled.get(name):
+                    yield ctx.error(
+                        f"{path}.enable",
+                        f"live patch '{name}' is already enabled here",
+                        "disable it first (a patch module is loaded once)",
+                    )
                 if patches[name].get("replace", False):
                     enabled.clear()  # replaced once its transition completes
-                enabled.append(name)
+                enabled[name] = "expect" not in step
             elif name not in enabled:
                 yield ctx.error(
                     f"{path}.disable",
@@ -161,7 +162,7 @@ def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
                     "enable it in an earlier step (a replaced patch is no longer enabled)",
                 )
             else:
-                enabled.remove(name)
+                del enabled[name]
 
 
 def _busy(ctx: Context, path: str, step: dict[str, Any]) -> Iterator[Diagnostic]:
@@ -173,10 +174,10 @@ def _busy(ctx: Context, path: str, step: dict[str, Any]) -> Iterator[Diagnostic]
             f"those of CPUs 0 to {ctx.cpus - 1}",
             "use a CPU below kernel.cpus, or raise kernel.cpus",
         )
-    for j, name in enumerate(busy["on"]):
+    for j, name in enumerate(busy["stack"]):
         if name not in ctx.functions:
             yield ctx.error(
-                f"{path}.busy.on[{j}]",
+                f"{path}.busy.stack[{j}]",
                 f"unknown function '{name}'{suggestion(name, list(ctx.functions))}",
                 "name functions defined under `functions:`",
             )

@@ -240,7 +240,7 @@ def _action(step: dict[str, Any]) -> Action:
     if "transition" in step:
         return Transition(step["transition"])
     if "busy" in step:
-        return Busy(int(step["busy"]["cpu"]), tuple(step["busy"]["on"]))
+        return Busy(int(step["busy"]["cpu"]), tuple(step["busy"]["stack"]))
     return Call(step["call"], _cpu(step))
 
 

@@ -63,7 +63,7 @@ def describe_action(action: Action) -> str:
     if isinstance(action, Transition):
         return f"transition {action.what}"
     if isinstance(action, Busy):
-        return f"busy cpu{action.cpu} on [{', '.join(action.funcs)}]"
+        return f"busy cpu{action.cpu} stack [{', '.join(action.funcs)}]"
     assert isinstance(action, Call)
     return f"call {action.func}"
 
@@ -249,7 +249,7 @@ def action_dict(action: Action) -> dict[str, Any]:
     if isinstance(action, Transition):
         return {"action": "transition", "args": {"what": action.what}}
     if isinstance(action, Busy):
-        return {"action": "busy", "args": {"cpu": action.cpu, "on": list(action.funcs)}}
+        return {"action": "busy", "args": {"cpu": action.cpu, "stack": list(action.funcs)}}
     return {"action": "call", "args": {"func": action.func, "cpu": action.cpu or 1}}
 
 
