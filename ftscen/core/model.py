@@ -390,4 +390,5 @@ LIMITS: dict[str, int] = {
     "expect": 500,
     "livepatches": 64,
     "funcs_per_patch": 64,
+    "klp_funcs": 4096,
 }

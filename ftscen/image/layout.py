@@ -64,7 +64,7 @@ OPS_KLP_STACK = 0x20  # a klp_ops' func_stack: the first klp_func, 0 when empty
 # struct klp_func (the fields klp_ftrace_handler reads), one per patch and function
 KLP_FUNCS = DATA_BASE + 0x10000
 KLP_FUNC_SIZE = 0x10
-MAX_KLP_FUNCS = 0x1000  # LIMITS["livepatches"] * LIMITS["funcs_per_patch"], nops included
+MAX_KLP_FUNCS = 0x1000  # LIMITS["klp_funcs"]: every patch's funcs, nops included
 KLP_NEXT = 0x00  # stack_node.next: the next-older klp_func, 0 at the end of the stack
 KLP_NEW_FUNC = 0x04
 KLP_NOP = 0x08

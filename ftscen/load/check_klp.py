@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ftscen.core.diagnostics import suggestion
 from ftscen.core.errors import Diagnostic
 from ftscen.core.klp import klp_ops_name
+from ftscen.core.model import LIMITS, Scenario
 from ftscen.core.profile import parse_version
 from ftscen.load.document import child_path
 
@@ -189,3 +190,60 @@ def _busy(ctx: Context, path: str, step: dict[str, Any]) -> Iterator[Diagnostic]
                 "remove it",
                 key=True,
             )
+
+
+def check_klp_limits(ctx: Context) -> Iterator[Diagnostic]:
+    """The live patches fit the image: at most ``LIMITS["livepatches"]`` patches of at most
+    ``LIMITS["funcs_per_patch"]`` functions, their klp_ops and the ops together within the
+    ops limit, and every ``klp_func`` a run can need (nops of replace patches included)
+    within the image's klp_func area."""
+    patches = list(_patches(ctx))
+    over = _over(ctx, "$.livepatches", len(patches), "livepatches", "live patches")
+    if over is not None:
+        yield over
+        return
+    for path, patch in patches:
+        over = _over(ctx, f"{path}.funcs", len(patch["funcs"]), "funcs_per_patch", "functions")
+        if over is not None:
+            yield over
+            return
+    olds = list(dict.fromkeys(old for _, p in patches for old in p["funcs"]))
+    total_ops = len(ctx.data.get("ops", [])) + len(olds)
+    if olds and total_ops > LIMITS["ops"]:
+        yield ctx.error(
+            "$.livepatches",
+            f"too many ops: {total_ops} with one klp_ops per patched function "
+            f"(the limit is {LIMITS['ops']})",
+            "keep scenarios small: patch fewer functions, or drop ops",
+        )
+    slots = sum(len(p["funcs"]) + (len(olds) if p.get("replace") else 0) for _, p in patches)
+    if slots > LIMITS["klp_funcs"]:
+        yield ctx.error(
+            "$.livepatches",
+            f"too many klp_func structures: {slots}, nop entries of replace patches included "
+            f"(the limit is {LIMITS['klp_funcs']})",
+            "keep scenarios small: fewer replace patches, or fewer patched functions",
+        )
+
+
+def _over(ctx: Context, path: str, count: int, limit: str, noun: str) -> Diagnostic | None:
+    if count <= LIMITS[limit]:
+        return None
+    return ctx.error(
+        f"{path}",
+        f"too many {noun}: {count} (the limit is {LIMITS[limit]})",
+        "keep scenarios small: split this one, or drop what the story does not need",
+    )
+
+
+def replace_diagnostics(sc: Scenario, version: str, release: tuple[int, int]) -> list[Diagnostic]:
+    """A replace patch run on a kernel without atomic replace (``--kernel`` may pick an older
+    era than the file's own, which validation already checked)."""
+    hint = replace_problem(release)
+    if hint is None:
+        return []
+    return [
+        p.mark.diagnostic(f"live patch '{p.name}': kernel {version} has no atomic replace", hint)
+        for p in sc.livepatches
+        if p.replace
+    ]

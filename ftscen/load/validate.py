@@ -60,7 +60,7 @@ def check_semantics(doc: Document) -> list[Diagnostic]:
     that, and the other checks (some quadratic in the number of functions) never see it.
     """
     ctx = Context(doc, doc.data)
-    over = list(rules.check_limits(ctx))
+    over = list(rules.check_limits(ctx)) + list(klp.check_klp_limits(ctx))
     if over:
         return over
     return [diag for _, check in CHECKS for diag in check(ctx)]
