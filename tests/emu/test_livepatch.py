@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ftscen.app import pipeline
 from ftscen.core.errors import ScenarioInvalid
 from ftscen.core.model import Scenario
 from ftscen.core.profile import profile_for
@@ -15,6 +16,7 @@ from ftscen.emu.events import KlpEvent
 from ftscen.emu.run import Runner, RunResult, run_scenario
 from ftscen.image import layout as L
 from ftscen.load.scenario import load_scenario
+from ftscen.verdicts.evaluate import Outcome
 
 HEAD = """ftscen: 1
 kernel:
@@ -219,3 +221,37 @@ def test_a_replaced_patch_is_no_longer_enabled_for_validation(tmp_path: Path) ->
     with pytest.raises(ScenarioInvalid) as caught:
         load_scenario(path)
     assert [d.message for d in caught.value.diagnostics] == ["live patch 'p1' is not enabled here"]
+
+
+@pytest.mark.parametrize(
+    ("version", "callee"),
+    [("5.10", "ftrace_ops_assist_func"), ("5.11", "klp_ftrace_handler")],
+)
+def test_a_klp_ops_trampoline_calls_the_handler_directly_from_5_11(
+    tmp_path: Path, version: str, callee: str
+) -> None:
+    """The klp_ops' fops has no RECURSION_SAFE, so before 5.11 ftrace_ops_get_func() sends its
+    per-ops trampoline through ftrace_ops_assist_func; from 5.11 (a25d036d939a) it calls
+    klp_ftrace_handler directly, which takes its own recursion lock (13f3ea9a2c82)."""
+    path = tmp_path / "tramp.yaml"
+    path.write_text(f"""ftscen: 1
+kernel:
+  version: "{version}"
+  dynamic_trampolines: true
+functions:
+  - name: f
+  - name: f_v2
+    notrace: true
+livepatches:
+  - name: p
+    funcs: {{f: f_v2}}
+timeline:
+  - enable: p
+  - {{call: f, id: c}}
+expect:
+  - {{call: c, ran: f_v2, called: [klp_ops_f]}}
+  - site: {{func: f, is: "call klp_ops_f.tramp"}}
+  - site: {{func: klp_ops_f.tramp_call, is: "call {callee}"}}
+""")
+    [rep] = pipeline.check_file(path)
+    assert rep.outcome is Outcome.PASS, [v.title for v in rep.verdicts if not v.ok]
