@@ -132,6 +132,14 @@ def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
     patches = {p["name"]: p for _, p in _patches(ctx)}
     enabled: dict[str, bool] = {}  # patch -> surely enabled (False: its enable may fail)
     for path, step in ctx.steps():
+        for key in ("busy", "transition"):
+            if key in step and not patches:
+                yield ctx.error(
+                    f"{path}.{key}",
+                    f"a {key} step needs live patches: this scenario has none",
+                    "define them under `livepatches:`, or remove the step",
+                    key=True,
+                )
         if "busy" in step:
             yield from _busy(ctx, path, step)
             continue

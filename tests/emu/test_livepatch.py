@@ -255,3 +255,30 @@ expect:
 """)
     [rep] = pipeline.check_file(path)
     assert rep.outcome is Outcome.PASS, [v.title for v in rep.verdicts if not v.ok]
+
+
+def test_a_failed_load_prints_the_selftests_expected_messages(tmp_path: Path) -> None:
+    """tools/testing/selftests/livepatch/test-ftrace.sh: with kernel.ftrace_enabled = 0 the
+    load fails, and dmesg shows exactly these livepatch lines (its check_result)."""
+    res = run(tmp_path, "  - sysctl: {ftrace_enabled: false}\n  - enable: p1\n    expect: EBUSY\n")
+    assert messages(res) == [
+        "enabling patch 'p1'",
+        "'p1': initializing patching transition",
+        "failed to register ftrace handler for function 'f' (-16)",
+        "failed to patch object 'vmlinux'",
+        "failed to enable patch 'p1'",
+        "'p1': canceling patching transition, going to unpatch",
+        "'p1': completing unpatching transition",
+        "'p1': unpatching complete",
+    ]
+
+
+@pytest.mark.parametrize("step", ["busy: {cpu: 1, stack: [f]}", "transition: complete"])
+def test_livepatch_steps_need_live_patches(tmp_path: Path, step: str) -> None:
+    path = tmp_path / "none.yaml"
+    path.write_text(f"ftscen: 1\nfunctions:\n  - name: f\ntimeline:\n  - {step}\n")
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario(path)
+    (diag,) = caught.value.diagnostics
+    assert diag.message.endswith("needs live patches: this scenario has none")
+    assert (diag.line, diag.col) == (5, 5)
