@@ -160,9 +160,13 @@ class Livepatching:
     def _init_patch(self, defn: Livepatch) -> Patch:
         """``klp_init_patch``: the patch's funcs, nops for a replace patch (``klp_add_nops``:
         every function an active patch patches that this one does not), then
-        ``list_add_tail(&patch->list, &klp_patches)``."""
+        ``list_add_tail(&patch->list, &klp_patches)``. Only ``klp_add_nops`` makes nops in
+        the kernel, so a ``nop`` the scenario writes counts only where it would make one."""
         patch = Patch(defn)
+        active = {f.old for p in self.klp_patches for f in p.funcs}
         for entry in defn.funcs:
+            if entry.new is None and entry.old not in active:
+                continue  # a nop the kernel would not make: no active patch patches it
             slot = self.slots[(defn.name, entry.old)]
             patch.funcs.append(Func(defn.name, entry.old, entry.new, slot))
         if defn.replace:

@@ -282,3 +282,18 @@ def test_livepatch_steps_need_live_patches(tmp_path: Path, step: str) -> None:
     (diag,) = caught.value.diagnostics
     assert diag.message.endswith("needs live patches: this scenario has none")
     assert (diag.line, diag.col) == (5, 5)
+
+
+def test_a_written_nop_adds_nothing_where_no_patch_patches_the_function(tmp_path: Path) -> None:
+    """klp_add_nops() makes the only nops: for a function no active patch patches, a replace
+    patch's nop entry registers no klp_ops (the site stays a NOP, no callback runs)."""
+    text = HEAD.replace(
+        "    funcs: {{f: f_v2, g: g_v2}}", "    funcs: {{f: f_v2, g: nop}}\n    replace: true"
+    )
+    path = tmp_path / "nop.yaml"
+    path.write_text(text.format(version="6.6") + "  - enable: p2\n  - {call: g, id: g}\n")
+    sc = load_scenario(path)
+    res = run_scenario(sc, profile_for(sc.kernel))
+    assert ran(res, "g") == ["g"]
+    assert [e for e in res.events if e.kind == "callback"] == []
+    assert res.sites["g"] == "nop" and res.sites["f"] == "call ftrace_regs_caller"
