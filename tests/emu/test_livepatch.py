@@ -297,3 +297,17 @@ def test_a_written_nop_adds_nothing_where_no_patch_patches_the_function(tmp_path
     assert ran(res, "g") == ["g"]
     assert [e for e in res.events if e.kind == "callback"] == []
     assert res.sites["g"] == "nop" and res.sites["f"] == "call ftrace_regs_caller"
+
+
+def test_the_real_kernel_backend_leaves_live_patches_out(tmp_path: Path) -> None:
+    """The kernel module registers ftrace ops only: export refuses, crosscheck skips."""
+    from ftscen.core.errors import UsageError
+    from ftscen.kernel.export import export_module
+    from ftscen.kernel.sides import plan
+
+    sc = load(tmp_path, "  - enable: p1\n")
+    with pytest.raises(UsageError, match="does not build live patches"):
+        export_module(sc, tmp_path / "mod")
+    assert not (tmp_path / "mod").exists()
+    shown, result = plan(sc)
+    assert result is None and shown.skip is not None and "live patches" in shown.skip
