@@ -206,14 +206,14 @@ def check_klp_limits(ctx: Context) -> Iterator[Diagnostic]:
     ops limit, and every ``klp_func`` a run can need (nops of replace patches included)
     within the image's klp_func area."""
     patches = list(_patches(ctx))
-    over = _over(ctx, "$.livepatches", len(patches), "livepatches", "live patches")
-    if over is not None:
-        yield over
+    if len(patches) > LIMITS["livepatches"]:
+        yield _over(ctx, f"$.livepatches[{LIMITS['livepatches']}]", len(patches), "livepatches")
         return
     for path, patch in patches:
-        over = _over(ctx, f"{path}.funcs", len(patch["funcs"]), "funcs_per_patch", "functions")
-        if over is not None:
-            yield over
+        olds = list(patch["funcs"])
+        if len(olds) > LIMITS["funcs_per_patch"]:
+            at = child_path(f"{path}.funcs", olds[LIMITS["funcs_per_patch"]])
+            yield _over(ctx, at, len(olds), "funcs_per_patch")
             return
     olds = list(dict.fromkeys(old for _, p in patches for old in p["funcs"]))
     total_ops = len(ctx.data.get("ops", [])) + len(olds)
@@ -234,13 +234,14 @@ def check_klp_limits(ctx: Context) -> Iterator[Diagnostic]:
         )
 
 
-def _over(ctx: Context, path: str, count: int, limit: str, noun: str) -> Diagnostic | None:
-    if count <= LIMITS[limit]:
-        return None
+def _over(ctx: Context, path: str, count: int, limit: str) -> Diagnostic:
+    """The error at the first item past a limit."""
+    noun = {"livepatches": "live patches", "funcs_per_patch": "functions in one patch"}[limit]
     return ctx.error(
-        f"{path}",
+        path,
         f"too many {noun}: {count} (the limit is {LIMITS[limit]})",
         "keep scenarios small: split this one, or drop what the story does not need",
+        key=limit == "funcs_per_patch",
     )
 
 

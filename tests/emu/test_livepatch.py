@@ -311,3 +311,25 @@ def test_the_real_kernel_backend_leaves_live_patches_out(tmp_path: Path) -> None
     assert not (tmp_path / "mod").exists()
     shown, result = plan(sc)
     assert result is None and shown.skip is not None and "live patches" in shown.skip
+
+
+def test_live_patch_limits_are_located_at_the_first_item_past_them(tmp_path: Path) -> None:
+    funcs = "".join(f"  - name: f{i}\n" for i in range(66)) + "  - name: n\n    notrace: true\n"
+    many = "{" + ", ".join(f"f{i}: n" for i in range(65)) + "}"
+    path = tmp_path / "limits.yaml"
+    path.write_text(
+        f"ftscen: 1\nfunctions:\n{funcs}livepatches:\n  - name: p\n    funcs: {many}\n"
+        "timeline:\n  - enable: p\n"
+    )
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario(path)
+    (diag,) = caught.value.diagnostics
+    assert diag.message == "too many functions in one patch: 65 (the limit is 64)"
+    assert diag.path == "$.livepatches[0].funcs.f64"
+    patches = "".join(f"  - name: p{i}\n    funcs: {{f0: n}}\n" for i in range(65))
+    path.write_text(f"ftscen: 1\nfunctions:\n{funcs}livepatches:\n{patches}timeline: []\n")
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario(path)
+    (diag,) = caught.value.diagnostics
+    assert diag.message == "too many live patches: 65 (the limit is 64)"
+    assert diag.path == "$.livepatches[64]"
