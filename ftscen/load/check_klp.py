@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ftscen.core.diagnostics import suggestion
 from ftscen.core.errors import Diagnostic
-from ftscen.core.klp import klp_ops_name
+from ftscen.core.klp import Transition, klp_ops_name
 from ftscen.core.model import LIMITS, Scenario
 from ftscen.core.profile import parse_version
 from ftscen.load.document import child_path
@@ -37,6 +37,21 @@ def replace_problem(release: tuple[int, int]) -> str | None:
     return (
         'atomic replace exists from 5.1 (e1452b607c48 "livepatch: Add atomic replace"): '
         "drop `replace`, or pin kernel.version (or limit --kernel) to 5.1 or later"
+    )
+
+
+#: The ``force`` attribute exists from this release (c99a2be790b0, v4.15).
+FORCE_FROM = (4, 15)
+
+
+def force_problem(release: tuple[int, int]) -> str | None:
+    """Why ``transition: force`` cannot be used on ``release`` (a hint), or None."""
+    if release >= FORCE_FROM:
+        return None
+    return (
+        '/sys/kernel/livepatch/PATCH/force exists from 4.15 (c99a2be790b0 "livepatch: force '
+        'transition to finish"): use `transition: complete`, or pin kernel.version (or limit '
+        "--kernel) to 4.15 or later"
     )
 
 
@@ -104,6 +119,14 @@ def _replace_era(ctx: Context, path: str) -> Iterator[Diagnostic]:
         yield ctx.error(path, f"kernel {version} has no atomic replace", hint, key=True)
 
 
+def _force_era(ctx: Context, path: str) -> Iterator[Diagnostic]:
+    version = str(ctx.data.get("kernel", {}).get("version", "6.6"))
+    release = parse_version(version)
+    hint = force_problem(release) if release is not None else None
+    if hint is not None:
+        yield ctx.error(path, f"kernel {version} has no force attribute", hint)
+
+
 def check_klp_ops_names(ctx: Context) -> Iterator[Diagnostic]:
     """A user ops may not take the name of a ``klp_ops``, nor a step drive one."""
     klp = {klp_ops_name(old) for _, p in _patches(ctx) for old in p["funcs"]}
@@ -143,6 +166,8 @@ def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
         if "busy" in step:
             yield from _busy(ctx, path, step)
             continue
+        if step.get("transition") == "force":
+            yield from _force_era(ctx, f"{path}.transition")
         for key in ("enable", "disable"):
             if key not in step:
                 continue
@@ -246,13 +271,23 @@ def _over(ctx: Context, path: str, count: int, limit: str) -> Diagnostic:
 
 
 def replace_diagnostics(sc: Scenario, version: str, release: tuple[int, int]) -> list[Diagnostic]:
-    """A replace patch run on a kernel without atomic replace (``--kernel`` may pick an older
-    era than the file's own, which validation already checked)."""
+    """A replace patch or a forced transition run on a kernel without them (``--kernel`` may
+    pick an older era than the file's own, which validation already checked)."""
+    out = []
     hint = replace_problem(release)
-    if hint is None:
-        return []
-    return [
-        p.mark.diagnostic(f"live patch '{p.name}': kernel {version} has no atomic replace", hint)
-        for p in sc.livepatches
-        if p.replace
-    ]
+    if hint is not None:
+        out += [
+            p.mark.diagnostic(
+                f"live patch '{p.name}': kernel {version} has no atomic replace", hint
+            )
+            for p in sc.livepatches
+            if p.replace
+        ]
+    hint = force_problem(release)
+    if hint is not None:
+        out += [
+            s.mark.diagnostic(f"kernel {version} has no force attribute", hint)
+            for s in sc.timeline
+            if isinstance(s.action, Transition) and s.action.what == "force"
+        ]
+    return out

@@ -333,3 +333,17 @@ def test_live_patch_limits_are_located_at_the_first_item_past_them(tmp_path: Pat
     (diag,) = caught.value.diagnostics
     assert diag.message == "too many live patches: 65 (the limit is 64)"
     assert diag.path == "$.livepatches[64]"
+
+
+def test_force_exists_from_4_15(tmp_path: Path) -> None:
+    """The ``force`` attribute came with c99a2be790b0 (4.15): refused on 4.14, by validation
+    for the file's kernel and by the run for ``--kernel``."""
+    with pytest.raises(ScenarioInvalid) as caught:
+        load(tmp_path, "  - enable: p1\n  - transition: force\n", "4.14")
+    (diag,) = caught.value.diagnostics
+    assert diag.message == "kernel 4.14 has no force attribute"
+    assert diag.path == "$.timeline[1].transition"
+    load(tmp_path, "  - enable: p1\n  - transition: force\n", "4.15")
+    with pytest.raises(ScenarioInvalid) as caught:
+        pipeline.check_file(tmp_path / "klp.yaml", ["4.14"])
+    assert [d.message for d in caught.value.diagnostics] == ["kernel 4.14 has no force attribute"]
