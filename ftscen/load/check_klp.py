@@ -165,38 +165,46 @@ def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
                 )
         if "busy" in step:
             yield from _busy(ctx, path, step)
-            continue
         if step.get("transition") == "force":
             yield from _force_era(ctx, f"{path}.transition")
         for key in ("enable", "disable"):
-            if key not in step:
-                continue
-            name = step[key]
-            if name not in patches:
-                listing = ctx.listing(list(patches))
-                yield ctx.error(
-                    f"{path}.{key}",
-                    f"unknown live patch '{name}'{suggestion(name, list(patches))}",
-                    f"define it under `livepatches:` (defined: {listing})",
-                )
-            elif key == "enable":
-                if enabled.get(name):
-                    yield ctx.error(
-                        f"{path}.enable",
-                        f"live patch '{name}' is already enabled here",
-                        "disable it first (a patch module is loaded once)",
-                    )
-                if patches[name].get("replace", False):
-                    enabled.clear()  # replaced once its transition completes
-                enabled[name] = "expect" not in step
-            elif name not in enabled:
-                yield ctx.error(
-                    f"{path}.disable",
-                    f"live patch '{name}' is not enabled here",
-                    "enable it in an earlier step (a replaced patch is no longer enabled)",
-                )
-            else:
-                del enabled[name]
+            if key in step:
+                yield from _enable_disable(ctx, f"{path}.{key}", step, patches, enabled)
+
+
+def _enable_disable(
+    ctx: Context,
+    path: str,
+    step: dict[str, Any],
+    patches: dict[str, dict[str, Any]],
+    enabled: dict[str, bool],
+) -> Iterator[Diagnostic]:
+    """One ``enable``/``disable`` step, updating ``enabled`` as if it succeeds."""
+    name = step["enable"] if "enable" in step else step["disable"]
+    if name not in patches:
+        yield ctx.error(
+            path,
+            f"unknown live patch '{name}'{suggestion(name, list(patches))}",
+            f"define it under `livepatches:` (defined: {ctx.listing(list(patches))})",
+        )
+    elif "enable" in step:
+        if enabled.get(name):
+            yield ctx.error(
+                path,
+                f"live patch '{name}' is already enabled here",
+                "disable it first (a patch module is loaded once)",
+            )
+        if patches[name].get("replace", False):
+            enabled.clear()  # replaced once its transition completes
+        enabled[name] = "expect" not in step
+    elif name not in enabled:
+        yield ctx.error(
+            path,
+            f"live patch '{name}' is not enabled here",
+            "enable it in an earlier step (a replaced patch is no longer enabled)",
+        )
+    else:
+        del enabled[name]
 
 
 def _busy(ctx: Context, path: str, step: dict[str, Any]) -> Iterator[Diagnostic]:
