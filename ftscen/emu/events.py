@@ -183,6 +183,15 @@ class UnresumedEvent(Event):
     pc: str
 
 
+@dataclass(frozen=True)
+class KlpEvent(Event):
+    """A message of the livepatch core, in the kernel's words where it prints one
+    (``pr_notice``/``pr_debug`` of kernel/livepatch/, without the ``livepatch: `` prefix)."""
+
+    kind: ClassVar[str] = "livepatch"
+    message: str
+
+
 Raw = tuple[int, ...]
 
 
@@ -294,6 +303,9 @@ class _Decoder:
             count=recflags.count(r[2]),
         )
 
+    def klp(self, r: Raw) -> Event:
+        return KlpEvent(*self.host(), message=self.strings[r[1]])
+
 
 #: Ring record kind -> how it decodes (layout.EV_* documents each record's words).
 _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
@@ -312,6 +324,7 @@ _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
     L.EV_RESUME: _Decoder.resume,
     L.EV_WAIT: _Decoder.wait,
     L.EV_UNRESUMED: _Decoder.unresumed,
+    L.EV_KLP: _Decoder.klp,
 }
 
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from ftscen.core.errno import errno_name
 from ftscen.core.errors import Diagnostic
+from ftscen.core.klp import Busy, Disable, Enable, Transition
 from ftscen.core.model import Call, During, Mark, Resume, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
 from ftscen.emu.inflight import InFlight, Stopped, resolve_stop
+from ftscen.emu.livepatch import Livepatching
 from ftscen.emu.machine import Fault, Machine, StopAt
 from ftscen.emu.patcher import Patcher
 from ftscen.image import layout as L
@@ -108,12 +110,16 @@ class Runner:
         self.fault: FaultReport | None = None
         self.m = Machine(self.image, profile.cpus, self._int3, budget.per_call, budget.total)
         self.patcher = Patcher(sc, self.image, self.m, profile, self._at_point, self._wait)
+        self.klp = Livepatching(sc, self.patcher, self._klp_log) if sc.livepatches else None
         self.inflight = InFlight(self.image, profile, self.m)
         self.problems: list[Diagnostic] = []
         self._step: Step | None = None
         #: the call whose instruction path is recorded (:func:`call_path`), and that path
         self.trace_call: str | None = None
         self.path: tuple[int, ...] = ()
+
+    def _klp_log(self, message: str) -> None:
+        self.m.emit(L.EV_KLP, self.m.intern(message))
 
     def _int3(self, ip: int) -> tuple[int, int] | None:
         return self.patcher.int3_policy(ip)
@@ -281,9 +287,15 @@ class Runner:
                         self._call(step.action, cid, step.index, None, step.mark)
                     records[step.index] = self._records()
                     continue
+                if isinstance(step.action, Busy):
+                    assert self.klp is not None
+                    self.klp.busy(step.action)
+                    results.append(StepResult(step.index, None, None))
+                    records[step.index] = self._records()
+                    continue
                 expected = step.expected(self.profile.release)
                 try:
-                    ret = self.patcher.run(step.action)
+                    ret = self._patcher_step(step)
                 except _Abort:
                     results.append(
                         StepResult(step.index, None, expected, tuple(self.patcher.points))
@@ -317,6 +329,14 @@ class Runner:
             tuple(self.problems),
             tuple(self.inflight.held),
         )
+
+    def _patcher_step(self, step: Step) -> int:
+        action = step.action
+        if isinstance(action, Enable | Disable | Transition):
+            assert self.klp is not None
+            return self.klp.run(action)
+        assert not isinstance(action, Call | Busy | Resume)
+        return self.patcher.run(action)
 
     def _records(self) -> dict[str, int]:
         return {r.func: r.flags for r in self.patcher.table.all()}

@@ -140,6 +140,8 @@ class Unit:
                 f"\tcase {s}: /* sysctl */",
                 f"\t\treturn ftscen_sysctl({int(a.ftrace_enabled)});",
             ]
+        if not isinstance(a, Register | Unregister | SetFilter | SetNotrace):
+            raise InternalError(f"no kernel module step for {a!r}")  # sides.plan skips them
         o = self.oidx[a.ops]
         if isinstance(a, Register | Unregister):
             verb = "register" if isinstance(a, Register) else "unregister"
@@ -205,6 +207,8 @@ def describe(step: Step) -> str:
         return f"sysctl ftrace_enabled={int(a.ftrace_enabled)}"
     if isinstance(a, Register | Unregister):
         return f"{'register' if isinstance(a, Register) else 'unregister'} {a.ops}"
+    if not isinstance(a, SetFilter | SetNotrace):
+        raise InternalError(f"no kernel module step for {a!r}")  # sides.plan skips them
     return f"{'set_filter' if isinstance(a, SetFilter) else 'set_notrace'} {a.ops}"
 
 

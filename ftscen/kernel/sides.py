@@ -66,6 +66,9 @@ def plan(sc: Scenario) -> tuple[Plan, RunResult | None]:
     if sc.in_flight:
         why = "it stops calls in flight (stop/resume): a module cannot hold a CPU inside ftrace"
         return Plan(adapted, tuple(notes), why), None
+    if sc.livepatches:
+        why = "uses live patches, which the kernel module does not build (it registers ftrace ops)"
+        return Plan(adapted, tuple(notes), why), None
     missing = sorted({f for o in sc.ops for f in o.flags if flag_problem(f, REAL_RELEASE)})
     if missing:
         why = (

@@ -17,6 +17,14 @@ from ftscen.core.diagnostics import sort_diagnostics
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
 from ftscen.core.files import FileRefused, read_bounded
 from ftscen.core.kernels import KernelSet, parse_kernel_set
+from ftscen.core.klp import (
+    KLP_OPS_FLAGS,
+    Busy,
+    Disable,
+    Enable,
+    Transition,
+    klp_ops_name,
+)
 from ftscen.core.model import (
     LIMITS,
     Action,
@@ -31,6 +39,8 @@ from ftscen.core.model import (
     FtraceOps,
     Function,
     Kernel,
+    KlpFunc,
+    Livepatch,
     Mark,
     Register,
     Resume,
@@ -111,11 +121,12 @@ def _with_source(doc: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
 def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
     """The frozen model of a document that passed every check."""
     data: dict[str, Any] = doc.data
+    patches = tuple(_livepatch(doc, i, p) for i, p in enumerate(data.get("livepatches", [])))
     return Scenario(
         name=data.get("name") or Path(doc.file).stem,
         path=doc.file,
         functions=tuple(_function(doc, i, f) for i, f in enumerate(data["functions"])),
-        ops=tuple(_ops(doc, i, o) for i, o in enumerate(data.get("ops", []))),
+        ops=tuple(_ops(doc, i, o) for i, o in enumerate(data.get("ops", []))) + _klp_ops(patches),
         timeline=tuple(_step(doc, i, s) for i, s in enumerate(data["timeline"])),
         expect=tuple(_assertion(doc, i, e) for i, e in enumerate(data.get("expect", []))),
         kernel=_kernel(doc, data.get("kernel", {})),
@@ -123,7 +134,31 @@ def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
         xfail=_xfail_reason(data.get("xfail")),
         source_sha256=source_sha256,
         xfail_strict=_xfail(doc, data.get("xfail")),
+        livepatches=patches,
     )
+
+
+def _livepatch(doc: Document, i: int, entry: dict[str, Any]) -> Livepatch:
+    funcs = tuple(
+        KlpFunc(old, None if new == "nop" else new) for old, new in entry["funcs"].items()
+    )
+    mark = _mark(doc, f"$.livepatches[{i}]")
+    return Livepatch(entry["name"], funcs, bool(entry.get("replace", False)), mark)
+
+
+def _klp_ops(patches: tuple[Livepatch, ...]) -> tuple[FtraceOps, ...]:
+    """One ``klp_ops`` per function some patch patches, in the order they first appear: its
+    ``fops`` filters exactly that function (``ftrace_set_filter_ip``) and carries the flags
+    of kernel/livepatch/patch.c ``klp_patch_func``."""
+    out: dict[str, FtraceOps] = {}
+    for patch in patches:
+        for func in patch.funcs:
+            if func.old not in out:
+                name = klp_ops_name(func.old)
+                out[func.old] = FtraceOps(
+                    name, KLP_OPS_FLAGS, (func.old,), mark=patch.mark, klp_func=func.old
+                )
+    return tuple(out.values())
 
 
 def _xfail_reason(value: Any) -> str | None:
@@ -201,6 +236,14 @@ def _action(doc: Document, step: dict[str, Any], path: str) -> Action:
         return SetNotrace(edit["ops"], tuple(edit["notrace"]), bool(edit.get("reset", True)))
     if "sysctl" in step:
         return Sysctl(bool(step["sysctl"]["ftrace_enabled"]))
+    if "enable" in step:
+        return Enable(step["enable"])
+    if "disable" in step:
+        return Disable(step["disable"])
+    if "transition" in step:
+        return Transition(step["transition"])
+    if "busy" in step:
+        return Busy(int(step["busy"]["cpu"]), tuple(step["busy"]["stack"]))
     if "resume" in step:
         return Resume(step["resume"], _mark(doc, f"{path}.resume"))
     return Call(step["call"], _cpu(step), _stop(doc, step, path))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftscen.core import recflags
+from ftscen.core.klp import Busy, Disable, Enable, Transition
 from ftscen.core.model import (
     Action,
     Call,
@@ -28,6 +29,7 @@ from ftscen.emu.events import (
     Event,
     FaultEvent,
     Int3Event,
+    KlpEvent,
     PatchEvent,
     PointEvent,
     RanEvent,
@@ -71,6 +73,13 @@ def describe_action(action: Action) -> str:
         return f"sysctl ftrace_enabled={int(action.ftrace_enabled)}"
     if isinstance(action, Resume):
         return f"resume {action.call}"
+    if isinstance(action, Enable | Disable):
+        return f"{'enable' if isinstance(action, Enable) else 'disable'} {action.patch}"
+    if isinstance(action, Transition):
+        return f"transition {action.what}"
+    if isinstance(action, Busy):
+        return f"busy cpu{action.cpu} stack [{', '.join(action.funcs)}]"
+    assert isinstance(action, Call)
     return f"call {action.func}"
 
 
@@ -123,6 +132,8 @@ def event_text(e: Event) -> str:
             return f"wait in {e.wait} for {e.call} (cpu{e.cpu} at {e.pc})"
         case UnresumedEvent():
             return f"left stopped: {e.call} on cpu{e.cpu} at {e.pc} (never resumed)"
+        case KlpEvent():
+            return f"livepatch: {e.message}"
     return e.kind
 
 
@@ -269,6 +280,12 @@ def action_dict(action: Action) -> dict[str, Any]:
         return {"action": verb, "args": args}
     if isinstance(action, Sysctl):
         return {"action": "sysctl", "args": {"ftrace_enabled": action.ftrace_enabled}}
+    if isinstance(action, Enable | Disable):
+        return {"action": describe_action(action).split()[0], "args": {"patch": action.patch}}
+    if isinstance(action, Transition):
+        return {"action": "transition", "args": {"what": action.what}}
+    if isinstance(action, Busy):
+        return {"action": "busy", "args": {"cpu": action.cpu, "stack": list(action.funcs)}}
     if isinstance(action, Resume):
         return {"action": "resume", "args": {"call": action.call}}
     call: dict[str, Any] = {"func": action.func, "cpu": action.cpu or 1}
