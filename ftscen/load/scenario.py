@@ -18,7 +18,10 @@ from ftscen.core.errors import Diagnostic, ScenarioInvalid
 from ftscen.core.files import FileRefused, read_bounded
 from ftscen.core.kernels import KernelSet, parse_kernel_set
 from ftscen.core.model import (
+    ANY,
     LIMITS,
+    NO_MARK,
+    QUANTIFIER_KEYS,
     Action,
     Call,
     During,
@@ -32,6 +35,8 @@ from ftscen.core.model import (
     Function,
     Kernel,
     Mark,
+    Quantified,
+    Quantifier,
     Register,
     Scenario,
     SetFilter,
@@ -115,12 +120,39 @@ def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
         functions=tuple(_function(doc, i, f) for i, f in enumerate(data["functions"])),
         ops=tuple(_ops(doc, i, o) for i, o in enumerate(data.get("ops", []))),
         timeline=tuple(_step(doc, i, s) for i, s in enumerate(data["timeline"])),
-        expect=tuple(_assertion(doc, i, e) for i, e in enumerate(data.get("expect", []))),
+        expect=tuple(
+            _assertion(doc, i, e)
+            for i, e in enumerate(data.get("expect", []))
+            if not _quantifier(e)
+        ),
         kernel=_kernel(doc, data.get("kernel", {})),
         description=data.get("description", "").strip(),
         xfail=_xfail_reason(data.get("xfail")),
         source_sha256=source_sha256,
         xfail_strict=_xfail(doc, data.get("xfail")),
+        quantified=tuple(
+            _quantified(doc, i, e)
+            for i, e in enumerate(data.get("expect", []))
+            if _quantifier(e)
+        ),
+    )
+
+
+def _quantifier(entry: dict[str, Any]) -> str | None:
+    return next((q for q in QUANTIFIER_KEYS if q in entry), None)
+
+
+def _quantified(doc: Document, i: int, entry: dict[str, Any]) -> Quantified:
+    """``- sometimes: ASSERTION`` / ``- never: ASSERTION``, ``kernels`` beside the key."""
+    key = _quantifier(entry)
+    assert key is not None
+    inner = _bare_assertion(doc, i, entry[key], f"$.expect[{i}].{key}")
+    return Quantified(
+        Quantifier(key),
+        inner,
+        _mark(doc, f"$.expect[{i}]"),
+        _kernels(entry.get("kernels", entry[key].get("kernels"))),
+        i,
     )
 
 
@@ -182,7 +214,23 @@ def _ops(doc: Document, i: int, entry: dict[str, Any]) -> FtraceOps:
 
 
 def _cpu(entry: dict[str, Any]) -> int | None:
-    return int(entry["cpu"]) if "cpu" in entry else None
+    cpu = entry.get("cpu")
+    return None if cpu is None or cpu == ANY else int(cpu)
+
+
+def _during(doc: Document, path: str, entry: dict[str, Any]) -> During:
+    """A ``during`` entry; ``at`` a list keeps the list in ``points`` and its first in ``at``."""
+    at = entry["at"]
+    points = tuple(at) if isinstance(at, list) else ()
+    return During(
+        points[0] if points else at,
+        Call(entry["call"], _cpu(entry)),
+        entry.get("id"),
+        _mark(doc, f"{path}.at"),
+        points,
+        entry.get("cpu") == ANY,
+        _mark(doc, f"{path}.cpu") if "cpu" in entry else NO_MARK,
+    )
 
 
 def _action(step: dict[str, Any]) -> Action:
@@ -211,12 +259,7 @@ def _errno(value: Any) -> str | None:
 def _step(doc: Document, i: int, step: dict[str, Any]) -> Step:
     path = f"$.timeline[{i}]"
     during = tuple(
-        During(
-            entry["at"],
-            Call(entry["call"], _cpu(entry)),
-            entry.get("id"),
-            _mark(doc, f"{path}.during[{j}].at"),
-        )
+        _during(doc, f"{path}.during[{j}]", entry)
         for j, entry in enumerate(step.get("during", []))
     )
     expect = step.get("expect")
@@ -248,8 +291,10 @@ def _assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
     return exp if kernels is None else dataclasses.replace(exp, kernels=kernels)
 
 
-def _bare_assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
-    mark = _mark(doc, f"$.expect[{i}]")
+def _bare_assertion(
+    doc: Document, i: int, entry: dict[str, Any], path: str | None = None
+) -> Expectation:
+    mark = _mark(doc, path or f"$.expect[{i}]")
     if "call" in entry:
         called = entry.get("called")
         counts = tuple((k, int(v)) for k, v in called.items()) if isinstance(called, dict) else None

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from ftscen.core.errors import Diagnostic
 from ftscen.load import check_eras as eras
+from ftscen.load import check_explore as explore
 from ftscen.load import check_names as names
 from ftscen.load import check_records as records
 from ftscen.load import check_rules as rules
@@ -46,6 +47,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("kernel-range", eras.check_kernel_ranges),
     ("xfail-fails", eras.check_xfail_names),
     ("era-flag", eras.check_era_flags),
+    ("nested-quantifier", explore.check_nested_quantifiers),
 )
 
 
