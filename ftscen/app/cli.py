@@ -21,6 +21,7 @@ from ftscen.app.output import guarded
 from ftscen.core.errors import ExitCode, FtscenError, ScenarioInvalid, UsageError
 
 if TYPE_CHECKING:
+    from ftscen.app.explore import ExploreOptions
     from ftscen.core.model import Scenario
     from ftscen.core.profile import KernelProfile
 
@@ -197,18 +198,65 @@ def run(
     max_total: Annotated[
         int, typer.Option("--max-insns-total", min=1, help="Instruction budget per scenario run.")
     ] = 50_000_000,
+    place: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--place",
+            help="Pin an explored call: ID=POINT (ID=POINT@CPU for cpu: any); repeatable. "
+            "With every explored call pinned, the one run of that placement (a witness replay).",
+        ),
+    ] = None,
+    max_placements: Annotated[
+        int,
+        typer.Option(
+            "--max-placements",
+            min=1,
+            help="Exploration: refuse a kernel's space over N placements; stop (exit 5) after "
+            "N placements in all.",
+        ),
+    ] = 100_000,
+    max_time: Annotated[
+        float | None,
+        typer.Option("--max-time", min=0, help="Exploration: stop after SECONDS (exit 5)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Exploration: run the placements on this Dask scheduler (tcp://HOST:PORT; "
+            "needs the 'explore' extra).",
+        ),
+    ] = None,
 ) -> None:
     """Run scenarios (files, directories, or - for standard input) and check their
-    assertions and goldens."""
+    assertions and goldens; a file with explored calls (at: any) is explored."""
     import os
 
     from ftscen.app import corpus, session
     from ftscen.app import pipeline as api
+    from ftscen.app.explore import ExploreOptions
     from ftscen.emu.run import Budget
 
     try:
         versions = api.parse_kernels(_kernel(kernel, kernel_old))
         shown = tuple(str(p) for p in paths)
+        stdin = api.read_stdin() if corpus.STDIN in shown else None
+        explore = ExploreOptions(
+            shown[0],
+            tuple(versions) if versions else None,
+            tuple(place or ()),
+            max_placements,
+            max_time,
+            jobs,
+            scheduler,
+            fmt is RunFormat.json,
+            junit,
+            Budget(max_insns, max_total),
+            stdin,
+        )
+        code = _explore(explore, len(shown), color.value)
+        if code is not None:
+            raise typer.Exit(code)
         opts = session.RunOptions(
             shown,
             tuple(versions) if versions else None,
@@ -220,7 +268,7 @@ def run(
             junit,
             Budget(max_insns, max_total),
             html=html,
-            stdin=api.read_stdin() if corpus.STDIN in shown else None,
+            stdin=stdin,
             github=fmt is RunFormat.github,
         )
         streams = session.Streams.of(sys.stdout, sys.stderr, color.value)
@@ -228,6 +276,38 @@ def run(
     except UsageError as exc:
         raise _usage(exc) from None
     raise typer.Exit(code)
+
+
+def _explore(opts: ExploreOptions, files: int, color: str) -> int | None:
+    """A single file with explored calls (or ``--place``): the exploration's exit code;
+    None for any other run."""
+    import os
+
+    from ftscen.app import explore
+    from ftscen.app.session import Streams
+
+    asked = bool(opts.places) or opts.scheduler is not None or opts.max_time is not None
+    if files != 1 or (opts.stdin is None and not os.path.isfile(opts.path)):
+        if asked:
+            raise UsageError("--place, --scheduler and --max-time explore one scenario file")
+        return None
+    try:
+        sc = explore.load(opts)
+    except ScenarioInvalid as exc:
+        if asked:
+            _diagnostics(exc, Format.json if opts.json else Format.text)
+            return ExitCode.INVALID
+        return None  # the run reports it as for any file
+    if not explore.wants_explore(sc, opts.places):
+        if asked:
+            raise UsageError(f"{opts.path} has no explored calls (at: any, a list, cpu: any)")
+        return None
+    streams = Streams.of(sys.stdout, sys.stderr, color)
+    try:
+        return explore.run_explore(sc, opts, sys.stdout, sys.stderr, streams.progress)
+    except ScenarioInvalid as exc:
+        _diagnostics(exc, Format.json if opts.json else Format.text)
+        return ExitCode.INVALID
 
 
 @app.command()

@@ -133,7 +133,7 @@ class Runner:
         step = self._step
         assert step is not None
         for j, d in enumerate(step.during):
-            if d.at == name:
+            if d.at == name and not d.explored:  # explored calls: ftscen.emu.explore
                 self._call(d.call, d.id or f"@{step.index}.{j}", step.index, name)
 
     def run(self) -> RunResult:
@@ -193,7 +193,7 @@ class Runner:
             Unplaced(d, r.index, r.points)
             for r in done
             for d in steps[r.index].during
-            if d.at not in r.points
+            if d.at not in r.points and not d.explored
         )
 
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from ftscen.core.diagnostics import suggestion
 from ftscen.core.errors import Diagnostic
-from ftscen.core.model import QUANTIFIER_KEYS
 from ftscen.core.kernels import RANGE_HINT, RangeError, parse_kernel_set
+from ftscen.core.model import QUANTIFIER_KEYS
 from ftscen.core.profile import flag_problem, parse_version
 
 if TYPE_CHECKING:

@@ -131,9 +131,7 @@ def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
         source_sha256=source_sha256,
         xfail_strict=_xfail(doc, data.get("xfail")),
         quantified=tuple(
-            _quantified(doc, i, e)
-            for i, e in enumerate(data.get("expect", []))
-            if _quantifier(e)
+            _quantified(doc, i, e) for i, e in enumerate(data.get("expect", [])) if _quantifier(e)
         ),
     )
 
@@ -259,8 +257,7 @@ def _errno(value: Any) -> str | None:
 def _step(doc: Document, i: int, step: dict[str, Any]) -> Step:
     path = f"$.timeline[{i}]"
     during = tuple(
-        _during(doc, f"{path}.during[{j}]", entry)
-        for j, entry in enumerate(step.get("during", []))
+        _during(doc, f"{path}.during[{j}]", entry) for j, entry in enumerate(step.get("during", []))
     )
     expect = step.get("expect")
     eras = expect if isinstance(expect, list) else [expect] if isinstance(expect, dict) else []
