@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 from ftscen.app import pipeline as api
@@ -47,7 +47,7 @@ class ExploreOptions:
     scheduler: str | None = None
     json: bool = False
     junit: str | None = None
-    budget: Budget = Budget()
+    budget: Budget = field(default_factory=Budget)
     stdin: bytes | None = None
 
 

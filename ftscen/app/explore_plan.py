@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ftscen.app.pipeline import unplaced_diagnostic
+from ftscen.app.pipeline import explored_unplaced, unplaced_diagnostic
 from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
-from ftscen.core.model import ANY, Scenario
+from ftscen.core.model import Scenario
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.explore import Choice, Slot, SlotKey, call_id, pin, points_passed, slots
 from ftscen.emu.run import dry_run
@@ -76,7 +76,7 @@ def plan(sc: Scenario, profiles: list[KernelProfile], max_placements: int) -> li
     for profile in profiles:
         result = dry_run(sc, profile)
         passed = points_passed(result)
-        found = [unplaced_diagnostic(u) for u in result.unplaced] + _unplaced(sc, passed)
+        found = [unplaced_diagnostic(u) for u in result.unplaced] + explored_unplaced(sc, passed)
         problems += [d for d in found if d not in problems]
         space = Space(profile, tuple(slots(sc, profile, passed)))
         spaces.append(space)
@@ -87,33 +87,6 @@ def plan(sc: Scenario, profiles: list[KernelProfile], max_placements: int) -> li
     if problems:
         raise ScenarioInvalid(problems)
     return spaces
-
-
-def _unplaced(sc: Scenario, passed: dict[int, tuple[str, ...]]) -> list[Diagnostic]:
-    out = []
-    for step in sc.timeline:
-        if step.index not in passed:
-            continue
-        points = passed[step.index]
-        listed = ", ".join(points) if points else "none: this step changes no code"
-        for d in step.during:
-            if d.at == ANY and not [p for p in points if p != "start"]:
-                out.append(
-                    d.mark.diagnostic(
-                        "at: any on a step that passes no point but start (it changes no code)",
-                        hint=f"the points it passes are: {listed}; place the call at start, "
-                        "or explore a step that patches",
-                    )
-                )
-            for p in d.points:
-                if p not in points:
-                    out.append(
-                        d.mark.diagnostic(
-                            f"this step never passes point '{p}' (listed in at:)",
-                            hint=f"the points it passes are: {listed}",
-                        )
-                    )
-    return out
 
 
 def _too_many(space: Space, limit: int) -> Diagnostic:

@@ -20,7 +20,7 @@ from ftscen.core.errors import UsageError
 from ftscen.core.model import Scenario
 from ftscen.emu.explore import probe
 from ftscen.emu.run import Budget, run_scenario
-from ftscen.verdicts.quantify import checks_for, states
+from ftscen.verdicts.quantify import SplicedStates, checks_for, states
 
 #: Placements per part: enough to pay for the part's base run many times over, few enough
 #: that a time budget and the progress line see parts finish often.
@@ -52,15 +52,16 @@ def run_part(sc: Scenario, space: Space, lo: int, hi: int, budget: Budget) -> tu
     profile = space.profile
     checks = checks_for(sc, profile.release)
     probed = probe(sc, profile, list(space.slots), budget)
+    spliced_states = SplicedStates(probed, checks, [s.id for s in space.slots])
     out = []
     spliced = 0
     for index in range(lo, hi):
-        result = probed.assemble(space.place(index))
-        if result is None:
-            result = run_scenario(space.pinned(sc, index), profile, budget)
+        got = spliced_states.states(space.place(index))
+        if got is None:
+            got = states(run_scenario(space.pinned(sc, index), profile, budget), checks)
         else:
             spliced += 1
-        out.append(states(result, checks))
+        out.append(got)
     return out, spliced
 
 
@@ -71,7 +72,7 @@ def partition(spaces: list[Space], limit: int, workers: int) -> tuple[list[Part]
     left = limit
     for k, space in enumerate(spaces):
         size = min(space.size, left)
-        step = max(1, min(PART, -(-size // max(1, workers * 2))))
+        step = PART if workers <= 1 else max(1, min(PART, -(-size // (workers * 2))))
         parts += [Part(k, lo, min(lo + step, size)) for lo in range(0, size, step)]
         left -= size
     total = sum(s.size for s in spaces)

@@ -162,6 +162,8 @@ class During:
     cpu_any: bool = False
     #: where ``cpu: any`` is written (diagnostics)
     cpu_mark: Mark = NO_MARK
+    #: where each point of ``points`` is written
+    point_marks: tuple[Mark, ...] = ()
 
     @property
     def explored(self) -> bool:

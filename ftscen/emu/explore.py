@@ -193,20 +193,26 @@ class Probed:
         """The run of one placement from the base log and its segments; None when it must be
         run from the start (a segment changed the state or faulted, the base run faulted,
         or the calls together would exceed the run's instruction budget)."""
-        if self.base.fault is not None:
+        if not self.assemble_ok(place):
             return None
         inserts = []
+        for slot, choice in place:
+            seg = self.segments[(slot.key, choice)]
+            inserts.append((self.at[(slot.key, choice[0])], slot.index, seg))
+        inserts.sort(key=lambda t: (t[0], t[1]))
+        return self._splice(inserts)
+
+    def assemble_ok(self, place: list[tuple[Slot, Choice]]) -> bool:
+        """Whether the placement can be spliced (see :meth:`assemble`)."""
+        if self.base.fault is not None:
+            return False
         used = self.executed
         for slot, choice in place:
             seg = self.segments[(slot.key, choice)]
             if not seg.clean:
-                return None
+                return False
             used += seg.executed
-            inserts.append((self.at[(slot.key, choice[0])], slot.index, seg))
-        if used > self.budget.total:
-            return None
-        inserts.sort(key=lambda t: (t[0], t[1]))
-        return self._splice(inserts)
+        return used <= self.budget.total
 
     def _splice(self, inserts: list[tuple[int, int, Segment]]) -> RunResult:
         base = self.base

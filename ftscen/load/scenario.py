@@ -228,6 +228,7 @@ def _during(doc: Document, path: str, entry: dict[str, Any]) -> During:
         points,
         entry.get("cpu") == ANY,
         _mark(doc, f"{path}.cpu") if "cpu" in entry else NO_MARK,
+        tuple(_mark(doc, f"{path}.at[{k}]") for k in range(len(points))),
     )
 
 

@@ -117,10 +117,11 @@ def _table_lines(rep: ExploreReport) -> list[str]:
     if not rep.kernels:
         return []
     heads = [k.version for k in rep.kernels]
-    out = [
+    legend = (
         "placements (. every placement with the call there holds, x one fails at least, "
         "- no such point on that kernel, ? not run):"
-    ]
+    )
+    out = [legend]
     for n, (name, _, _) in enumerate(rep.kernels[0].table):
         rows: dict[str, list[str]] = {}
         for col, k in enumerate(rep.kernels):

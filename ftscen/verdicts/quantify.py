@@ -26,6 +26,7 @@ from ftscen.core.model import (
     Scenario,
     assertion_name,
 )
+from ftscen.emu.explore import Choice, Probed, Slot
 from ftscen.emu.run import RunResult
 from ftscen.verdicts.evaluate import (
     _names,
@@ -161,3 +162,46 @@ def _describe(exp: Expectation) -> str:
         return f"site {exp.func} is {' '.join(exp.is_.split())}"
     when = "after the last step" if exp.after is None else f"after step {exp.after}"
     return f"record {exp.func} {when}"
+
+
+class SplicedStates:
+    """The states of spliced placements (:meth:`ftscen.emu.explore.Probed.assemble`),
+    reusing what cannot change between them. In a spliced run, call ``X``'s events are its
+    segment's (or, for a fixed call, the base run's), and the sites, records, step results
+    and fault are the base run's: so a call assertion's state depends only on where its
+    call was placed, and a site, record, step or fault check on nothing. Only whole-run
+    ``called`` / ``not_called`` counts are evaluated on each spliced log."""
+
+    def __init__(self, probed: Probed, checks: Sequence[Check], slot_ids: Sequence[str]) -> None:
+        self.probed, self.checks = probed, list(checks)
+        self.cache: dict[tuple[int, object], str] = {}
+        self.by_call = {name: i for i, name in enumerate(slot_ids)}
+
+    def states(self, place: list[tuple[Slot, Choice]]) -> str | None:
+        """None when the placement cannot be spliced (it must run from the start)."""
+        if not self.probed.assemble_ok(place):
+            return None
+        result: RunResult | None = None
+        out = []
+        for n, check in enumerate(self.checks):
+            key = self._key(n, check, place)
+            cached = None if key is None else self.cache.get(key)
+            if cached is None:
+                if result is None:
+                    result = self.probed.assemble(place)
+                    assert result is not None
+                cached = state(result, check)
+                if key is not None:
+                    self.cache[key] = cached
+            out.append(cached)
+        return "".join(out)
+
+    def _key(
+        self, n: int, check: Check, place: list[tuple[Slot, Choice]]
+    ) -> tuple[int, object] | None:
+        exp = check.inner
+        if isinstance(exp, (ExpectCalled, ExpectNotCalled)):
+            return None
+        if isinstance(exp, ExpectCall) and exp.call in self.by_call:
+            return (n, place[self.by_call[exp.call]][1])
+        return (n, None)
