@@ -345,16 +345,24 @@ def _load(path: Path, kernel: str | None) -> tuple[Scenario, list[KernelProfile]
 
 
 @app.command()
-def points(path: OneFile, kernel: Kernel = None, kernel_old: KernelOld = None) -> None:
+def points(
+    path: OneFile,
+    kernel: Kernel = None,
+    kernel_old: KernelOld = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+) -> None:
     """For each patcher step, the named points it passes (for placing 'during' calls)."""
     from ftscen.emu.run import dry_run
-    from ftscen.report.text import describe_action
+    from ftscen.report.text import describe_action, points_json
 
     sc, profiles = _load(path, _kernel(kernel, kernel_old))
-    for profile in profiles:
+    results = [(profile, dry_run(sc, profile)) for profile in profiles]
+    if fmt is Format.json:
+        typer.echo(points_json(sc, results), nl=False)
+        return
+    steps = {s.index: s for s in sc.timeline}
+    for profile, result in results:
         typer.echo(f"# kernel {profile.version} (int3: {profile.int3})")
-        result = dry_run(sc, profile)
-        steps = {s.index: s for s in sc.timeline}
         for sr in result.steps:
             step = steps[sr.index]
             if sr.errno is None:
