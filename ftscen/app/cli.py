@@ -2,7 +2,8 @@
 
 Exit codes: 0 every assertion held (or XFAIL) and every golden matched, 1 an assertion
 failed / fault / XPASS / golden differs, is missing or stale, 2 invalid scenario or usage,
-3 internal error. Every error becomes one of these codes, never a traceback. Failures of
+3 internal error, 5 an exploration stopped by --max-placements or --max-time before it found
+a failure (docs/explore.md). Every error becomes one of these codes, never a traceback. Failures of
 the surroundings (stdout closed or full: 4, its reader gone: 141, SIGTERM: 143) are handled
 around ``main`` by :mod:`ftscen.app.output`.
 """
@@ -254,7 +255,16 @@ def run(
             Budget(max_insns, max_total),
             stdin,
         )
-        code = _explore(explore, len(shown), color.value)
+        ignored = [
+            name
+            for name, given in (
+                ("--golden", golden or update_golden),
+                ("--html", html is not None),
+                ("--shard", shard is not None),
+            )
+            if given
+        ]
+        code = _explore(explore, len(shown), color.value, ignored)
         if code is not None:
             raise typer.Exit(code)
         opts = session.RunOptions(
@@ -278,7 +288,7 @@ def run(
     raise typer.Exit(code)
 
 
-def _explore(opts: ExploreOptions, files: int, color: str) -> int | None:
+def _explore(opts: ExploreOptions, files: int, color: str, ignored: list[str]) -> int | None:
     """A single file with explored calls (or ``--place``): the exploration's exit code;
     None for any other run."""
     import os
@@ -302,6 +312,8 @@ def _explore(opts: ExploreOptions, files: int, color: str) -> int | None:
         if asked:
             raise UsageError(f"{opts.path} has no explored calls (at: any, a list, cpu: any)")
         return None
+    if ignored:
+        raise UsageError(f"{', '.join(ignored)}: not for an exploration (docs/explore.md, Limits)")
     streams = Streams.of(sys.stdout, sys.stderr, color)
     try:
         return explore.run_explore(sc, opts, sys.stdout, sys.stderr, streams.progress)

@@ -96,7 +96,10 @@ def _coverage(k: KernelResult) -> str:
 
 def _check_lines(c: CheckResult) -> list[str]:
     where = f"{c.mark.at()}: " if c.mark.line else ""
+    must = {"always": "every one", "sometimes": "at least one", "never": "none"}[c.quantifier]
     held = f"holds in {c.held} of {c.applicable} placements"
+    if not c.ok:
+        held += f" (it must hold in {must})"
     if c.vacuous:
         held = "applies in no placement (vacuous: a quantifier over nothing fails)"
     if c.ok:
@@ -129,9 +132,9 @@ def _table_lines(rep: ExploreReport) -> list[str]:
             for word, mark in zip(words, marks, strict=True):
                 rows.setdefault(word, [MARK_ABSENT] * len(heads))[col] = mark
         width = max([len(name), *(len(w) + 2 for w in rows)])
-        out.append(f"  {name:<{width}}  " + " ".join(f"{h:^5}" for h in heads))
+        out.append((f"  {name:<{width}}  " + " ".join(f"{h:^5}" for h in heads)).rstrip())
         for word, row in rows.items():
-            out.append(f"    {word:<{width - 2}}  " + " ".join(f"{m:^5}" for m in row))
+            out.append((f"    {word:<{width - 2}}  " + " ".join(f"{m:^5}" for m in row)).rstrip())
     out.append("")
     return out
 

@@ -244,3 +244,16 @@ def test_place_names_an_explored_call(tmp_path: Path) -> None:
     assert res.exit_code == ExitCode.INVALID and "explored: window, window_tail" in res.stderr
     res = invoke(["run", str(path), "--place", "window=ftrace_call.int3"])
     assert res.exit_code == ExitCode.INVALID and "may take" in res.stderr
+
+
+def test_a_time_budget_that_runs_out_first_is_incomplete(tmp_path: Path) -> None:
+    path = copy_fixture(SEED, tmp_path)
+    res = invoke(["run", str(path), "--max-time", "0"])
+    assert res.exit_code == ExitCode.INCOMPLETE
+    assert "INCOMPLETE" in res.stdout and "0/49 placements explored before --max-time" in res.stdout
+
+
+def test_options_that_do_not_apply_to_an_exploration_are_refused(tmp_path: Path) -> None:
+    path = copy_fixture(SEED, tmp_path)
+    res = invoke(["run", str(path), "--golden"])
+    assert res.exit_code == ExitCode.INVALID and "--golden: not for an exploration" in res.stderr
