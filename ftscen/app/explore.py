@@ -92,7 +92,7 @@ def run_explore(
     out.write(rx.render_json(rep) if opts.json else rx.render_text(rep))
     if opts.junit is not None and not _write_junit(opts.junit, rx.render_junit(rep), err):
         return ExitCode.OUTPUT
-    if rep.failed and (stopped is None or rx._definite(rep)):
+    if rep.failed and (stopped is None or rx.definite(rep)):
         return ExitCode.FAIL
     return ExitCode.INCOMPLETE if stopped is not None else ExitCode.OK
 
