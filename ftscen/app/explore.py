@@ -190,7 +190,10 @@ def _kernel_result(
     outcome = Outcome.PASS if ok else Outcome.FAIL
     if sc.xfail_on(profile.release):
         outcome = Outcome.XPASS if ok else Outcome.XFAIL
-    placements = tuple((n, tuple(place_words(space, n)), s) for n, s in sorted(found.items()))
+    placements = tuple(
+        (n, tuple(place_words(space, n)), s, not any(map(_broken, checks, s)))
+        for n, s in sorted(found.items())
+    )
     return rx.KernelResult(
         profile.version,
         profile.int3,

@@ -169,6 +169,7 @@ def _dask(
     """The same parts as futures on a Dask cluster; results taken in part order."""
     try:
         from dask.distributed import Client
+        from dask.distributed import TimeoutError as DaskTimeout
     except ImportError:
         raise UsageError(
             "--scheduler needs Dask: pip install 'ftscen[explore]' (dask[distributed])"
@@ -186,7 +187,7 @@ def _dask(
             timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
             try:
                 yield part, future.result(timeout=timeout)
-            except TimeoutError:
+            except (TimeoutError, DaskTimeout):
                 future.cancel()
                 yield part, None
     finally:

@@ -50,8 +50,9 @@ class KernelResult:
     checks: tuple[CheckResult, ...]
     #: per explored call: (id, its choices' words, one mark per choice)
     table: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
-    #: (number, ID=POINT words, states) of every placement run, in order
-    placements: tuple[tuple[int, tuple[str, ...], str], ...]
+    #: (number, ID=POINT words, states, passes) of every placement run, in order; a
+    #: placement passes when no check is broken there (``sometimes`` cannot be)
+    placements: tuple[tuple[int, tuple[str, ...], str, bool], ...]
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,8 @@ def _kernel_dict(k: KernelResult) -> dict[str, Any]:
         "covered": k.covered,
         "checks": [_check_dict(c) for c in k.checks],
         "runs": [
-            {"placement": n, "place": list(words), "states": states}
-            for n, words, states in k.placements
+            {"placement": n, "place": list(words), "ok": ok, "states": states}
+            for n, words, states, ok in k.placements
         ],
     }
 
