@@ -257,3 +257,15 @@ def test_options_that_do_not_apply_to_an_exploration_are_refused(tmp_path: Path)
     path = copy_fixture(SEED, tmp_path)
     res = invoke(["run", str(path), "--golden"])
     assert res.exit_code == ExitCode.INVALID and "--golden: not for an exploration" in res.stderr
+
+
+def test_the_json_report_fits_its_schema(tmp_path: Path) -> None:
+    import jsonschema
+
+    from tests.support import REPO
+
+    schema = json.loads((REPO / "schema" / "explore.schema.json").read_text(encoding="utf-8"))
+    path = copy_fixture(SEED, tmp_path)
+    for args in (["--kernel", "all"], ["--kernel", "5.5,5.9", "--max-placements", "20"]):
+        _, doc = explore_json(path, *args)
+        jsonschema.validate(doc, schema)
