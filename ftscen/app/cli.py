@@ -291,32 +291,12 @@ def run(
 def _explore(opts: ExploreOptions, files: int, color: str, ignored: list[str]) -> int | None:
     """A single file with explored calls (or ``--place``): the exploration's exit code;
     None for any other run."""
-    import os
-
     from ftscen.app import explore
     from ftscen.app.session import Streams
 
-    asked = bool(opts.places) or opts.scheduler is not None or opts.max_time is not None
-    if files != 1 or (opts.stdin is None and not os.path.isfile(opts.path)):
-        if asked:
-            raise UsageError("--place, --scheduler and --max-time explore one scenario file")
-        return None
-    try:
-        sc = explore.load(opts)
-    except ScenarioInvalid as exc:
-        if asked:
-            _diagnostics(exc, Format.json if opts.json else Format.text)
-            return ExitCode.INVALID
-        return None  # the run reports it as for any file
-    if not explore.wants_explore(sc, opts.places):
-        if asked:
-            raise UsageError(f"{opts.path} has no explored calls (at: any, a list, cpu: any)")
-        return None
-    if ignored:
-        raise UsageError(f"{', '.join(ignored)}: not for an exploration (docs/explore.md, Limits)")
     streams = Streams.of(sys.stdout, sys.stderr, color)
     try:
-        return explore.run_explore(sc, opts, sys.stdout, sys.stderr, streams.progress)
+        return explore.dispatch(opts, files, ignored, sys.stdout, sys.stderr, streams.progress)
     except ScenarioInvalid as exc:
         _diagnostics(exc, Format.json if opts.json else Format.text)
         return ExitCode.INVALID

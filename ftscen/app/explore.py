@@ -27,8 +27,9 @@ from ftscen.app.explore_plan import (
 )
 from ftscen.app.explore_run import Covered, execute, partition
 from ftscen.app.session import check_junit_path
-from ftscen.core.errors import ExitCode, UsageError
+from ftscen.core.errors import ExitCode, ScenarioInvalid, UsageError
 from ftscen.core.model import ANY, ExpectCall, Quantifier, Scenario
+from ftscen.emu.explore import Slot
 from ftscen.emu.run import Budget, run_scenario
 from ftscen.report import explore as rx
 from ftscen.report.text import log_lines
@@ -60,6 +61,40 @@ def load(opts: ExploreOptions) -> Scenario:
     if opts.stdin is not None:
         return api.load_text("<stdin>", opts.stdin)
     return api.load(opts.path)
+
+
+def dispatch(
+    opts: ExploreOptions,
+    files: int,
+    ignored: list[str],
+    out: IO[str],
+    err: IO[str],
+    progress: bool = False,
+) -> int | None:
+    """``ftscen run``'s door to the exploration: its exit code for one file with explored
+    calls (or with ``--place``); None for any other run, which runs as always. Options for
+    the exploration alone on another run, and ``ignored`` ones (``--golden``, ...) on an
+    exploration, are usage errors."""
+    import os
+
+    asked = bool(opts.places) or opts.scheduler is not None or opts.max_time is not None
+    if files != 1 or (opts.stdin is None and not os.path.isfile(opts.path)):
+        if asked:
+            raise UsageError("--place, --scheduler and --max-time explore one scenario file")
+        return None
+    try:
+        sc = load(opts)
+    except ScenarioInvalid:
+        if asked:
+            raise
+        return None  # the run reports it as for any file
+    if not wants_explore(sc, opts.places):
+        if asked:
+            raise UsageError(f"{opts.path} has no explored calls (at: any, a list, cpu: any)")
+        return None
+    if ignored:
+        raise UsageError(f"{', '.join(ignored)}: not for an exploration (docs/explore.md, Limits)")
+    return run_explore(sc, opts, out, err, progress)
 
 
 def run_explore(
@@ -152,10 +187,7 @@ def build_report(
     return rx.ExploreReport(shown, sc.name, calls, kernels, stopped, covered.seconds)
 
 
-def _call_word(slot: object) -> str:
-    from ftscen.emu.explore import Slot
-
-    assert isinstance(slot, Slot)
+def _call_word(slot: Slot) -> str:
     d = slot.during
     at = ANY if d.at == ANY else (f"[{', '.join(d.points)}]" if d.points else d.at)
     return f"{slot.id} (at: {at}" + (", cpu: any)" if d.cpu_any else ")")
@@ -254,4 +286,4 @@ def _witness(
     return rx.Witness(tuple(words[len(pinned) :]), replay, tuple(log_lines(result)))
 
 
-__all__ = ["ExploreOptions", "UsageError", "load", "run_explore", "wants_explore"]
+__all__ = ["ExploreOptions", "dispatch", "load", "run_explore", "wants_explore"]
