@@ -111,6 +111,8 @@ def run_explore(
         check_places(sc, pinned, profiles, places)
         sc = pinned
     if not sc.explores:
+        if opts.junit is not None:
+            raise UsageError("--junit: a --place replay is one run; run the exploration for a report")
         return _replay(sc, shown, versions, opts, out)
     if opts.junit is not None:
         check_junit_path(opts.junit)
