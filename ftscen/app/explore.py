@@ -112,7 +112,9 @@ def run_explore(
         sc = pinned
     if not sc.explores:
         if opts.junit is not None:
-            raise UsageError("--junit: a --place replay is one run; run the exploration for a report")
+            raise UsageError(
+                "--junit: a --place replay is one run; run the exploration for a report"
+            )
         return _replay(sc, shown, versions, opts, out)
     if opts.junit is not None:
         check_junit_path(opts.junit)

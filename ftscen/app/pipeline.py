@@ -111,6 +111,10 @@ def profiles(sc: Scenario, versions: list[str] | None) -> list[KernelProfile]:
     """One profile per kernel to run; an ops flag one of them lacks is a located error."""
     out = [profile_for(sc.kernel, v) for v in kernels_for(sc, versions)]
     problems = [d for p in out for d in _flag_diagnostics(sc, p)]
+    if sc.livepatches:
+        from ftscen.load.check_klp import replace_diagnostics
+
+        problems += [d for p in out for d in replace_diagnostics(sc, p.version, p.release)]
     if problems:
         raise ScenarioInvalid(list(dict.fromkeys(problems)))
     return out

@@ -14,6 +14,7 @@ from enum import Enum
 from ftscen.core.errno import ERRNO_NAMES
 from ftscen.core.errors import Diagnostic
 from ftscen.core.kernels import KernelSet, Release
+from ftscen.core.klp import Busy, Disable, Enable, Transition
 
 #: ``ftrace_ops`` flags a scenario may set (include/linux/ftrace.h, ``enum FTRACE_OPS_FL_*``).
 OPS_FLAGS: tuple[str, ...] = (
@@ -83,9 +84,30 @@ class FtraceOps:
     redirect: tuple[tuple[str, str], ...] = ()
     calls: tuple[str, ...] = ()
     mark: Mark = NO_MARK
+    #: the function whose ``klp_ops`` this is (an ops made from ``livepatches:``), or None
+    klp_func: str | None = None
 
     def has(self, flag: str) -> bool:
         return flag in self.flags
+
+
+@dataclass(frozen=True)
+class KlpFunc:
+    """A ``struct klp_func``: ``old`` is redirected to ``new``; ``new`` None is a ``nop``
+    entry (``func->nop``: the handler leaves regs->ip alone, the original runs)."""
+
+    old: str
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Livepatch:
+    """A ``struct klp_patch`` (its module's name is ``name``)."""
+
+    name: str
+    funcs: tuple[KlpFunc, ...]
+    replace: bool
+    mark: Mark
 
 
 @dataclass(frozen=True)
@@ -137,7 +159,9 @@ class Call:
     cpu: int | None = None
 
 
-Action = Register | Unregister | SetFilter | SetNotrace | Sysctl | Call
+Action = (
+    Register | Unregister | SetFilter | SetNotrace | Sysctl | Call | Enable | Disable | Transition
+) | Busy
 PatcherAction = Register | Unregister | SetFilter | SetNotrace | Sysctl
 
 
@@ -350,6 +374,9 @@ class Scenario:
         """Whether a ``during`` call has several placements (``at: any``, a list, ``cpu: any``)."""
         return any(d.explored for s in self.timeline for d in s.during)
 
+    #: the ``livepatches:`` section (their ``klp_ops`` are at the end of ``ops``)
+    livepatches: tuple[Livepatch, ...] = ()
+
     @property
     def era_aware(self) -> bool:
         """Whether the file says how several kernels behave (any ``kernels:`` key): then
@@ -417,4 +444,7 @@ LIMITS: dict[str, int] = {
     "globs_per_list": 64,
     "cpus": 8,
     "expect": 500,
+    "livepatches": 64,
+    "funcs_per_patch": 64,
+    "klp_funcs": 4096,
 }

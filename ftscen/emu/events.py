@@ -145,6 +145,15 @@ class WarnEvent(Event):
     count: int
 
 
+@dataclass(frozen=True)
+class KlpEvent(Event):
+    """A message of the livepatch core, in the kernel's words where it prints one
+    (``pr_notice``/``pr_debug`` of kernel/livepatch/, without the ``livepatch: `` prefix)."""
+
+    kind: ClassVar[str] = "livepatch"
+    message: str
+
+
 Raw = tuple[int, ...]
 
 
@@ -235,6 +244,9 @@ class _Decoder:
             count=recflags.count(r[2]),
         )
 
+    def klp(self, r: Raw) -> Event:
+        return KlpEvent(*self.host(), message=self.strings[r[1]])
+
 
 #: Ring record kind -> how it decodes (layout.EV_* documents each record's words).
 _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
@@ -249,6 +261,7 @@ _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
     L.EV_RESULT: _Decoder.result,
     L.EV_FAULT: _Decoder.fault,
     L.EV_WARN: _Decoder.warn,
+    L.EV_KLP: _Decoder.klp,
 }
 
 

@@ -119,7 +119,10 @@ class Patcher:
     def _new_ops(self, o: FtraceOps, index: int) -> OpsState:
         flt, _ = apply_globs(frozenset(), o.filter_hash, self.traceable, True)
         ntr, _ = apply_globs(frozenset(), o.notrace_hash, self.traceable, True)
-        return OpsState(o, index, L.ops_struct(index), flt, ntr, set(o.flags))
+        flags = set(o.flags)
+        if o.klp_func is not None and not self.profile.has_permanent:
+            flags.discard("PERMANENT")  # klp_patch_func sets it from 5.5 (7162431dcf72)
+        return OpsState(o, index, L.ops_struct(index), flt, ntr, flags)
 
     def _init_memory(self) -> None:
         m = self.m

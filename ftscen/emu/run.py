@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ftscen.core.errno import errno_name
+from ftscen.core.klp import Busy, Disable, Enable, Transition
 from ftscen.core.model import Call, During, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
+from ftscen.emu.livepatch import Livepatching
 from ftscen.emu.machine import Fault, Machine
 from ftscen.emu.patcher import Patcher
 from ftscen.image import layout as L
@@ -97,7 +99,11 @@ class Runner:
         self.fault: FaultReport | None = None
         self.m = Machine(self.image, profile.cpus, self._int3, budget.per_call, budget.total)
         self.patcher = Patcher(sc, self.image, self.m, profile, self._at_point)
+        self.klp = Livepatching(sc, self.patcher, self._klp_log) if sc.livepatches else None
         self._step: Step | None = None
+
+    def _klp_log(self, message: str) -> None:
+        self.m.emit(L.EV_KLP, self.m.intern(message))
 
     def _int3(self, ip: int) -> tuple[int, int] | None:
         return self.patcher.int3_policy(ip)
@@ -148,9 +154,15 @@ class Runner:
                     self._call(step.action, step.id or f"@{step.index}", step.index, None)
                     records[step.index] = self._records()
                     continue
+                if isinstance(step.action, Busy):
+                    assert self.klp is not None
+                    self.klp.busy(step.action)
+                    results.append(StepResult(step.index, None, None))
+                    records[step.index] = self._records()
+                    continue
                 expected = step.expected(self.profile.release)
                 try:
-                    ret = self.patcher.run(step.action)
+                    ret = self._patcher_step(step)
                 except _Abort:
                     results.append(
                         StepResult(step.index, None, expected, tuple(self.patcher.points))
@@ -180,6 +192,14 @@ class Runner:
             self._unplaced(results),
             records,
         )
+
+    def _patcher_step(self, step: Step) -> int:
+        action = step.action
+        if isinstance(action, Enable | Disable | Transition):
+            assert self.klp is not None
+            return self.klp.run(action)
+        assert not isinstance(action, Call | Busy)
+        return self.patcher.run(action)
 
     def _records(self) -> dict[str, int]:
         return {r.func: r.flags for r in self.patcher.table.all()}

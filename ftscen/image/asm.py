@@ -342,3 +342,51 @@ L_{label}_r{i}:
 def caller_stub_asm(label: str) -> str:
     """A CPU's caller: ``call FUNC`` (rewritten per call), then the stop address."""
     return f"{label}:\n  .byte 0xe8, 0, 0, 0, 0\n  .byte 0x0f, 0x0b                  # ud2: never reached, the run stops here\n"
+
+
+def klp_handler_asm(label: str) -> str:
+    """``klp_ftrace_handler`` (kernel/livepatch/patch.c), shared by every ``klp_ops``: records
+    ``EV_CALLBACK`` as every handler does (the ops index read from the op it was given), then
+    takes the top of ``ops->func_stack``; while ``func->transition`` is set, a task still
+    ``KLP_UNPATCHED`` takes the next-older func, or leaves regs->ip alone when there is none
+    (the original runs); a ``nop`` func leaves it alone too; otherwise ``klp_arch_set_pc(regs,
+    func->new_func)``. The func_stack is a NULL-terminated list here (the kernel's is a
+    circular ``list_head``); the ``WARN_ON_ONCE`` checks only warn and are left out. From 5.11
+    the handler gets ``ftrace_regs`` and takes its own recursion lock
+    (``ftrace_test_recursion_trylock``): on i386 the regs are still a pt_regs, and the lock
+    never fails here, since the handler calls nothing."""
+    unpatched, stack = L.KLP_UNPATCHED, L.OPS_KLP_STACK
+    return f"""{label}:
+  push ebx
+  push esi
+  mov esi, dword ptr [{L.RING_PTR:#x}]
+  mov dword ptr [esi], {L.EV_CALLBACK}
+  mov ebx, dword ptr [ecx + {L.OPS_INDEX}]
+  mov dword ptr [esi + 4], ebx
+  mov dword ptr [esi + 8], eax
+  mov dword ptr [esi + 12], edx
+  mov ebx, dword ptr [esp + 12]     # regs
+  mov dword ptr [esi + 16], ebx
+  mov dword ptr [esi + 20], ecx
+  add dword ptr [{L.RING_PTR:#x}], {L.EVENT_SIZE}
+  mov esi, dword ptr [ecx + {stack}]    # func = list_first_or_null_rcu(&ops->func_stack)
+  test esi, esi
+  jz L_klp_out                      # WARN_ON_ONCE(!func)
+  cmp dword ptr [esi + {L.KLP_TRANSITION}], 0
+  je L_klp_func                     # func->transition clear: the top func
+  mov eax, dword ptr [{L.CURRENT_TASK:#x}]
+  cmp dword ptr [eax + {L.TASK_PATCH_STATE}], {unpatched}
+  jne L_klp_func                    # current->patch_state != KLP_UNPATCHED
+  mov esi, dword ptr [esi + {L.KLP_NEXT}]    # the previously patched version ...
+  test esi, esi
+  jz L_klp_out                      # ... or none: the original function
+L_klp_func:
+  cmp dword ptr [esi + {L.KLP_NOP}], 0
+  jne L_klp_out                     # func->nop: do nothing
+  mov eax, dword ptr [esi + {L.KLP_NEW_FUNC}]
+  mov dword ptr [ebx + {L.PT_IP}], eax    # klp_arch_set_pc(regs, func->new_func)
+L_klp_out:
+  pop esi
+  pop ebx
+  ret
+"""

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from ftscen.core.errors import InternalError
-from ftscen.core.model import Scenario
+from ftscen.core.model import FtraceOps, Scenario
 from ftscen.core.profile import KernelProfile
 from ftscen.image import asm, cache, entry
 from ftscen.image import layout as L
@@ -164,15 +164,19 @@ def _scenario_source(sc: Scenario, cpus: int) -> str:
     for i, fn in enumerate(sc.functions):
         parts.append(asm.body_asm(f"F_{fn.name}", i, not fn.notrace, [f"F_{c}" for c in fn.calls]))
     for i, ops in enumerate(sc.ops):
+        if ops.klp_func is not None:
+            continue  # every klp_ops calls klp_ftrace_handler
         redirects = [(f"F_{a}", f"F_{b}") for a, b in ops.redirect]
         parts.append(asm.handler_asm(f"H_{ops.name}", i, redirects, [f"F_{c}" for c in ops.calls]))
+    if sc.livepatches:
+        parts.append(asm.klp_handler_asm(KLP_HANDLER))
     for cpu in range(cpus):
         parts.append(asm.caller_stub_asm(f"C_{cpu}"))
     return "".join(parts)
 
 
 def _unit_symbols(unit: Unit, sc: Scenario, cpus: int) -> list[Symbol]:
-    starts = sorted((a, n) for n, a in unit.labels.items() if n[:2] in ("F_", "H_", "C_"))
+    starts = sorted((a, n) for n, a in unit.labels.items() if n[:2] in ("F_", "H_", "C_", "K_"))
     end = unit.base + len(unit.code)
     out = []
     for i, (addr, label) in enumerate(starts):
@@ -181,6 +185,7 @@ def _unit_symbols(unit: Unit, sc: Scenario, cpus: int) -> list[Symbol]:
             "F": ("func", label[2:]),
             "H": ("func", label[2:] + ".func"),
             "C": ("stub", f"caller_cpu{label[2:]}"),
+            "K": ("func", label[2:]),
         }[label[0]]
         out.append(Symbol(name, addr, size, kind))
     return out
@@ -242,12 +247,20 @@ def _build(sc: Scenario, profile: KernelProfile) -> Image:
         symbols=SymbolTable(symbols),
         sites={f.name: functions[f.name] for f in sc.functions if not f.notrace},
         functions=functions,
-        handlers={o.name: text.labels[f"H_{o.name}"] for o in sc.ops},
+        handlers={o.name: text.labels[_handler_label(o)] for o in sc.ops},
         trampolines={t.ops: t for t in tramps},
         callers=tuple(text.labels[f"C_{c}"] for c in range(cpus)),
         func_names=tuple(f.name for f in sc.functions),
         ops_names=tuple(o.name for o in sc.ops),
     )
+
+
+#: The label of the livepatch handler shared by every ``klp_ops`` (symbol ``klp_ftrace_handler``).
+KLP_HANDLER = "K_klp_ftrace_handler"
+
+
+def _handler_label(ops: FtraceOps) -> str:
+    return KLP_HANDLER if ops.klp_func is not None else f"H_{ops.name}"
 
 
 def _data_symbols(sc: Scenario) -> list[Symbol]:

@@ -48,6 +48,7 @@ FTRACE_LIST_END = DATA_BASE + 0x40  # struct ftrace_ops ftrace_list_end
 TASKS = DATA_BASE + 0x100  # one task struct per CPU
 TASK_SIZE = 0x20
 TASK_TRACE_RECURSION = 0x00
+TASK_PATCH_STATE = 0x04  # task->patch_state (KLP_UNDEFINED, KLP_UNPATCHED, KLP_PATCHED)
 OPS_STRUCTS = DATA_BASE + 0x1000
 OPS_SIZE = 0x40
 
@@ -58,6 +59,21 @@ OPS_FLAGS = 0x08
 OPS_FILTER = 0x0C
 OPS_NOTRACE = 0x10
 OPS_INDEX = 0x14
+OPS_KLP_STACK = 0x20  # a klp_ops' func_stack: the first klp_func, 0 when empty
+
+# struct klp_func (the fields klp_ftrace_handler reads), one per patch and function
+KLP_FUNCS = DATA_BASE + 0x10000
+KLP_FUNC_SIZE = 0x10
+MAX_KLP_FUNCS = 0x1000  # LIMITS["klp_funcs"]: every patch's funcs, nops included
+KLP_NEXT = 0x00  # stack_node.next: the next-older klp_func, 0 at the end of the stack
+KLP_NEW_FUNC = 0x04
+KLP_NOP = 0x08
+KLP_TRANSITION = 0x0C
+
+# include/linux/livepatch.h
+KLP_UNDEFINED = -1
+KLP_UNPATCHED = 0
+KLP_PATCHED = 1
 
 # FTRACE_OPS_FL_* bit numbers (include/linux/ftrace.h, v5.10 numbering)
 OPS_FL_BITS: dict[str, int] = {
@@ -120,6 +136,7 @@ EV_PATCH = 8  # host: a site changes: ip, string index (old -> new)
 EV_RESULT = 9  # host: a patcher step returned: errno (0 or positive)
 EV_FAULT = 10  # host: emulation fault: cpu, call index, pc, string index
 EV_WARN = 11  # host: a kernel WARN about a record: ip, flags word, string index (where)
+EV_KLP = 12  # host: a livepatch core message: string index
 
 INT3_JMP = 1
 INT3_CALL = 2
@@ -141,6 +158,10 @@ def cpu_stack_bottom(cpu: int) -> int:
 
 def ops_struct(index: int) -> int:
     return OPS_STRUCTS + index * OPS_SIZE
+
+
+def klp_func_struct(index: int) -> int:
+    return KLP_FUNCS + index * KLP_FUNC_SIZE
 
 
 def task_struct(cpu: int) -> int:
@@ -169,6 +190,7 @@ def check_layout(functions: int, ops: int, cpus: int) -> None:
     for (a, size), (b, _) in itertools.pairwise(regions):
         assert a + size <= b, f"region at {a:#x} runs into {b:#x}"
     assert cpus <= MAX_CPUS and ops <= MAX_OPS
-    assert ops_struct(ops) <= DATA_BASE + DATA_SIZE, "ops structs overflow the data area"
+    assert ops_struct(ops) <= KLP_FUNCS, "ops structs run into the klp_funcs"
+    assert klp_func_struct(MAX_KLP_FUNCS) <= DATA_BASE + DATA_SIZE, "klp_funcs overflow"
     assert ops * TRAMP_SLOT <= TRAMP_SIZE, "trampolines overflow their region"
     assert (functions + 1) * 4 <= HASH_SLOT, "a hash of every function overflows its slot"

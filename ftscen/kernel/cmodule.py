@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ftscen.core.errors import InternalError
 from ftscen.core.model import (
     Call,
     FtraceOps,
@@ -136,6 +137,8 @@ class Unit:
                 f"\tcase {s}: /* sysctl */",
                 f"\t\treturn ftscen_sysctl({int(a.ftrace_enabled)});",
             ]
+        if not isinstance(a, Register | Unregister | SetFilter | SetNotrace):
+            raise InternalError(f"no kernel module step for {a!r}")  # sides.plan skips them
         o = self.oidx[a.ops]
         if isinstance(a, Register | Unregister):
             verb = "register" if isinstance(a, Register) else "unregister"
@@ -199,6 +202,8 @@ def describe(step: Step) -> str:
         return f"sysctl ftrace_enabled={int(a.ftrace_enabled)}"
     if isinstance(a, Register | Unregister):
         return f"{'register' if isinstance(a, Register) else 'unregister'} {a.ops}"
+    if not isinstance(a, SetFilter | SetNotrace):
+        raise InternalError(f"no kernel module step for {a!r}")  # sides.plan skips them
     return f"{'set_filter' if isinstance(a, SetFilter) else 'set_notrace'} {a.ops}"
 
 

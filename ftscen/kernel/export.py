@@ -18,6 +18,11 @@ KBUILD = "obj-m := ftscen_mod.o\n"
 
 def export_module(sc: Scenario, out: Path, force: bool = False) -> list[Path]:
     """Write the module's files into ``out``; refuses a non-empty directory unless ``force``."""
+    if sc.livepatches:
+        raise UsageError(
+            f"{sc.path}: the kernel module registers ftrace ops; it does not build live "
+            "patches (write a livepatch module for those, see samples/livepatch/ in the kernel)"
+        )
     if out.exists() and not out.is_dir():
         raise UsageError(f"-o {out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not force:

@@ -63,6 +63,9 @@ def _unpinned(step: Step) -> Action:
 def plan(sc: Scenario) -> tuple[Plan, RunResult | None]:
     """What the kernel will run; the model's run of it (None when skipped)."""
     adapted, notes = _drop_unshowable(sc)
+    if sc.livepatches:
+        why = "uses live patches, which the kernel module does not build (it registers ftrace ops)"
+        return Plan(adapted, tuple(notes), why), None
     missing = sorted({f for o in sc.ops for f in o.flags if flag_problem(f, REAL_RELEASE)})
     if missing:
         why = (

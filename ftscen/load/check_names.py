@@ -146,9 +146,9 @@ def _ops_uses(ctx: Context) -> Iterator[tuple[str, str, bool]]:
 
 
 def check_unknown_ops(ctx: Context) -> Iterator[Diagnostic]:
-    known = list(ctx.ops)
+    known = list(ctx.ops) + ctx.klp_ops
     for path, name, key in _ops_uses(ctx):
-        if name not in ctx.ops:
+        if name not in ctx.ops and name not in ctx.klp_ops:
             yield ctx.error(
                 path,
                 f"unknown ops '{name}'{suggestion(name, known)}",

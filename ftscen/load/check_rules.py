@@ -243,9 +243,20 @@ def _dynamic(ctx: Context) -> bool:
     return bool(ctx.data.get("kernel", {}).get("dynamic_trampolines", False))
 
 
+def _ops_names(ctx: Context) -> list[str]:
+    """The ops of the scenario and the ftrace ops of its live patches' klp_ops."""
+    return list(ctx.ops) + ctx.klp_ops
+
+
+def _callbacks(ctx: Context) -> list[str]:
+    """What an ops' trampoline may call directly: ``OPS.func``, and ``klp_ftrace_handler``
+    (every klp_ops' callback) when the scenario has live patches."""
+    return [f"{name}.func" for name in ctx.ops] + (["klp_ftrace_handler"] if ctx.klp_ops else [])
+
+
 def _site_names(ctx: Context) -> list[str]:
     """Every name a site assertion may check in this scenario."""
-    tramps = [f"{name}.tramp_call" for name in ctx.ops] if _dynamic(ctx) else []
+    tramps = [f"{name}.tramp_call" for name in _ops_names(ctx)] if _dynamic(ctx) else []
     return ctx.traceable + list(TRAMPOLINE_SITES) + tramps
 
 
@@ -263,7 +274,7 @@ def _trampoline_site(ctx: Context, path: str, func: str) -> Iterator[Diagnostic]
     ops = func[: -len(".tramp_call")] if func.endswith(".tramp_call") else None
     if ops is None:
         return
-    if ops not in ctx.ops:
+    if ops not in _ops_names(ctx):
         yield _unknown_site(ctx, path, func)
     elif not _dynamic(ctx):
         yield ctx.error(
@@ -274,7 +285,7 @@ def _trampoline_site(ctx: Context, path: str, func: str) -> Iterator[Diagnostic]
 
 
 def _trampoline_state(ctx: Context, path: str, func: str, state: str) -> Iterator[Diagnostic]:
-    callees = list(TRAMPOLINE_CALLEES) + [f"{name}.func" for name in ctx.ops]
+    callees = list(TRAMPOLINE_CALLEES) + _callbacks(ctx)
     others = "ftrace_ops_list_func, ftrace_ops_assist_func or OPS.func (an ops' callback)"
     if state == NOT_ALLOCATED:
         if not func.endswith(".tramp_call"):
@@ -304,9 +315,9 @@ def _trampoline_state(ctx: Context, path: str, func: str, state: str) -> Iterato
 def _site_symbol(ctx: Context, path: str, symbol: str) -> Iterator[Diagnostic]:
     if symbol in SITE_TARGETS:
         return
-    known = list(SITE_TARGETS) + [f"{name}.tramp" for name in ctx.ops]
+    known = list(SITE_TARGETS) + [f"{name}.tramp" for name in _ops_names(ctx)]
     ops = symbol[: -len(".tramp")] if symbol.endswith(".tramp") else None
-    if symbol in TRAMPOLINE_CALLEES or symbol in (f"{name}.func" for name in ctx.ops):
+    if symbol in TRAMPOLINE_CALLEES or symbol in _callbacks(ctx):
         yield ctx.error(
             path,
             f"a function's call site never calls '{symbol}': a trampoline's call site does",
@@ -314,7 +325,7 @@ def _site_symbol(ctx: Context, path: str, symbol: str) -> Iterator[Diagnostic]:
             "ftrace_regs_caller or OPS.tramp; to check the trampoline, write "
             f"`site: {{func: ftrace_call, is: call {symbol}}}`",
         )
-    elif ops is None or ops not in ctx.ops:
+    elif ops is None or ops not in _ops_names(ctx):
         yield ctx.error(
             path,
             f"unknown symbol '{symbol}'{suggestion(symbol, known)}",

@@ -10,7 +10,18 @@ from ftscen.core.errors import Diagnostic
 from ftscen.core.model import QUANTIFIER_KEYS
 from ftscen.load.document import Document
 
-ACTIONS = ("register", "unregister", "set_filter", "set_notrace", "sysctl", "call")
+ACTIONS = (
+    "register",
+    "unregister",
+    "set_filter",
+    "set_notrace",
+    "sysctl",
+    "call",
+    "enable",
+    "disable",
+    "transition",
+    "busy",
+)
 
 
 @dataclass
@@ -34,6 +45,14 @@ class Context:
     @property
     def traceable(self) -> list[str]:
         return [name for name in self.functions if name not in self.notrace]
+
+    @property
+    def klp_ops(self) -> list[str]:
+        """The names of the ftrace ops of the live patches' ``klp_ops`` (one per function)."""
+        from ftscen.core.klp import klp_ops_name
+
+        olds = (old for p in self.data.get("livepatches", []) for old in p["funcs"])
+        return list(dict.fromkeys(klp_ops_name(old) for old in olds))
 
     @property
     def cpus(self) -> int:

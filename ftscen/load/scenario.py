@@ -17,6 +17,14 @@ from ftscen.core.diagnostics import sort_diagnostics
 from ftscen.core.errors import Diagnostic, ScenarioInvalid
 from ftscen.core.files import FileRefused, read_bounded
 from ftscen.core.kernels import KernelSet, parse_kernel_set
+from ftscen.core.klp import (
+    KLP_OPS_FLAGS,
+    Busy,
+    Disable,
+    Enable,
+    Transition,
+    klp_ops_name,
+)
 from ftscen.core.model import (
     ANY,
     LIMITS,
@@ -34,6 +42,8 @@ from ftscen.core.model import (
     FtraceOps,
     Function,
     Kernel,
+    KlpFunc,
+    Livepatch,
     Mark,
     Quantified,
     Quantifier,
@@ -114,11 +124,12 @@ def _with_source(doc: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
 def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
     """The frozen model of a document that passed every check."""
     data: dict[str, Any] = doc.data
+    patches = tuple(_livepatch(doc, i, p) for i, p in enumerate(data.get("livepatches", [])))
     return Scenario(
         name=data.get("name") or Path(doc.file).stem,
         path=doc.file,
         functions=tuple(_function(doc, i, f) for i, f in enumerate(data["functions"])),
-        ops=tuple(_ops(doc, i, o) for i, o in enumerate(data.get("ops", []))),
+        ops=tuple(_ops(doc, i, o) for i, o in enumerate(data.get("ops", []))) + _klp_ops(patches),
         timeline=tuple(_step(doc, i, s) for i, s in enumerate(data["timeline"])),
         expect=tuple(
             _assertion(doc, i, e)
@@ -133,6 +144,7 @@ def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
         quantified=tuple(
             _quantified(doc, i, e) for i, e in enumerate(data.get("expect", [])) if _quantifier(e)
         ),
+        livepatches=patches,
     )
 
 
@@ -152,6 +164,29 @@ def _quantified(doc: Document, i: int, entry: dict[str, Any]) -> Quantified:
         _kernels(entry.get("kernels", entry[key].get("kernels"))),
         i,
     )
+
+
+def _livepatch(doc: Document, i: int, entry: dict[str, Any]) -> Livepatch:
+    funcs = tuple(
+        KlpFunc(old, None if new == "nop" else new) for old, new in entry["funcs"].items()
+    )
+    mark = _mark(doc, f"$.livepatches[{i}]")
+    return Livepatch(entry["name"], funcs, bool(entry.get("replace", False)), mark)
+
+
+def _klp_ops(patches: tuple[Livepatch, ...]) -> tuple[FtraceOps, ...]:
+    """One ``klp_ops`` per function some patch patches, in the order they first appear: its
+    ``fops`` filters exactly that function (``ftrace_set_filter_ip``) and carries the flags
+    of kernel/livepatch/patch.c ``klp_patch_func``."""
+    out: dict[str, FtraceOps] = {}
+    for patch in patches:
+        for func in patch.funcs:
+            if func.old not in out:
+                name = klp_ops_name(func.old)
+                out[func.old] = FtraceOps(
+                    name, KLP_OPS_FLAGS, (func.old,), mark=patch.mark, klp_func=func.old
+                )
+    return tuple(out.values())
 
 
 def _xfail_reason(value: Any) -> str | None:
@@ -245,6 +280,14 @@ def _action(step: dict[str, Any]) -> Action:
         return SetNotrace(edit["ops"], tuple(edit["notrace"]), bool(edit.get("reset", True)))
     if "sysctl" in step:
         return Sysctl(bool(step["sysctl"]["ftrace_enabled"]))
+    if "enable" in step:
+        return Enable(step["enable"])
+    if "disable" in step:
+        return Disable(step["disable"])
+    if "transition" in step:
+        return Transition(step["transition"])
+    if "busy" in step:
+        return Busy(int(step["busy"]["cpu"]), tuple(step["busy"]["stack"]))
     return Call(step["call"], _cpu(step))
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from ftscen.core.errors import Diagnostic
 from ftscen.load import check_eras as eras
 from ftscen.load import check_explore as explore
+from ftscen.load import check_klp as klp
 from ftscen.load import check_names as names
 from ftscen.load import check_records as records
 from ftscen.load import check_rules as rules
@@ -48,6 +49,9 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("xfail-fails", eras.check_xfail_names),
     ("era-flag", eras.check_era_flags),
     ("nested-quantifier", explore.check_nested_quantifiers),
+    ("livepatch", klp.check_livepatches),
+    ("klp-ops-name", klp.check_klp_ops_names),
+    ("livepatch-step", klp.check_klp_steps),
 )
 
 
@@ -58,7 +62,7 @@ def check_semantics(doc: Document) -> list[Diagnostic]:
     that, and the other checks (some quadratic in the number of functions) never see it.
     """
     ctx = Context(doc, doc.data)
-    over = list(rules.check_limits(ctx))
+    over = list(rules.check_limits(ctx)) + list(klp.check_klp_limits(ctx))
     if over:
         return over
     return [diag for _, check in CHECKS for diag in check(ctx)]

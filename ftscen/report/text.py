@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftscen.core import recflags
+from ftscen.core.klp import Busy, Disable, Enable, Transition
 from ftscen.core.model import (
     Action,
     Call,
@@ -29,6 +30,7 @@ from ftscen.emu.events import (
     Event,
     FaultEvent,
     Int3Event,
+    KlpEvent,
     PatchEvent,
     PointEvent,
     RanEvent,
@@ -66,6 +68,12 @@ def describe_action(action: Action) -> str:
         return f"{verb} {action.ops} [{', '.join(action.globs)}]{reset}"
     if isinstance(action, Sysctl):
         return f"sysctl ftrace_enabled={int(action.ftrace_enabled)}"
+    if isinstance(action, Enable | Disable):
+        return f"{'enable' if isinstance(action, Enable) else 'disable'} {action.patch}"
+    if isinstance(action, Transition):
+        return f"transition {action.what}"
+    if isinstance(action, Busy):
+        return f"busy cpu{action.cpu} stack [{', '.join(action.funcs)}]"
     assert isinstance(action, Call)
     return f"call {action.func}"
 
@@ -109,6 +117,8 @@ def event_text(e: Event) -> str:
             return f"FAULT {e.fault} on cpu{e.cpu} at {e.pc}: {e.detail}"
         case WarnEvent():
             return _warn_text(e)
+        case KlpEvent():
+            return f"livepatch: {e.message}"
     return e.kind
 
 
@@ -244,6 +254,12 @@ def action_dict(action: Action) -> dict[str, Any]:
         return {"action": verb, "args": args}
     if isinstance(action, Sysctl):
         return {"action": "sysctl", "args": {"ftrace_enabled": action.ftrace_enabled}}
+    if isinstance(action, Enable | Disable):
+        return {"action": describe_action(action).split()[0], "args": {"patch": action.patch}}
+    if isinstance(action, Transition):
+        return {"action": "transition", "args": {"what": action.what}}
+    if isinstance(action, Busy):
+        return {"action": "busy", "args": {"cpu": action.cpu, "stack": list(action.funcs)}}
     return {"action": "call", "args": {"func": action.func, "cpu": action.cpu or 1}}
 
 

@@ -151,7 +151,10 @@ def test_a_step_with_two_actions_names_both() -> None:
 def test_a_step_without_action_lists_the_actions() -> None:
     found = one(HEAD + "timeline:\n  - id: x\n")
     assert found.message == "this step has no action"
-    assert found.hint == "add one of: register, unregister, set_filter, set_notrace, sysctl, call"
+    assert found.hint == (
+        "add one of: register, unregister, set_filter, set_notrace, sysctl, call, "
+        "enable, disable, transition, busy"
+    )
 
 
 def test_an_assertion_mixing_two_checks_names_both() -> None:
