@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from ftscen.app import pipeline as api
+from ftscen.app.corpus import STDIN_SHOWN
 from ftscen.app.explore_plan import (
     DEFAULT_MAX_PLACEMENTS,
     Space,
@@ -59,7 +60,7 @@ def wants_explore(sc: Scenario, places: tuple[str, ...]) -> bool:
 
 def load(opts: ExploreOptions) -> Scenario:
     if opts.stdin is not None:
-        return api.load_text("<stdin>", opts.stdin)
+        return api.load_text(STDIN_SHOWN, opts.stdin)
     return api.load(opts.path)
 
 
@@ -102,7 +103,7 @@ def run_explore(
 ) -> ExitCode:
     """Explore (or, every explored call pinned, replay) ``sc``; print the report; the exit
     code: 0 every check holds, 1 one fails, 5 a budget stopped the exploration first."""
-    shown = api.display_path(opts.path) if opts.stdin is None else "<stdin>"
+    shown = api.display_path(opts.path) if opts.stdin is None else STDIN_SHOWN
     versions = list(opts.versions) if opts.versions else None
     profiles = api.profiles(sc, versions)
     places = parse_places(list(opts.places))
@@ -284,7 +285,8 @@ def _witness(
     words = [*pinned, *place_words(space, n)]
     result = run_scenario(space.pinned(sc, n), space.profile, budget)
     replay = " ".join(
-        ["ftscen", "run", shlex.quote(shown), "--kernel", space.profile.version]
+        ["ftscen", "run", "-" if shown == STDIN_SHOWN else shlex.quote(shown)]
+        + ["--kernel", space.profile.version]
         + [f"--place {shlex.quote(w)}" for w in words]
     )
     return rx.Witness(tuple(words[len(pinned) :]), replay, tuple(log_lines(result)))

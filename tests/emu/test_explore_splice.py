@@ -57,6 +57,8 @@ def test_seed_every_placement_on_every_era() -> None:
         "r11-direct-ops-recursion-faults.yaml",
         "r4-regs-caller-while-a-regs-ops-is-attached.yaml",
         "i386-regs-caller-window.yaml",
+        "klp-seed-tracer-window-eras.yaml",
+        "klp-transition-busy-task.yaml",
     ],
 )
 def test_corpus_files_with_their_calls_at_any(name: str) -> None:
