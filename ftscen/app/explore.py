@@ -28,6 +28,7 @@ from ftscen.app.explore_plan import (
 )
 from ftscen.app.explore_run import Covered, execute, partition
 from ftscen.app.session import check_junit_path
+from ftscen.app.workers import worker_count
 from ftscen.core.errors import ExitCode, ScenarioInvalid, UsageError
 from ftscen.core.model import ANY, ExpectCall, Quantifier, Scenario
 from ftscen.emu.explore import Slot
@@ -120,11 +121,13 @@ def run_explore(
     if opts.junit is not None:
         check_junit_path(opts.junit)
     spaces = plan(sc, profiles, opts.max_placements)
-    parts, cut = partition(spaces, opts.max_placements, max(1, opts.jobs))
+    jobs = 1 if opts.jobs == 1 or opts.scheduler else worker_count(opts.jobs, 1 << 30, err)
+    # a cluster's size is not known here: enough parts to keep a few dozen workers busy
+    parts, cut = partition(spaces, opts.max_placements, 32 if opts.scheduler else jobs)
     deadline = None if opts.max_time is None else time.monotonic() + opts.max_time
     total = sum(p.hi - p.lo for p in parts)
     show = _progress(err, total) if progress else None
-    covered = execute(sc, spaces, parts, opts.budget, opts.jobs, opts.scheduler, deadline, show)
+    covered = execute(sc, spaces, parts, opts.budget, jobs, opts.scheduler, deadline, show)
     if show is not None:
         err.write("\r\033[K")
     stopped = "placements" if cut else covered.stopped
