@@ -80,7 +80,10 @@ class ExploreReport:
 def render_text(rep: ExploreReport) -> str:
     out = [f"# scenario: {rep.scenario}", f"# explored: {', '.join(rep.calls)}", ""]
     for k in rep.kernels:
-        out.append(f"kernel {k.version} (int3: {k.int3}): {_coverage(k)}")
+        xfail = (
+            f"  [{k.outcome.name}: xfail]" if k.outcome in (Outcome.XFAIL, Outcome.XPASS) else ""
+        )
+        out.append(f"kernel {k.version} (int3: {k.int3}): {_coverage(k)}{xfail}")
         for c in k.checks:
             out += _check_lines(c)
         out.append("")
