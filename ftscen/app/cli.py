@@ -2,7 +2,8 @@
 
 Exit codes: 0 every assertion held (or XFAIL) and every golden matched, 1 an assertion
 failed / fault / XPASS / golden differs, is missing or stale, 2 invalid scenario or usage,
-3 internal error. Every error becomes one of these codes, never a traceback. Failures of
+3 internal error, 5 an exploration stopped by --max-placements or --max-time before it found
+a failure (docs/explore.md). Every error becomes one of these codes, never a traceback. Failures of
 the surroundings (stdout closed or full: 4, its reader gone: 141, SIGTERM: 143) are handled
 around ``main`` by :mod:`ftscen.app.output`.
 """
@@ -21,6 +22,7 @@ from ftscen.app.output import guarded
 from ftscen.core.errors import ExitCode, FtscenError, ScenarioInvalid, UsageError
 
 if TYPE_CHECKING:
+    from ftscen.app.explore import ExploreOptions
     from ftscen.core.model import Scenario
     from ftscen.core.profile import KernelProfile
 
@@ -197,18 +199,74 @@ def run(
     max_total: Annotated[
         int, typer.Option("--max-insns-total", min=1, help="Instruction budget per scenario run.")
     ] = 50_000_000,
+    place: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--place",
+            help="Pin an explored call: ID=POINT (ID=POINT@CPU for cpu: any); repeatable. "
+            "With every explored call pinned, the one run of that placement (a witness replay).",
+        ),
+    ] = None,
+    max_placements: Annotated[
+        int,
+        typer.Option(
+            "--max-placements",
+            min=1,
+            help="Exploration: refuse a kernel's space over N placements; stop (exit 5) after "
+            "N placements in all.",
+        ),
+    ] = 100_000,
+    max_time: Annotated[
+        float | None,
+        typer.Option("--max-time", min=0, help="Exploration: stop after SECONDS (exit 5)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Exploration: run the placements on this Dask scheduler (tcp://HOST:PORT; "
+            "needs the 'explore' extra).",
+        ),
+    ] = None,
 ) -> None:
     """Run scenarios (files, directories, or - for standard input) and check their
-    assertions and goldens."""
+    assertions and goldens; a file with explored calls (at: any) is explored."""
     import os
 
     from ftscen.app import corpus, session
     from ftscen.app import pipeline as api
+    from ftscen.app.explore import ExploreOptions
     from ftscen.emu.run import Budget
 
     try:
         versions = api.parse_kernels(_kernel(kernel, kernel_old))
         shown = tuple(str(p) for p in paths)
+        stdin = api.read_stdin() if corpus.STDIN in shown else None
+        explore = ExploreOptions(
+            shown[0],
+            tuple(versions) if versions else None,
+            tuple(place or ()),
+            max_placements,
+            max_time,
+            jobs,
+            scheduler,
+            fmt is RunFormat.json,
+            junit,
+            Budget(max_insns, max_total),
+            stdin,
+        )
+        ignored = [
+            name
+            for name, given in (
+                ("--golden", golden or update_golden),
+                ("--html", html is not None),
+                ("--shard", shard is not None),
+            )
+            if given
+        ]
+        code = _explore(explore, len(shown), color.value, ignored)
+        if code is not None:
+            raise typer.Exit(code)
         opts = session.RunOptions(
             shown,
             tuple(versions) if versions else None,
@@ -220,7 +278,7 @@ def run(
             junit,
             Budget(max_insns, max_total),
             html=html,
-            stdin=api.read_stdin() if corpus.STDIN in shown else None,
+            stdin=stdin,
             github=fmt is RunFormat.github,
         )
         streams = session.Streams.of(sys.stdout, sys.stderr, color.value)
@@ -228,6 +286,20 @@ def run(
     except UsageError as exc:
         raise _usage(exc) from None
     raise typer.Exit(code)
+
+
+def _explore(opts: ExploreOptions, files: int, color: str, ignored: list[str]) -> int | None:
+    """A single file with explored calls (or ``--place``): the exploration's exit code;
+    None for any other run."""
+    from ftscen.app import explore
+    from ftscen.app.session import Streams
+
+    streams = Streams.of(sys.stdout, sys.stderr, color)
+    try:
+        return explore.dispatch(opts, files, ignored, sys.stdout, sys.stderr, streams.progress)
+    except ScenarioInvalid as exc:
+        _diagnostics(exc, Format.json if opts.json else Format.text)
+        return ExitCode.INVALID
 
 
 @app.command()
@@ -265,16 +337,24 @@ def _load(path: Path, kernel: str | None) -> tuple[Scenario, list[KernelProfile]
 
 
 @app.command()
-def points(path: OneFile, kernel: Kernel = None, kernel_old: KernelOld = None) -> None:
+def points(
+    path: OneFile,
+    kernel: Kernel = None,
+    kernel_old: KernelOld = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+) -> None:
     """For each patcher step, the named points it passes (for placing 'during' calls)."""
     from ftscen.emu.run import dry_run
-    from ftscen.report.text import describe_action
+    from ftscen.report.text import describe_action, points_json
 
     sc, profiles = _load(path, _kernel(kernel, kernel_old))
-    for profile in profiles:
+    results = [(profile, dry_run(sc, profile)) for profile in profiles]
+    if fmt is Format.json:
+        typer.echo(points_json(sc, results), nl=False)
+        return
+    steps = {s.index: s for s in sc.timeline}
+    for profile, result in results:
         typer.echo(f"# kernel {profile.version} (int3: {profile.int3})")
-        result = dry_run(sc, profile)
-        steps = {s.index: s for s in sc.timeline}
         for sr in result.steps:
             step = steps[sr.index]
             if sr.errno is None:

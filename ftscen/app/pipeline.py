@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ftscen.core.errors import Diagnostic, IntegrityError, ScenarioInvalid, UsageError
 from ftscen.core.kernels import ERA_KERNELS
-from ftscen.core.model import Scenario
+from ftscen.core.model import ANY, Scenario
 from ftscen.core.profile import (
     OLDEST_RELEASE,
     KernelProfile,
@@ -134,9 +134,26 @@ def _flag_diagnostics(sc: Scenario, profile: KernelProfile) -> list[Diagnostic]:
     return out
 
 
+def explored_diagnostic(sc: Scenario) -> Diagnostic | None:
+    """A file with explored calls is explored alone (``ftscen run FILE``): in a corpus run
+    or the pytest plugin its calls would have no one placement to run at."""
+    d = next((d for s in sc.timeline for d in s.during if d.explored), None)
+    if d is None:
+        return None
+    return d.mark.diagnostic(
+        "this call is explored (at: any, a list of points or cpu: any): "
+        "explore the file on its own",
+        hint=f"run `ftscen run {sc.path}` alone (docs/explore.md), or pin the call "
+        "with --place ID=POINT",
+    )
+
+
 def check_scenario(
     sc: Scenario, profile: KernelProfile, shown: str, budget: Budget | None = None
 ) -> ScenarioReport:
+    explored = explored_diagnostic(sc)
+    if explored is not None:
+        raise ScenarioInvalid([explored])
     with _kernel_named(profile):
         result = run_scenario(sc, profile, budget or Budget())
         unplaced = result.unplaced
@@ -176,6 +193,35 @@ def unplaced_diagnostic(u: Unplaced) -> Diagnostic:
     )
 
 
+def explored_unplaced(sc: Scenario, passed: dict[int, tuple[str, ...]]) -> list[Diagnostic]:
+    """Explored calls whose points their step never passes: a listed point, or ``at: any``
+    on a step that changes no code (it would pass only ``start``, if that)."""
+    out = []
+    for step in sc.timeline:
+        if step.index not in passed:
+            continue
+        points = passed[step.index]
+        listed = ", ".join(points) if points else "none: this step changes no code"
+        for d in step.during:
+            if d.at == ANY and not [p for p in points if p != "start"]:
+                out.append(
+                    d.mark.diagnostic(
+                        "at: any on a step that passes no point but start (it changes no code)",
+                        hint=f"the points it passes are: {listed}; place the call at start, "
+                        "or explore a step that patches",
+                    )
+                )
+            for p, mark in zip(d.points, d.point_marks or [d.mark] * len(d.points), strict=True):
+                if p not in points:
+                    out.append(
+                        mark.diagnostic(
+                            f"this step never passes point '{p}' (listed in at:)",
+                            hint=f"the points it passes are: {listed}",
+                        )
+                    )
+    return out
+
+
 def check_points(sc: Scenario, versions: list[str] | None = None) -> list[Diagnostic]:
     """``ftscen validate``: the patcher alone (no calls) under each kernel version, and every
     ``during`` whose step never passes the point it names. A scenario with calls in flight
@@ -185,7 +231,12 @@ def check_points(sc: Scenario, versions: list[str] | None = None) -> list[Diagno
         with _kernel_named(profile):
             # where a call stops, and whether it is stopped when resumed, only a run can tell
             result = run_scenario(sc, profile) if sc.in_flight else dry_run(sc, profile)
-        found = [*result.problems, *(unplaced_diagnostic(u) for u in result.unplaced)]
+        passed = {s.index: s.points for s in result.steps}
+        found = [
+            *result.problems,
+            *(unplaced_diagnostic(u) for u in result.unplaced),
+            *explored_unplaced(sc, passed),
+        ]
         problems.extend(d for d in found if d not in problems)
     return problems
 

@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     INVALID = 2  # a scenario or the command line is invalid
     INTERNAL = 3  # a bug in ftscen
     OUTPUT = 4  # an output could not be written (stdout closed or full, a golden, --junit)
+    INCOMPLETE = 5  # an exploration ran out of --max-placements or --max-time first
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     BROKEN_PIPE = 141  # stdout's reader went away (128 + SIGPIPE), quietly
     TERMINATED = 143  # SIGTERM (128 + SIGTERM)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 
 from ftscen.core.errno import ERRNO_NAMES
 from ftscen.core.errors import Diagnostic
@@ -192,16 +193,36 @@ Action = (
 PatcherAction = Register | Unregister | SetFilter | SetNotrace | Sysctl
 
 
+#: ``at: any`` / ``cpu: any``: every point the step passes, every CPU that makes calls.
+ANY = "any"
+
+
 @dataclass(frozen=True)
 class During:
     """A call (or, with ``resume`` set, the resumption of a stopped call) placed at a named
-    point inside a patcher step's code modification."""
+    point inside a patcher step's code modification.
+
+    An explored call (docs/explore.md) has several placements: ``at`` is ``any`` (every
+    point its step passes, in order) or ``points`` lists them (``at`` is then the first),
+    and ``cpu_any`` tries it on each CPU that makes calls."""
 
     at: str
     call: Call | None
     id: str | None = None
     mark: Mark = NO_MARK
     resume: Resume | None = None
+    #: the points of an ``at:`` list (empty: ``at`` alone, or ``any``)
+    points: tuple[str, ...] = ()
+    cpu_any: bool = False
+    #: where ``cpu: any`` is written (diagnostics)
+    cpu_mark: Mark = NO_MARK
+    #: where each point of ``points`` is written
+    point_marks: tuple[Mark, ...] = ()
+
+    @property
+    def explored(self) -> bool:
+        """Whether the call has more than the one placement it names."""
+        return self.call is not None and (self.at == ANY or bool(self.points) or self.cpu_any)
 
 
 @dataclass(frozen=True)
@@ -317,6 +338,32 @@ class ExpectRecord:
 Expectation = ExpectCall | ExpectCalled | ExpectNotCalled | ExpectSite | ExpectRecord
 
 
+class Quantifier(Enum):
+    """How an assertion is quantified over the placements of the explored calls (as herd7
+    quantifies a litmus test's final condition): unwrapped it must hold in every placement."""
+
+    ALWAYS = "always"
+    SOMETIMES = "sometimes"
+    NEVER = "never"
+
+
+#: The keys that wrap an assertion in a quantifier.
+QUANTIFIER_KEYS: tuple[str, ...] = ("sometimes", "never")
+
+
+@dataclass(frozen=True)
+class Quantified:
+    """``- sometimes: ASSERTION`` or ``- never: ASSERTION`` (``kernels`` beside the key)."""
+
+    quantifier: Quantifier
+    inner: Expectation
+    mark: Mark = NO_MARK
+    #: the kernels this assertion is about (None: every kernel)
+    kernels: KernelSet | None = None
+    #: its position in the file's ``expect`` list
+    index: int = 0
+
+
 @dataclass(frozen=True)
 class Xfail:
     """``xfail:`` as a mapping: strict about the kernels and the assertions that fail.
@@ -349,6 +396,14 @@ class Scenario:
     source_sha256: str = ""
     #: the strict form of ``xfail`` (a mapping); None for a plain reason or none
     xfail_strict: Xfail | None = None
+    #: the ``sometimes:`` / ``never:`` assertions (docs/explore.md)
+    quantified: tuple[Quantified, ...] = ()
+
+    @property
+    def explores(self) -> bool:
+        """Whether a ``during`` call has several placements (``at: any``, a list, ``cpu: any``)."""
+        return any(d.explored for s in self.timeline for d in s.during)
+
     #: the ``livepatches:`` section (their ``klp_ops`` are at the end of ``ops``)
     livepatches: tuple[Livepatch, ...] = ()
 
@@ -359,6 +414,7 @@ class Scenario:
         return (
             any(e.kernels is not None for e in self.expect)
             or any(s.expect_eras for s in self.timeline)
+            or any(q.kernels is not None for q in self.quantified)
             or (self.xfail_strict is not None and self.xfail_strict.kernels is not None)
         )
 

@@ -329,11 +329,17 @@ _DECODE: dict[int, Callable[[_Decoder, Raw], Event]] = {
 
 
 def decode(
-    ring: list[tuple[int, ...]], strings: list[str], image: Image, calls: list[CallInfo]
+    ring: list[tuple[int, ...]],
+    strings: list[str],
+    image: Image,
+    calls: list[CallInfo],
+    step: int = -1,
 ) -> list[Event]:
     """Turn raw ring records into events, in ring order; a record that is not one the model
-    writes (unknown kind, a call, function or string that does not exist) is corrupt state."""
+    writes (unknown kind, a call, function or string that does not exist) is corrupt state.
+    ``step`` is the step the records start in (a slice of a log that holds no step record)."""
     dec = _Decoder(strings, image, calls)
+    dec.step = step
     out = []
     for n, raw in enumerate(ring):
         try:

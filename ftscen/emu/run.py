@@ -264,7 +264,7 @@ class Runner:
         step = self._step
         assert step is not None
         for j, d in enumerate(step.during):
-            if d.at != name:
+            if d.at != name or d.explored:  # explored calls: ftscen.emu.explore
                 continue
             if d.resume is not None:
                 self._resume(d.resume)
@@ -350,7 +350,9 @@ class Runner:
             Unplaced(d, r.index, r.points)
             for r in done
             for d in steps[r.index].during
-            if d.at not in r.points and (self.execute_calls or not d.at.startswith("wait."))
+            if d.at not in r.points
+            and not d.explored
+            and (self.execute_calls or not d.at.startswith("wait."))
         )
 
 

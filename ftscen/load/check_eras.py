@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ftscen.core.diagnostics import suggestion
 from ftscen.core.errors import Diagnostic
 from ftscen.core.kernels import RANGE_HINT, RangeError, parse_kernel_set
+from ftscen.core.model import QUANTIFIER_KEYS
 from ftscen.core.profile import flag_problem, parse_version
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ def _ranges(ctx: Context) -> Iterator[tuple[str, Any]]:
     for path, entry in ctx.assertions():
         if "kernels" in entry:
             yield f"{path}.kernels", entry["kernels"]
+    for i, entry in enumerate(ctx.data.get("expect", [])):
+        if "kernels" in entry and any(q in entry for q in QUANTIFIER_KEYS):
+            yield f"$.expect[{i}].kernels", entry["kernels"]
     for path, step in ctx.steps():
         expect = step.get("expect")
         entries = expect if isinstance(expect, list) else [expect]

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 from ftscen.core.diagnostics import suggestion
 from ftscen.core.errors import Diagnostic
 from ftscen.core.globs import apply_globs
-from ftscen.core.model import LIMITS, TRAMPOLINE_CALLEES, TRAMPOLINE_SITES, is_trampoline_site
+from ftscen.core.model import (
+    ANY,
+    LIMITS,
+    TRAMPOLINE_CALLEES,
+    TRAMPOLINE_SITES,
+    is_trampoline_site,
+)
 from ftscen.core.profile import OLDEST_RELEASE, parse_version
 from ftscen.load.document import child_path
 
@@ -120,7 +126,7 @@ def _cpu_uses(ctx: Context) -> Iterator[tuple[str, int]]:
         if "call" in step and "cpu" in step:
             yield f"{path}.cpu", step["cpu"]
     for path, entry in ctx.durings():
-        if "cpu" in entry:
+        if "cpu" in entry and entry["cpu"] != ANY:
             yield f"{path}.cpu", entry["cpu"]
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftscen.core.errors import Diagnostic
+from ftscen.core.model import QUANTIFIER_KEYS
 from ftscen.load.document import Document
 
 ACTIONS = (
@@ -73,8 +74,13 @@ class Context:
                 yield f"{path}.during[{j}]", entry
 
     def assertions(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every assertion, a quantified one (``sometimes:``, ``never:``) by its inner one."""
         for i, entry in enumerate(self.data.get("expect", [])):
-            yield f"$.expect[{i}]", entry
+            key = next((q for q in QUANTIFIER_KEYS if q in entry), None)
+            if key is None:
+                yield f"$.expect[{i}]", entry
+            elif isinstance(entry[key], dict):
+                yield f"$.expect[{i}].{key}", entry[key]
 
     @staticmethod
     def action(step: dict[str, Any]) -> str:

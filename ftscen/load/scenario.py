@@ -26,7 +26,10 @@ from ftscen.core.klp import (
     klp_ops_name,
 )
 from ftscen.core.model import (
+    ANY,
     LIMITS,
+    NO_MARK,
+    QUANTIFIER_KEYS,
     Action,
     Call,
     During,
@@ -42,6 +45,8 @@ from ftscen.core.model import (
     KlpFunc,
     Livepatch,
     Mark,
+    Quantified,
+    Quantifier,
     Register,
     Resume,
     Scenario,
@@ -128,13 +133,38 @@ def build_scenario(doc: Document, source_sha256: str = "") -> Scenario:
         functions=tuple(_function(doc, i, f) for i, f in enumerate(data["functions"])),
         ops=tuple(_ops(doc, i, o) for i, o in enumerate(data.get("ops", []))) + _klp_ops(patches),
         timeline=tuple(_step(doc, i, s) for i, s in enumerate(data["timeline"])),
-        expect=tuple(_assertion(doc, i, e) for i, e in enumerate(data.get("expect", []))),
+        expect=tuple(
+            _assertion(doc, i, e)
+            for i, e in enumerate(data.get("expect", []))
+            if not _quantifier(e)
+        ),
         kernel=_kernel(doc, data.get("kernel", {})),
         description=data.get("description", "").strip(),
         xfail=_xfail_reason(data.get("xfail")),
         source_sha256=source_sha256,
         xfail_strict=_xfail(doc, data.get("xfail")),
+        quantified=tuple(
+            _quantified(doc, i, e) for i, e in enumerate(data.get("expect", [])) if _quantifier(e)
+        ),
         livepatches=patches,
+    )
+
+
+def _quantifier(entry: dict[str, Any]) -> str | None:
+    return next((q for q in QUANTIFIER_KEYS if q in entry), None)
+
+
+def _quantified(doc: Document, i: int, entry: dict[str, Any]) -> Quantified:
+    """``- sometimes: ASSERTION`` / ``- never: ASSERTION``, ``kernels`` beside the key."""
+    key = _quantifier(entry)
+    assert key is not None
+    inner = _bare_assertion(doc, i, entry[key], f"$.expect[{i}].{key}")
+    return Quantified(
+        Quantifier(key),
+        inner,
+        _mark(doc, f"$.expect[{i}]"),
+        _kernels(entry.get("kernels", entry[key].get("kernels"))),
+        i,
     )
 
 
@@ -220,7 +250,8 @@ def _ops(doc: Document, i: int, entry: dict[str, Any]) -> FtraceOps:
 
 
 def _cpu(entry: dict[str, Any]) -> int | None:
-    return int(entry["cpu"]) if "cpu" in entry else None
+    cpu = entry.get("cpu")
+    return None if cpu is None or cpu == ANY else int(cpu)
 
 
 def _action(doc: Document, step: dict[str, Any], path: str) -> Action:
@@ -283,12 +314,24 @@ def _step(doc: Document, i: int, step: dict[str, Any]) -> Step:
 
 
 def _during(doc: Document, path: str, entry: dict[str, Any]) -> During:
+    """A ``during`` entry: a call, or the resumption of a stopped call. ``at`` a list keeps
+    the list in ``points`` and its first in ``at`` (an explored call, docs/explore.md)."""
     mark = _mark(doc, f"{path}.at")
+    at = entry["at"]
+    points = tuple(at) if isinstance(at, list) else ()
     if "resume" in entry:
         resume = Resume(entry["resume"], _mark(doc, f"{path}.resume"))
-        return During(entry["at"], None, None, mark, resume)
-    call = Call(entry["call"], _cpu(entry), _stop(doc, entry, path))
-    return During(entry["at"], call, entry.get("id"), mark)
+        return During(points[0] if points else at, None, None, mark, resume, points=points)
+    return During(
+        points[0] if points else at,
+        Call(entry["call"], _cpu(entry), _stop(doc, entry, path)),
+        entry.get("id"),
+        mark,
+        points=points,
+        cpu_any=entry.get("cpu") == ANY,
+        cpu_mark=_mark(doc, f"{path}.cpu") if "cpu" in entry else NO_MARK,
+        point_marks=tuple(_mark(doc, f"{path}.at[{k}]") for k in range(len(points))),
+    )
 
 
 def _names(value: Any) -> tuple[str, ...] | None:
@@ -307,8 +350,10 @@ def _assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
     return exp if kernels is None else dataclasses.replace(exp, kernels=kernels)
 
 
-def _bare_assertion(doc: Document, i: int, entry: dict[str, Any]) -> Expectation:
-    mark = _mark(doc, f"$.expect[{i}]")
+def _bare_assertion(
+    doc: Document, i: int, entry: dict[str, Any], path: str | None = None
+) -> Expectation:
+    mark = _mark(doc, path or f"$.expect[{i}]")
     if "call" in entry:
         called = entry.get("called")
         counts = tuple((k, int(v)) for k, v in called.items()) if isinstance(called, dict) else None

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from ftscen.core.errors import Diagnostic
 from ftscen.load import check_eras as eras
+from ftscen.load import check_explore as explore
 from ftscen.load import check_klp as klp
 from ftscen.load import check_names as names
 from ftscen.load import check_records as records
@@ -50,6 +51,8 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("kernel-range", eras.check_kernel_ranges),
     ("xfail-fails", eras.check_xfail_names),
     ("era-flag", eras.check_era_flags),
+    ("nested-quantifier", explore.check_nested_quantifiers),
+    ("explored-in-flight", explore.check_explored_in_flight),
     ("livepatch", klp.check_livepatches),
     ("klp-ops-name", klp.check_klp_ops_names),
     ("livepatch-step", klp.check_klp_steps),

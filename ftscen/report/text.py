@@ -18,11 +18,13 @@ from ftscen.core.model import (
     Call,
     Register,
     Resume,
+    Scenario,
     SetFilter,
     SetNotrace,
     Sysctl,
     Unregister,
 )
+from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import (
     CallbackEvent,
     CallEvent,
@@ -365,3 +367,28 @@ def _record_dict(word: int) -> dict[str, Any]:
 
 def render_json(reports: list[ScenarioReport]) -> str:
     return json.dumps({"results": [report_dict(r) for r in reports]}, indent=2) + "\n"
+
+
+def points_json(sc: Scenario, results: list[tuple[KernelProfile, RunResult]]) -> str:
+    """``ftscen points --format json``: per kernel, each patcher step with its action, id,
+    return value and the points it passes, in order (docs/explore.md)."""
+    steps = {s.index: s for s in sc.timeline}
+    kernels = [
+        {
+            "kernel": profile.version,
+            "int3": profile.int3,
+            "steps": [
+                {
+                    "index": sr.index,
+                    "id": steps[sr.index].id,
+                    **action_dict(steps[sr.index].action),
+                    "errno": errno_dict(sr.errno),
+                    "points": list(sr.points),
+                }
+                for sr in result.steps
+                if sr.errno is not None
+            ],
+        }
+        for profile, result in results
+    ]
+    return json.dumps({"file": sc.path, "kernels": kernels}, indent=2) + "\n"

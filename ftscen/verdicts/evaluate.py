@@ -20,6 +20,8 @@ from ftscen.core.model import (
     ExpectRecord,
     ExpectSite,
     Mark,
+    Quantified,
+    Quantifier,
     Xfail,
     assertion_name,
     is_trampoline_site,
@@ -278,6 +280,25 @@ def check_fault(result: RunResult) -> list[Verdict]:
     ]
 
 
+def check_quantified(result: RunResult, q: Quantified) -> Verdict:
+    """``sometimes:`` / ``never:`` over the one placement a run is: ``sometimes`` holds when
+    its assertion does, ``never`` when it does not; a call that never ran gives no
+    placement to quantify over, which fails (vacuity; docs/explore.md)."""
+    inner = check_expectation(result, q.inner)
+    word = q.quantifier.value
+    title = f"{word}: " + "; ".join(v.title for v in inner)
+    events = tuple(e for v in inner for e in v.events)
+    exp = q.inner
+    if isinstance(exp, ExpectCall) and not any(c.id == exp.call for c in result.calls):
+        return Verdict(False, title, f"call {exp.call} to run", "vacuous: it never ran", (), q.mark)
+    held = all(v.ok for v in inner)
+    if q.quantifier is Quantifier.NEVER:
+        want = "not: " + "; ".join(v.expected for v in inner)
+        return Verdict(not held, title, want, "; ".join(v.actual for v in inner), events, q.mark)
+    want = "; ".join(v.expected for v in inner)
+    return Verdict(held, title, want, "; ".join(v.actual for v in inner), events, q.mark)
+
+
 def evaluate(result: RunResult) -> tuple[Outcome, list[Verdict]]:
     """All verdicts of a run and the scenario's outcome on its kernel: assertions limited to
     other kernels are not checked, and ``xfail`` counts only on the kernels it names."""
@@ -287,6 +308,9 @@ def evaluate(result: RunResult) -> tuple[Outcome, list[Verdict]]:
         if exp.kernels is None or release in exp.kernels:
             name = assertion_name(exp)
             verdicts.extend(replace(v, name=name) for v in check_expectation(result, exp))
+    for q in result.scenario.quantified:
+        if q.kernels is None or release in q.kernels:
+            verdicts.append(replace(check_quantified(result, q), name=assertion_name(q.inner)))
     held = all(v.ok for v in verdicts)
     sc = result.scenario
     if not sc.xfail_on(release):

@@ -1,0 +1,298 @@
+"""``ftscen run FILE`` on a scenario with explored calls: plan, run, fold, report.
+
+YAML file -> Scenario -> (per kernel) placement space (:mod:`.explore_plan`) -> the states of
+every placement (:mod:`.explore_run`) -> folded checks with witnesses
+(:mod:`ftscen.verdicts.quantify`) -> text, JSON, JUnit (:mod:`ftscen.report.explore`).
+``--place ID=POINT`` pins explored calls; with every one pinned the file is a plain
+scenario and runs as ``ftscen run`` runs any other (the replay of a witness).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+from ftscen.app import pipeline as api
+from ftscen.app.corpus import STDIN_SHOWN
+from ftscen.app.explore_plan import (
+    DEFAULT_MAX_PLACEMENTS,
+    Space,
+    apply_places,
+    check_places,
+    parse_places,
+    place_words,
+    plan,
+)
+from ftscen.app.explore_run import Covered, execute, partition
+from ftscen.app.session import check_junit_path
+from ftscen.app.workers import worker_count
+from ftscen.core.errors import ExitCode, ScenarioInvalid, UsageError
+from ftscen.core.model import ANY, ExpectCall, Quantifier, Scenario
+from ftscen.emu.explore import Slot
+from ftscen.emu.run import Budget, run_scenario
+from ftscen.report import explore as rx
+from ftscen.report.text import log_lines
+from ftscen.verdicts.evaluate import Outcome
+from ftscen.verdicts.quantify import FAILED, HELD, Check, checks_for, describe, fold
+
+
+@dataclass(frozen=True)
+class ExploreOptions:
+    path: str
+    versions: tuple[str, ...] | None = None
+    places: tuple[str, ...] = ()
+    max_placements: int = DEFAULT_MAX_PLACEMENTS
+    max_time: float | None = None
+    jobs: int = 1
+    scheduler: str | None = None
+    json: bool = False
+    junit: str | None = None
+    budget: Budget = field(default_factory=Budget)
+    stdin: bytes | None = None
+
+
+def wants_explore(sc: Scenario, places: tuple[str, ...]) -> bool:
+    """Whether ``ftscen run`` hands this file to the exploration (it explores, or pins)."""
+    return sc.explores or bool(places)
+
+
+def load(opts: ExploreOptions) -> Scenario:
+    if opts.stdin is not None:
+        return api.load_text(STDIN_SHOWN, opts.stdin)
+    return api.load(opts.path)
+
+
+def dispatch(
+    opts: ExploreOptions,
+    files: int,
+    ignored: list[str],
+    out: IO[str],
+    err: IO[str],
+    progress: bool = False,
+) -> int | None:
+    """``ftscen run``'s door to the exploration: its exit code for one file with explored
+    calls (or with ``--place``); None for any other run, which runs as always. Options for
+    the exploration alone on another run, and ``ignored`` ones (``--golden``, ...) on an
+    exploration, are usage errors."""
+    import os
+
+    asked = bool(opts.places) or opts.scheduler is not None or opts.max_time is not None
+    if files != 1 or (opts.stdin is None and not os.path.isfile(opts.path)):
+        if asked:
+            raise UsageError("--place, --scheduler and --max-time explore one scenario file")
+        return None
+    try:
+        sc = load(opts)
+    except ScenarioInvalid:
+        if asked:
+            raise
+        return None  # the run reports it as for any file
+    if not wants_explore(sc, opts.places):
+        if asked:
+            raise UsageError(f"{opts.path} has no explored calls (at: any, a list, cpu: any)")
+        return None
+    if ignored:
+        raise UsageError(f"{', '.join(ignored)}: not for an exploration (docs/explore.md, Limits)")
+    return run_explore(sc, opts, out, err, progress)
+
+
+def run_explore(
+    sc: Scenario, opts: ExploreOptions, out: IO[str], err: IO[str], progress: bool = False
+) -> ExitCode:
+    """Explore (or, every explored call pinned, replay) ``sc``; print the report; the exit
+    code: 0 every check holds, 1 one fails, 5 a budget stopped the exploration first."""
+    shown = api.display_path(opts.path) if opts.stdin is None else STDIN_SHOWN
+    versions = list(opts.versions) if opts.versions else None
+    profiles = api.profiles(sc, versions)
+    places = parse_places(list(opts.places))
+    if places:
+        pinned = apply_places(sc, places)
+        check_places(sc, pinned, profiles, places)
+        sc = pinned
+    if not sc.explores:
+        if opts.junit is not None:
+            raise UsageError(
+                "--junit: a --place replay is one run; run the exploration for a report"
+            )
+        return _replay(sc, shown, versions, opts, out)
+    if opts.junit is not None:
+        check_junit_path(opts.junit)
+    spaces = plan(sc, profiles, opts.max_placements)
+    jobs = 1 if opts.jobs == 1 or opts.scheduler else worker_count(opts.jobs, 1 << 30, err)
+    # a cluster's size is not known here: enough parts to keep a few dozen workers busy
+    parts, cut = partition(spaces, opts.max_placements, 32 if opts.scheduler else jobs)
+    deadline = None if opts.max_time is None else time.monotonic() + opts.max_time
+    total = sum(p.hi - p.lo for p in parts)
+    show = _progress(err, total) if progress else None
+    covered = execute(sc, spaces, parts, opts.budget, jobs, opts.scheduler, deadline, show)
+    if show is not None:
+        err.write("\r\033[K")
+    stopped = "placements" if cut else covered.stopped
+    rep = build_report(sc, shown, spaces, covered, stopped, opts.budget, opts.places)
+    out.write(rx.render_json(rep) if opts.json else rx.render_text(rep))
+    if opts.junit is not None and not _write_junit(opts.junit, rx.render_junit(rep), err):
+        return ExitCode.OUTPUT
+    if rep.failed and (stopped is None or rx.definite(rep)):
+        return ExitCode.FAIL
+    return ExitCode.INCOMPLETE if stopped is not None else ExitCode.OK
+
+
+def _write_junit(path: str, data: str, err: IO[str]) -> bool:
+    from pathlib import Path
+
+    from ftscen.report.golden import write_atomic
+
+    try:
+        write_atomic(Path(path), data)
+    except OSError as exc:
+        err.write(f"ftscen: error: cannot write the JUnit report {path}: {exc.strerror or exc}\n")
+        return False
+    return True
+
+
+def _progress(err: IO[str], total: int) -> Callable[[int, float], None]:
+    def show(done: int, seconds: float) -> None:
+        rate = done / seconds if seconds > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else 0.0
+        err.write(f"\rexplored {done}/{total} placements ({rate:,.0f}/s, ETA {eta:.0f}s)\033[K")
+        err.flush()
+
+    return show
+
+
+def _replay(
+    sc: Scenario, shown: str, versions: list[str] | None, opts: ExploreOptions, out: IO[str]
+) -> ExitCode:
+    """Every explored call pinned: the one run of that placement, reported as ``ftscen run``
+    reports a file (the log shown is the witness's, line for line)."""
+    from ftscen.report.text import render_json, render_text
+
+    reports = list(api.iter_reports(sc, shown, versions, opts.budget))
+    if opts.json:
+        out.write(render_json(reports))
+    else:
+        out.write("".join(render_text(r) for r in reports))
+    return ExitCode.OK if all(r.outcome.ok for r in reports) else ExitCode.FAIL
+
+
+def build_report(
+    sc: Scenario,
+    shown: str,
+    spaces: list[Space],
+    covered: Covered,
+    stopped: str | None,
+    budget: Budget,
+    pinned: tuple[str, ...] = (),
+) -> rx.ExploreReport:
+    kernels = tuple(
+        _kernel_result(sc, shown, space, covered.states[k], budget, pinned)
+        for k, space in enumerate(spaces)
+    )
+    calls = tuple(_call_word(s) for s in (spaces[0].slots if spaces else ()))
+    return rx.ExploreReport(shown, sc.name, calls, kernels, stopped, covered.seconds)
+
+
+def _call_word(slot: Slot) -> str:
+    d = slot.during
+    at = ANY if d.at == ANY else (f"[{', '.join(d.points)}]" if d.points else d.at)
+    return f"{slot.id} (at: {at}" + (", cpu: any)" if d.cpu_any else ")")
+
+
+def _kernel_result(
+    sc: Scenario,
+    shown: str,
+    space: Space,
+    found: dict[int, str],
+    budget: Budget,
+    pinned: tuple[str, ...],
+) -> rx.KernelResult:
+    profile = space.profile
+    checks = checks_for(sc, profile.release)
+    order = {n: space.rank(n) for n in found}
+    results = []
+    for i, check in enumerate(checks):
+        column = [(n, s[i]) for n, s in sorted(found.items())]
+        f = fold(check, column, order)
+        witness = None
+        if f.witness is not None:
+            witness = _witness(sc, shown, space, f.witness, budget, pinned)
+        q = check.quantifier.value
+        title = describe(check)
+        results.append(
+            rx.CheckResult(
+                check.key, title, q, f.ok, f.applicable, f.held, f.vacuous, witness, check.mark
+            )
+        )
+    ok = all(c.ok for c in results)
+    outcome = Outcome.PASS if ok else Outcome.FAIL
+    if sc.xfail_on(profile.release):
+        outcome = Outcome.XPASS if ok else Outcome.XFAIL
+    placements = tuple(
+        (n, tuple(place_words(space, n)), s, not any(map(_broken, checks, s)))
+        for n, s in sorted(found.items())
+    )
+    return rx.KernelResult(
+        profile.version,
+        profile.int3,
+        space.size,
+        len(found),
+        outcome,
+        tuple(results),
+        _table(space, checks, found),
+        placements,
+    )
+
+
+def _broken(check: Check, state: str) -> bool:
+    """Whether one placement's state of ``check`` goes against its quantifier there
+    (``sometimes`` never does: one placement cannot break it)."""
+    if check.quantifier is Quantifier.ALWAYS:
+        return state == FAILED
+    return check.quantifier is Quantifier.NEVER and state == HELD
+
+
+def _concerns(check: Check, slot_id: str) -> bool:
+    """A call assertion is about its call; every other check about the whole placement."""
+    return not isinstance(check.inner, ExpectCall) or check.inner.call == slot_id
+
+
+def _table(
+    space: Space, checks: list[Check], found: dict[int, str]
+) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """Per explored call and choice: ``x`` when a placement with the call there breaks a
+    check about that call (or about the whole run), ``.`` when none does."""
+    marks = [[rx.MARK_NOT_RUN] * len(s.choices) for s in space.slots]
+    concerns = [[_concerns(c, s.id) for c in checks] for s in space.slots]
+    for n, states in found.items():
+        broken = [_broken(c, st) for c, st in zip(checks, states, strict=True)]
+        for i, d in enumerate(space.digits(n)):
+            if any(b and mine for b, mine in zip(broken, concerns[i], strict=True)):
+                marks[i][d] = rx.MARK_FAIL
+            elif marks[i][d] == rx.MARK_NOT_RUN:
+                marks[i][d] = rx.MARK_OK
+    out = []
+    for slot, row in zip(space.slots, marks, strict=True):
+        words = tuple(p + (f"@{c}" if slot.during.cpu_any else "") for p, c in slot.choices)
+        out.append((slot.id, words, tuple(row)))
+    return tuple(out)
+
+
+def _witness(
+    sc: Scenario, shown: str, space: Space, n: int, budget: Budget, pinned: tuple[str, ...]
+) -> rx.Witness:
+    """The placement's own run (from the start, as its replay runs it) and its log; the
+    replay repeats the ``--place`` options given, then pins every call still explored."""
+    words = [*pinned, *place_words(space, n)]
+    result = run_scenario(space.pinned(sc, n), space.profile, budget)
+    replay = " ".join(
+        ["ftscen", "run", "-" if shown == STDIN_SHOWN else shlex.quote(shown)]
+        + ["--kernel", space.profile.version]
+        + [f"--place {shlex.quote(w)}" for w in words]
+    )
+    return rx.Witness(tuple(words[len(pinned) :]), replay, tuple(log_lines(result)))
+
+
+__all__ = ["ExploreOptions", "dispatch", "load", "run_explore", "wants_explore"]
