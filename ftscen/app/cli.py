@@ -280,6 +280,7 @@ def run(
             html=html,
             stdin=stdin,
             github=fmt is RunFormat.github,
+            max_placements=max_placements,
         )
         streams = session.Streams.of(sys.stdout, sys.stderr, color.value)
         code = session.run_session(opts, streams)

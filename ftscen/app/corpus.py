@@ -16,6 +16,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftscen.app.pipeline import STDIN, STDIN_SHOWN
 from ftscen.app.workers import signals_held, start_pool, stop_pool
 from ftscen.core.errors import Diagnostic, ScenarioInvalid, UsageError
 from ftscen.emu.run import Budget
@@ -25,8 +26,6 @@ from ftscen.report.records import JobResult, RunRecord
 
 SUFFIXES = (".yaml", ".yml")
 SKIPPED_DIR = "invalid"
-#: ``-`` names standard input; diagnostics and reports call it ``<stdin>``.
-STDIN, STDIN_SHOWN = "-", "<stdin>"
 
 
 # ---- discovery ------------------------------------------------------------------------------
@@ -108,15 +107,26 @@ class Job:
     budget: Budget = field(default_factory=Budget)
     golden: GoldenMode | None = None
     text: bytes | None = None  # the scenario's bytes when it was read from standard input
+    #: a file with explored calls: refuse a kernel's space over this many placements, and
+    #: stop after this many in all (docs/explore.md)
+    max_placements: int = 100_000
 
 
 def run_job(job: Job) -> JobResult:
-    """Load the scenario once and run it under each kernel version (never raises)."""
+    """Load the scenario once and run it under each kernel version, or (explored calls)
+    explore it (never raises)."""
     from ftscen.app import pipeline as api
 
     shown = STDIN_SHOWN if job.text is not None else api.display_path(job.path)
     try:
         sc = api.load(job.path) if job.text is None else api.load_text(shown, job.text)
+        if sc.explores:
+            from ftscen.app.corpus_explore import explore_job
+
+            explored = explore_job(
+                sc, shown, job.path, job.versions, job.budget, job.max_placements, job.golden
+            )
+            return JobResult(shown, versions=job.versions, explored=explored)
         runs: list[RunRecord] = []
         versions = list(job.versions) if job.versions else None
         start = time.perf_counter()
@@ -150,3 +160,17 @@ def run_jobs(jobs: Sequence[Job], workers: int = 1) -> Generator[JobResult, None
         stop_pool(pool)
         raise
     pool.shutdown()
+
+
+__all__ = [
+    "STDIN",
+    "STDIN_SHOWN",
+    "Found",
+    "Job",
+    "discover",
+    "parse_shard",
+    "run_job",
+    "run_jobs",
+    "scan",
+    "shard",
+]

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from ftscen.app import pipeline as api
-from ftscen.app.corpus import STDIN_SHOWN
 from ftscen.app.explore_plan import (
     DEFAULT_MAX_PLACEMENTS,
     Space,
@@ -27,7 +26,8 @@ from ftscen.app.explore_plan import (
     plan,
 )
 from ftscen.app.explore_run import Covered, execute, partition
-from ftscen.app.session import check_junit_path
+from ftscen.app.output import check_junit_path
+from ftscen.app.pipeline import STDIN_SHOWN
 from ftscen.app.workers import worker_count
 from ftscen.core.errors import ExitCode, ScenarioInvalid, UsageError
 from ftscen.core.model import ANY, ExpectCall, Quantifier, Scenario
@@ -75,8 +75,8 @@ def dispatch(
 ) -> int | None:
     """``ftscen run``'s door to the exploration: its exit code for one file with explored
     calls (or with ``--place``); None for any other run, which runs as always. Options for
-    the exploration alone on another run, and ``ignored`` ones (``--golden``, ...) on an
-    exploration, are usage errors."""
+    the exploration alone on another run are usage errors; with ``ignored`` ones
+    (``--golden``, ``--html``, ``--shard``) the file runs as one job of a corpus run."""
     import os
 
     asked = bool(opts.places) or opts.scheduler is not None or opts.max_time is not None
@@ -94,8 +94,10 @@ def dispatch(
         if asked:
             raise UsageError(f"{opts.path} has no explored calls (at: any, a list, cpu: any)")
         return None
-    if ignored:
-        raise UsageError(f"{', '.join(ignored)}: not for an exploration (docs/explore.md, Limits)")
+    if ignored:  # --golden, --html, --shard: run as a corpus runs it (docs/explore.md)
+        if asked:
+            raise UsageError(f"{', '.join(ignored)}: not with --place, --scheduler, --max-time")
+        return None
     return run_explore(sc, opts, out, err, progress)
 
 

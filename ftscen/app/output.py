@@ -24,10 +24,11 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from ftscen.core.errors import ExitCode
+from ftscen.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -206,3 +207,17 @@ def wants_color(mode: str, terminal: bool, environ: Mapping[str, str]) -> bool:
     if environ.get("FORCE_COLOR", "") not in ("", "0"):
         return True
     return terminal
+
+
+def check_junit_path(path: str) -> None:
+    """Refuse, before anything runs, a --junit path that can never be written as a file."""
+    target = Path(path)
+    if not path.strip():
+        raise UsageError("--junit needs a file name, e.g. --junit ftscen-report.xml")
+    if os.path.isdir(target):
+        raise UsageError(
+            f"--junit: {path} is a folder; name a file in it, e.g. "
+            f"--junit {(target / 'ftscen-report.xml').as_posix()}"
+        )
+    if not os.path.isdir(target.parent):
+        raise UsageError(f"--junit: directory {target.parent.as_posix()} does not exist")

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from ftscen.image.listing import View
 
 
+#: ``-`` names standard input; diagnostics and reports call it ``<stdin>``.
+STDIN, STDIN_SHOWN = "-", "<stdin>"
+
+
 def display_path(path: str | os.PathLike[str]) -> str:
     """The path as the user gave it (relative stays relative), with forward slashes."""
     return Path(path).as_posix()

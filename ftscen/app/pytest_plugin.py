@@ -11,7 +11,10 @@ key (or cannot be YAML text at all: empty, binary, unreadable; it fails, saying 
 inside a directory named ``invalid`` (deliberately broken files) unless that
 directory is what pytest was pointed at. Each file is one item per kernel version
 (``--ftscen-kernel 5.1,5.3``; default: the file's own). A failed assertion shows the failing
-verdict lines, not a traceback; XFAIL scenarios report as xfailed, XPASS fails. If a golden
+verdict lines, not a traceback; XFAIL scenarios report as xfailed, XPASS fails. A file with
+explored calls is collected the same way, each item exploring its kernel (as a corpus run
+does, docs/explore.md): a failure shows the failing checks with their witnesses and replay
+commands; an exploration cut short by ``--max-placements`` fails. If a golden
 (``NAME.golden``, or ``NAME@V.golden`` for another version) exists beside the file, the run
 is compared with it as ``ftscen run --golden`` does.
 """
@@ -167,6 +170,12 @@ class ScenarioItem(pytest.Item):
         problems = _problems(result, versions)
         if problems:
             raise ScenarioFailure("\n".join(problems))
+        if result.explored is not None:
+            if any(w == "XFAIL" for _, w, _ in result.explored.words()):
+                from ftscen.app import pipeline as api
+
+                pytest.xfail(api.load(self.path).xfail or "expected failure")
+            return
         [run] = result.runs
         if run.outcome is Outcome.XFAIL:
             pytest.xfail(run.report.result.scenario.xfail or "expected failure")
@@ -193,10 +202,29 @@ def _problems(result: Any, versions: tuple[str, ...] | None) -> list[str]:
         return [f"internal error: {result.error}"]
     if result.diagnostics:
         return ["invalid scenario:\n" + render_text(result.diagnostics)]
+    if result.explored is not None:
+        return _explored_problems(result)
     [run] = result.runs
     out = []
     if run.outcome in (Outcome.FAIL, Outcome.XPASS):
         out += [summary_line(run.report), *failure_lines(run)]
     if run.golden is not None and not run.golden.ok:
         out += golden_lines(run, result.path, versions)
+    return out
+
+
+def _explored_problems(result: Any) -> list[str]:
+    """An explored file: its line, failing checks with witnesses and replay commands, and
+    goldens that differ, as a corpus run prints them; an exploration cut short fails too."""
+    from ftscen.report import explored as ex
+    from ftscen.report.golden import describe
+
+    rec = result.explored
+    if rec.ok:
+        return []
+    out = [ex.head_line(rec), *ex.failure_lines(rec)]
+    for version, golden in ex.goldens(rec):
+        if not golden.ok:
+            option = f" --kernel {version}" if version != rec.own else None
+            out += describe(golden, result.path, option)
     return out

@@ -16,7 +16,7 @@ from typing import IO
 
 from ftscen.app import corpus
 from ftscen.app.corpus import Job
-from ftscen.app.output import Terminated, is_terminal, wants_color
+from ftscen.app.output import Terminated, check_junit_path, is_terminal, wants_color
 from ftscen.app.workers import worker_count
 from ftscen.core.errors import ExitCode, UsageError
 from ftscen.emu.run import Budget
@@ -25,6 +25,7 @@ from ftscen.report.corpus import (
     Tally,
     emit_broken,
     emit_detailed,
+    emit_explored,
     emit_run,
     kernel_rows,
     render_json,
@@ -48,6 +49,7 @@ class RunOptions:
     html: str | None = None
     stdin: bytes | None = None  # the scenario named ``-``, read by the caller
     github: bool = False  # also print GitHub workflow commands for each problem
+    max_placements: int = 100_000  # per explored file (docs/explore.md, "In a corpus")
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,10 @@ def plan(opts: RunOptions) -> tuple[list[Job], list[JobResult]]:
             "--golden / --update-golden need a scenario file (a golden is kept beside it); "
             "standard input has no place for one"
         )
-    jobs = [Job(str(f), opts.versions, opts.budget, opts.golden, _stdin(opts, f)) for f in files]
+    jobs = [
+        Job(str(f), opts.versions, opts.budget, opts.golden, _stdin(opts, f), opts.max_placements)
+        for f in files
+    ]
     return jobs, [JobResult(d.file, diagnostics=(d,), folder=True) for d in found.problems]
 
 
@@ -184,15 +189,14 @@ class _Run:
                 if not opts.json:
                     _emit(opts, self.sink, err, result)
                 if self.progress is not None:
-                    self.progress.advance(result.path, _ok(result))
-
-
-def _ok(result: JobResult) -> bool:
-    return bool(result.runs) and all(r.ok for r in result.runs)
+                    self.progress.advance(result.path, result.ok)
 
 
 def _emit(opts: RunOptions, sink: Sink, err: Sink, result: JobResult) -> None:
     many = _columns(opts) is not None and len(_columns(opts) or ()) > 1
+    if result.explored is not None:
+        emit_explored(sink, result, opts.quiet, opts.versions, is_detailed(opts))
+        return
     if is_detailed(opts):
         log = LogMode.FAILURES if many else LogMode.ALWAYS
         emit_detailed(sink, err, result, opts.quiet, opts.versions, log)
@@ -234,20 +238,6 @@ def _columns(opts: RunOptions) -> list[str] | None:
     from ftscen.app.pipeline import columns
 
     return columns(opts.versions)
-
-
-def check_junit_path(path: str) -> None:
-    """Refuse, before anything runs, a --junit path that can never be written as a file."""
-    target = Path(path)
-    if not path.strip():
-        raise UsageError("--junit needs a file name, e.g. --junit ftscen-report.xml")
-    if os.path.isdir(target):
-        raise UsageError(
-            f"--junit: {path} is a folder; name a file in it, e.g. "
-            f"--junit {(target / 'ftscen-report.xml').as_posix()}"
-        )
-    if not os.path.isdir(target.parent):
-        raise UsageError(f"--junit: directory {target.parent.as_posix()} does not exist")
 
 
 def check_html_option(path: str) -> None:
@@ -317,10 +307,15 @@ def write_html(
 
 
 def exit_code(tally: Tally) -> ExitCode:
+    """The worst of the run, in this order: 3 (internal error), 4 (a golden could not be
+    written), 2 (invalid file or unreadable folder), 1 (a failure), 5 (an exploration cut
+    short by its budget before a failure), 0."""
     if tally.errors:
         return ExitCode.INTERNAL
     if tally.unwritten:
         return ExitCode.OUTPUT
     if tally.invalid or tally.folders:
         return ExitCode.INVALID
-    return ExitCode.FAIL if tally.failed else ExitCode.OK
+    if tally.failed:
+        return ExitCode.FAIL
+    return ExitCode.INCOMPLETE if tally.incomplete else ExitCode.OK

@@ -16,8 +16,8 @@ from typing import Any
 
 from ftscen import __version__
 from ftscen.core.profile import parse_version
-from ftscen.report.golden import GoldenStatus, describe
-from ftscen.report.records import JobResult, RunRecord
+from ftscen.report.golden import GoldenCheck, GoldenStatus, describe
+from ftscen.report.records import INCOMPLETE, ExploredRecord, JobResult, RunRecord
 from ftscen.report.terminal import Sink
 from ftscen.report.text import detail_lines, report_dict, summary_line, verdict_lines
 from ftscen.verdicts.evaluate import Outcome
@@ -52,6 +52,8 @@ class Tally:
     invalid: int = 0
     errors: int = 0
     folders: int = 0  # folders that could not be read
+    #: explored kernels a budget cut short before their outcome was known
+    incomplete: int = 0
 
     def add(self, result: JobResult) -> None:
         if result.folder:
@@ -64,10 +66,20 @@ class Tally:
             self.outcomes[run.outcome] += 1
             if run.golden is not None:
                 self.goldens[_golden_word(run)] += 1
+        if result.explored is not None:
+            for _, word, golden in result.explored.words():
+                if word == INCOMPLETE:
+                    self.incomplete += 1
+                else:
+                    self.outcomes[Outcome[word]] += 1
+                if golden is not None:
+                    self.goldens[_check_word(golden)] += 1
 
     @property
     def runs(self) -> int:
-        return sum(self.outcomes.values())
+        """Runs of plain files and explored kernels (each counted once, whatever its
+        number of placements)."""
+        return sum(self.outcomes.values()) + self.incomplete
 
     @property
     def failed(self) -> bool:
@@ -88,6 +100,8 @@ class Tally:
             head += f", {self.runs} run{'s' if self.runs != 1 else ''}"
         parts = [", ".join(f"{self.outcomes[o]} {o.name}" for o in OUTCOMES if self.outcomes[o])]
         parts = [p for p in parts if p]
+        if self.incomplete:
+            parts.append(f"{self.incomplete} {INCOMPLETE}")
         if self.invalid:
             parts.append(f"{self.invalid} INVALID")
         if self.errors:
@@ -104,6 +118,7 @@ class Tally:
             "scenarios": self.scenarios,
             "runs": self.runs,
             **{o.value: self.outcomes[o] for o in OUTCOMES},
+            "incomplete": self.incomplete,
             "invalid": self.invalid,
             "internal_errors": self.errors,
             "unreadable_folders": self.folders,
@@ -113,9 +128,13 @@ class Tally:
 
 def _golden_word(run: RunRecord) -> str:
     assert run.golden is not None
-    if run.golden.stale:
-        return "stale_differs" if run.golden.status is GoldenStatus.DIFFERS else "stale"
-    return run.golden.status.value
+    return _check_word(run.golden)
+
+
+def _check_word(golden: GoldenCheck) -> str:
+    if golden.stale:
+        return "stale_differs" if golden.status is GoldenStatus.DIFFERS else "stale"
+    return golden.status.value
 
 
 def outcome_word(run: RunRecord) -> str:
@@ -167,6 +186,35 @@ def emit_run(
         sink.lines(failure_lines(run))
     if run.golden is not None and not run.golden.ok:
         for t in golden_lines(run, result.path, versions):
+            sink.line("  " + t, t[:1] if t[:1] in "+-@" and not t.startswith("golden") else "")
+
+
+def emit_explored(
+    sink: Sink, result: JobResult, quiet: bool, versions: Sequence[str] | None, detailed: bool
+) -> None:
+    """An explored file: its whole text report (``detailed``: the file was named alone), or
+    its summary line with each failing kernel's checks, witnesses and replay commands; then
+    the goldens that did not match (all of them, ``detailed``)."""
+    from ftscen.report import explore as rx
+    from ftscen.report import explored as ex
+
+    rec = result.explored
+    assert rec is not None
+    if quiet and rec.ok:
+        return
+    word = ex.head_word(rec)
+    if detailed and not quiet:
+        sink.lines(rx.render_text(rec.report).rstrip("\n").split("\n")[:-1])
+    sink.line(ex.head_line(rec), word.split()[0])
+    if not detailed:
+        sink.lines(ex.failure_lines(rec))
+    for version, golden in ex.goldens(rec):
+        if golden.ok and not detailed:
+            continue
+        kernel = None
+        if versions and version != rec.own:
+            kernel = f" --kernel {version}"
+        for t in describe(golden, result.path, kernel):
             sink.line("  " + t, t[:1] if t[:1] in "+-@" and not t.startswith("golden") else "")
 
 
@@ -228,6 +276,12 @@ def kernel_rows(results: Sequence[JobResult], versions: Sequence[str]) -> list[l
             column = _column_for(run.version, versions)
             own = "" if column == run.version else f" ({run.version})"
             cells[column] = _cell(run) + own
+        for version, word, golden in r.explored.words() if r.explored is not None else ():
+            column = _column_for(version, versions)
+            own = "" if column == version else f" ({version})"
+            if golden is not None and not golden.ok:
+                word += f", golden {_check_word(golden).replace('_', ', ')}"
+            cells[column] = word + own
         word = "INVALID" if r.diagnostics else ("ERROR" if r.error else "")
         rows.append([r.path, *(cells.get(v, word or "-") for v in versions)])
     return rows
@@ -264,15 +318,20 @@ def render_json(
     ``errors`` repeats all diagnostics in the shape ``ftscen validate --format json`` uses.
     ``kernels`` lists the versions asked with ``--kernel``, or without it the versions the
     scenarios declare (``kernels_from`` says which)."""
-    runs, invalid, broken = [], [], []
+    runs, invalid, broken, explorations = [], [], [], []
     for r in results:
         for run in r.runs:
             runs.append({**report_dict(run.report), "golden": _golden_json(run)})
+        if r.explored is not None:
+            explorations.append(_explored_json(r.explored))
         if r.diagnostics:
             invalid.append({"file": r.path, "errors": [d.to_dict() for d in r.diagnostics]})
         if r.error is not None:
             broken.append({"file": r.path, "error": r.error})
-    declared = dict.fromkeys(run.version for r in results for run in r.runs)
+    declared = dict.fromkeys(
+        [run.version for r in results for run in r.runs]
+        + [k.version for r in results if r.explored for k in r.explored.report.kernels]
+    )
     doc = {
         "format": REPORT_FORMAT,
         "ftscen": __version__,
@@ -280,12 +339,20 @@ def render_json(
         "kernels": list(versions) if versions else list(declared),
         "kernels_from": "option" if versions else "scenarios",
         "results": runs,
+        "explorations": explorations,
         "invalid": invalid,
         "internal_errors": broken,
         "errors": [e for i in invalid for e in i["errors"]],
         "summary": tally.to_dict(),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _explored_json(rec: ExploredRecord) -> dict[str, Any]:
+    from ftscen.report import explore as rx
+    from ftscen.report.explored import json_entry
+
+    return json_entry(rec, json.loads(rx.render_json(rec.report)))
 
 
 def _golden_json(run: RunRecord) -> dict[str, Any] | None:

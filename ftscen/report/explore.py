@@ -159,8 +159,15 @@ def summary_line(rep: ExploreReport) -> str:
 
 
 def definite(rep: ExploreReport) -> bool:
-    """A failure that more placements cannot undo: one with a counterexample (a witness)."""
-    return any(c.witness is not None for k in rep.kernels for c in k.checks)
+    """A failure that more placements cannot undo: a kernel that fails (or passes against
+    its xfail) with a counterexample (a witness), or whose every placement ran."""
+    return any(not k.outcome.ok and final(k) for k in rep.kernels)
+
+
+def final(k: KernelResult) -> bool:
+    """Whether more placements could not change the kernel's outcome: all of them ran, or
+    one of its checks has a witness (an xfail kernel's witness is its expected failure)."""
+    return k.covered == k.size or any(c.witness is not None for c in k.checks)
 
 
 def render_json(rep: ExploreReport) -> str:

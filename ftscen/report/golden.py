@@ -104,8 +104,13 @@ def body_lines(rep: ScenarioReport) -> list[str]:
 
 
 def render(rep: ScenarioReport) -> str:
-    meta = [BANNER, VERSION_KEY + __version__, SHA_KEY + rep.result.scenario.source_sha256]
-    return "\n".join(meta + body_lines(rep)) + "\n"
+    return render_body(body_lines(rep), rep.result.scenario.source_sha256)
+
+
+def render_body(body: list[str], sha256: str) -> str:
+    """A golden file: the meta header, then ``body``."""
+    meta = [BANNER, VERSION_KEY + __version__, SHA_KEY + sha256]
+    return "\n".join(meta + body) + "\n"
 
 
 def parse(text: str) -> Golden:
@@ -147,12 +152,16 @@ def _read(path: Path) -> Golden | GoldenCheck:
 def compare(rep: ScenarioReport, path: Path) -> GoldenCheck:
     """Compare a run with its golden file: MATCH, DIFFERS (with a unified diff), MISSING,
     STALE (the scenario changed since the golden was written) or UNREADABLE."""
+    return compare_body(body_lines(rep), rep.result.scenario.source_sha256, path)
+
+
+def compare_body(actual: list[str], sha256: str, path: Path) -> GoldenCheck:
+    """:func:`compare` for any body (an exploration's report is one too)."""
     found = _read(path)
     if isinstance(found, GoldenCheck):
         return found
     shown = path.as_posix()
-    stale = found.sha256 != rep.result.scenario.source_sha256
-    actual = body_lines(rep)
+    stale = found.sha256 != sha256
     if list(found.body) == actual:
         return GoldenCheck(shown, GoldenStatus.STALE if stale else GoldenStatus.MATCH, stale=stale)
     import difflib  # only for a golden that differs
@@ -166,11 +175,16 @@ def compare(rep: ScenarioReport, path: Path) -> GoldenCheck:
 def update(rep: ScenarioReport, path: Path) -> GoldenCheck:
     """Write the golden unless it already matches (body and scenario hash): WRITTEN or
     UNCHANGED. The diff against the previous content (if any) is kept for the report."""
-    before = compare(rep, path)
+    return update_body(body_lines(rep), rep.result.scenario.source_sha256, path)
+
+
+def update_body(body: list[str], sha256: str, path: Path) -> GoldenCheck:
+    """:func:`update` for any body."""
+    before = compare_body(body, sha256, path)
     if before.status is GoldenStatus.MATCH:
         return GoldenCheck(before.path, GoldenStatus.UNCHANGED)
     try:
-        write_atomic(path, render(rep))
+        write_atomic(path, render_body(body, sha256))
     except OSError as exc:
         return GoldenCheck(before.path, GoldenStatus.UNWRITABLE, detail=exc.strerror or str(exc))
     return GoldenCheck(before.path, GoldenStatus.WRITTEN, before.diff)
@@ -179,11 +193,16 @@ def update(rep: ScenarioReport, path: Path) -> GoldenCheck:
 def check(rep: ScenarioReport, scenario: str, mode: GoldenMode) -> GoldenCheck | None:
     """Compare (or write) the golden of one report as ``mode`` asks."""
     path = golden_path(scenario, rep.result.profile.version, rep.result.scenario.kernel.version)
+    return check_body(body_lines(rep), rep.result.scenario.source_sha256, path, mode)
+
+
+def check_body(body: list[str], sha256: str, path: Path, mode: GoldenMode) -> GoldenCheck | None:
+    """:func:`check` for any body, at ``path``."""
     if mode is GoldenMode.UPDATE:
-        return update(rep, path)
+        return update_body(body, sha256, path)
     if mode is GoldenMode.EXISTING and not path.exists():
         return None
-    return compare(rep, path)
+    return compare_body(body, sha256, path)
 
 
 def write_atomic(path: Path, text: str) -> None:

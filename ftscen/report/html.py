@@ -75,6 +75,10 @@ class FileView:
     path: str
     problem: str
     runs: tuple[RunView, ...]
+    #: a file with explored calls: the exploration's text report, and each kernel's word
+    exploration: str = ""
+    words: tuple[tuple[str, str], ...] = ()
+    ok: bool = True
 
 
 def _verdict_calls(v: Verdict, sc: Scenario) -> list[str]:
@@ -139,14 +143,29 @@ def views(results: Sequence[JobResult]) -> list[FileView]:
         for run in result.runs:
             runs.append(_run_view(run, f"run{n}"))
             n += 1
-        files.append(FileView(result.path, _problem(result), tuple(runs)))
+        files.append(FileView(result.path, _problem(result), tuple(runs), *_explored(result)))
     return files
+
+
+def _explored(result: JobResult) -> tuple[str, tuple[tuple[str, str], ...], bool]:
+    """An explored file's section: its text report (no timeline: a placement's is its
+    replay's), and the word of each kernel for the table."""
+    from ftscen.report.explore import render_text
+
+    rec = result.explored
+    if rec is None:
+        return "", (), True
+    return render_text(rec.report), tuple((v, w) for v, w, _ in rec.words()), rec.ok
 
 
 def _versions(files: Sequence[FileView], asked: Sequence[str] | None) -> list[str]:
     if asked:
         return list(asked)
-    return list(dict.fromkeys(r.version for f in files for r in f.runs))
+    return list(
+        dict.fromkeys(
+            [r.version for f in files for r in f.runs] + [v for f in files for v, _ in f.words]
+        )
+    )
 
 
 def render(results: Sequence[JobResult], versions: Sequence[str] | None = None) -> str:
@@ -172,5 +191,5 @@ def render(results: Sequence[JobResult], versions: Sequence[str] | None = None) 
 
 def _summary(files: Sequence[FileView]) -> str:
     runs = [r for f in files for r in f.runs]
-    failed = sum(not r.ok for r in runs) + sum(bool(f.problem) for f in files)
+    failed = sum(not r.ok for r in runs) + sum(bool(f.problem) or not f.ok for f in files)
     return f"{len(files)} file(s), {len(runs)} run(s), {failed} failed"

@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 from xml.etree import ElementTree as ET
 
 from ftscen.report.corpus import failure_lines, golden_lines
-from ftscen.report.records import JobResult, RunRecord
+from ftscen.report.records import INCOMPLETE, ExploredRecord, JobResult, RunRecord
 from ftscen.report.text import summary_line
 from ftscen.verdicts.evaluate import Outcome
 
@@ -81,6 +81,51 @@ def _golden_case(
     return "failure"
 
 
+def _explored_cases(
+    suite: ET.Element, result: JobResult, rec: ExploredRecord, versions: Sequence[str] | None
+) -> list[str]:
+    """An explored file: one case per check and kernel, named as ``ftscen run FILE --junit``
+    names it (``TITLE [kernel V]``); a failure's text is its replay command and its
+    witness's log. An XFAIL kernel's failing checks are skipped; every check of a kernel
+    cut short by the budget is skipped, saying so; an XPASS kernel adds a failing case
+    ``NAME [kernel V] xfail``; a golden is a case ``NAME [kernel V] golden``."""
+    from ftscen.report.golden import describe
+
+    kinds = []
+    name = rec.report.scenario
+    for k, (version, word, golden) in zip(rec.report.kernels, rec.words(), strict=True):
+        for c in k.checks:
+            case = _case(suite, result, f"{c.title} [kernel {version}]")
+            if word == INCOMPLETE:
+                cut = f"exploration incomplete: {k.covered} of {k.size} placements run"
+                _child(case, "skipped", cut, "incomplete", "")
+                kinds.append("skipped")
+            elif c.ok:
+                kinds.append("pass")
+            elif word == "XFAIL":
+                _child(case, "skipped", f"xfail: {c.title}", "xfail", "")
+                kinds.append("skipped")
+            else:
+                held = "vacuous" if c.vacuous else f"holds in {c.held} of {c.applicable} placements"
+                text = "" if c.witness is None else "\n".join([c.witness.replay, *c.witness.log])
+                _child(case, "failure", held, "AssertionFailed", text)
+                kinds.append("failure")
+        if word == "XPASS":
+            case = _case(suite, result, f"{name} [kernel {version}] xfail")
+            said = "marked xfail, but every check holds in every placement"
+            _child(case, "failure", said, "XPASS", said)
+            kinds.append("failure")
+        if golden is not None:
+            case = _case(suite, result, f"{name} [kernel {version}] golden")
+            kinds.append("pass")
+            if not golden.ok:
+                option = f" --kernel {version}" if versions and version != rec.own else None
+                lines = describe(golden, result.path, option)
+                _child(case, "failure", lines[0], "GoldenMismatch", "\n".join(lines))
+                kinds[-1] = "failure"
+    return kinds
+
+
 def _run_name(run: RunRecord) -> str:
     return f"{run.name} [kernel {run.version}]"
 
@@ -118,10 +163,13 @@ def render(
     for result in results:
         kinds = [_run_case(suite, result, run) for run in result.runs]
         kinds += [_golden_case(suite, result, r, versions) for r in result.runs if r.golden]
-        if not result.runs:
+        if result.explored is not None:
+            kinds = _explored_cases(suite, result, result.explored, versions)
+        elif not result.runs:
             kinds = ["error"] * _broken_cases(suite, result)
         counts.update(kinds)
         total += sum(run.seconds for run in result.runs)
+        total += result.explored.seconds if result.explored is not None else 0.0
     if interrupted:
         note = ET.SubElement(suite, "system-err")
         note.text = (

@@ -17,6 +17,7 @@ STYLES = {
     "FAIL": "bold red",
     "XFAIL": "yellow",
     "XPASS": "bold magenta",
+    "INCOMPLETE": "yellow",
     "INVALID": "red",
     "ERROR": "bold white on red",
     "+": "green",
@@ -24,7 +25,7 @@ STYLES = {
     "@": "cyan",
     "summary": "bold",
 }
-_WORDED = ("PASS", "FAIL", "XFAIL", "XPASS", "INVALID", "ERROR")
+_WORDED = ("PASS", "FAIL", "XFAIL", "XPASS", "INCOMPLETE", "INVALID", "ERROR")
 
 
 class Sink:

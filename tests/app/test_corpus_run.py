@@ -168,6 +168,7 @@ def test_json_is_one_document_for_the_whole_run(tree):
     assert doc["summary"] == {
         "scenarios": 2,
         "runs": 2,
+        "incomplete": 0,
         "pass": 2,
         "fail": 0,
         "xfail": 0,

@@ -253,10 +253,15 @@ def test_a_time_budget_that_runs_out_first_is_incomplete(tmp_path: Path) -> None
     assert "INCOMPLETE" in res.stdout and "0/49 placements explored before --max-time" in res.stdout
 
 
-def test_options_that_do_not_apply_to_an_exploration_are_refused(tmp_path: Path) -> None:
+def test_golden_on_one_explored_file_runs_it_as_a_corpus_job(tmp_path: Path) -> None:
     path = copy_fixture(SEED, tmp_path)
     res = invoke(["run", str(path), "--golden"])
-    assert res.exit_code == ExitCode.INVALID and "--golden: not for an exploration" in res.stderr
+    assert res.exit_code == ExitCode.FAIL
+    assert "# explored: window (at: any), window_tail (at: any)" in res.stdout  # the whole text
+    assert f"golden {path.with_suffix('.golden').as_posix()}: missing" in res.stdout
+    res = invoke(["run", str(path), "--golden", "--place", "window=start"])
+    assert res.exit_code == ExitCode.INVALID
+    assert "--golden: not with --place, --scheduler, --max-time" in res.stderr
 
 
 def test_the_json_report_fits_its_schema(tmp_path: Path) -> None:
