@@ -49,8 +49,10 @@ def test_the_json_report_of_every_corpus_scenario_fits_the_schema() -> None:
     assert doc["format"] == 1 and doc["interrupted"] is False
     assert doc["kernels_from"] == "scenarios" and doc["kernels"]  # never null
     yaml = sorted(REPO.glob("scenarios/*.yaml"))
-    assert len(doc["results"]) == len(yaml) and doc["invalid"]
+    assert len(doc["results"]) + len(doc["explorations"]) == len(yaml) and doc["invalid"]
+    assert doc["explorations"]  # the explored seed, explored
     assert all(r["golden"]["status"] == "match" for r in doc["results"])
+    assert all(k["golden"]["status"] == "match" for e in doc["explorations"] for k in e["kernels"])
 
 
 def test_the_json_report_under_several_kernels_fits_the_schema() -> None:
