@@ -139,15 +139,15 @@ def _flag_diagnostics(sc: Scenario, profile: KernelProfile) -> list[Diagnostic]:
 
 
 def explored_diagnostic(sc: Scenario) -> Diagnostic | None:
-    """A file with explored calls is explored alone (``ftscen run FILE``): in a corpus run
-    or the pytest plugin its calls would have no one placement to run at."""
+    """A file with explored calls has no one placement for :func:`check_scenario` to run
+    (``ftscen run`` and corpus runs explore it, :mod:`ftscen.app.corpus_explore`); a
+    library caller of :func:`check_file` is told so, at its first explored call."""
     d = next((d for s in sc.timeline for d in s.during if d.explored), None)
     if d is None:
         return None
     return d.mark.diagnostic(
-        "this call is explored (at: any, a list of points or cpu: any): "
-        "explore the file on its own",
-        hint=f"run `ftscen run {sc.path}` alone (docs/explore.md), or pin the call "
+        "this call is explored (at: any, a list of points or cpu: any): one run cannot place it",
+        hint=f"explore it: `ftscen run {sc.path}` (docs/explore.md), or pin the call "
         "with --place ID=POINT",
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from ftscen.report.records import JobResult, RunRecord
+from ftscen.report.records import ExploredRecord, JobResult, RunRecord
 from ftscen.verdicts.evaluate import Outcome
 
 _DATA = (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"))
@@ -52,6 +52,32 @@ def _for_result(result: JobResult) -> Iterator[str]:
         yield command(d.message + hint, d.file, d.line, d.col, "ftscen: invalid scenario")
     for run in result.runs:
         yield from _for_run(result.path, run)
+    if result.explored is not None:
+        yield from _for_explored(result.path, result.explored)
+
+
+def _for_explored(path: str, rec: ExploredRecord) -> Iterator[str]:
+    """A failing explored kernel: one command per failing check, at the check, with its
+    witness's replay command; an XPASS or INCOMPLETE kernel, and a golden, at the file."""
+    for k, (version, word, golden) in zip(rec.report.kernels, rec.words(), strict=True):
+        title = f"ftscen explore [kernel {version}]"
+        if word == "FAIL":
+            for c in k.checks:
+                if not c.ok:
+                    held = "vacuous" if c.vacuous else f"holds in {c.held} of {c.applicable}"
+                    replay = f"; replay: {c.witness.replay}" if c.witness is not None else ""
+                    yield command(
+                        f"{c.title} ({held}){replay}", path, c.mark.line, c.mark.col, title
+                    )
+        elif word in ("XPASS", "INCOMPLETE"):
+            said = {
+                "XPASS": "marked xfail, but every check holds in every placement",
+                "INCOMPLETE": f"exploration cut short: {k.covered} of {k.size} placements run",
+            }[word]
+            yield command(said, path, title=title)
+        if golden is not None and not golden.ok:
+            message = f"golden {golden.path}: {golden.status.value}; review with: ftscen run {path} --golden"
+            yield command(message, path, title=f"{title} golden")
 
 
 def _for_run(path: str, run: RunRecord) -> Iterator[str]:

@@ -59,11 +59,15 @@ def test_a_failing_kernel_shows_witnesses_and_replays_and_fails_the_run(tree: Pa
     assert lines[:5] == [
         "FAIL  c/explore-seed-window.yaml: 98/98 placements, 9/11 checks hold",
         "  kernel 5.1: FAIL",
-        "    FAIL  c/explore-seed-window.yaml:34:5: never: call window: ran [do_IRQ]  "
-        "(holds in 14 of 49 placements)",
+        (
+            "    FAIL  c/explore-seed-window.yaml:34:5: never: call window: ran [do_IRQ]  "
+            "(holds in 14 of 49 placements)"
+        ),
         "            witness: window=sites.int3, window_tail=start",
-        "            replay: ftscen run c/explore-seed-window.yaml --kernel 5.1 "
-        "--place window=sites.int3 --place window_tail=start",
+        (
+            "            replay: ftscen run c/explore-seed-window.yaml --kernel 5.1 "
+            "--place window=sites.int3 --place window_tail=start"
+        ),
     ]
     assert "c/explore-seed-window.yaml  FAIL  PASS" in res.stdout  # the kernel table
     assert lines[-1] == "2 scenarios, 4 runs: 3 PASS, 1 FAIL"
@@ -227,3 +231,14 @@ def test_the_pytest_plugin_collects_an_explored_file_per_kernel(
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_format_github_annotates_a_failing_check_at_its_line(tree: Path) -> None:
+    res = invoke(["run", "c", "--kernel", "5.1,5.3", "--format", "github"])
+    assert res.exit_code == ExitCode.FAIL
+    found = [t for t in res.stdout.splitlines() if t.startswith("::error")]
+    assert found[0].startswith(
+        "::error file=c/explore-seed-window.yaml,line=34,col=5,title=ftscen explore [kernel 5.1]::"
+        "never: call window: ran [do_IRQ] (holds in 14 of 49); replay: ftscen run "
+    )
+    assert len(found) == 2
