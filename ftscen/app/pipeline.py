@@ -22,6 +22,8 @@ from ftscen.core.profile import (
     parse_version,
     profile_for,
 )
+from ftscen.emu.explore import explored_entries
+from ftscen.emu.explore_stops import first_stops
 from ftscen.emu.run import Budget, Runner, Unplaced, dry_run, run_scenario
 from ftscen.report.text import ScenarioReport
 from ftscen.verdicts.evaluate import evaluate
@@ -137,11 +139,11 @@ def _flag_diagnostics(sc: Scenario, profile: KernelProfile) -> list[Diagnostic]:
 def explored_diagnostic(sc: Scenario) -> Diagnostic | None:
     """A file with explored calls is explored alone (``ftscen run FILE``): in a corpus run
     or the pytest plugin its calls would have no one placement to run at."""
-    d = next((d for s in sc.timeline for d in s.during if d.explored), None)
+    d = next((d for _, _, d in explored_entries(sc)), None)
     if d is None:
         return None
     return d.mark.diagnostic(
-        "this call is explored (at: any, a list of points or cpu: any): "
+        "this call is explored (at: any, a list of points, cpu: any or stop: any): "
         "explore the file on its own",
         hint=f"run `ftscen run {sc.path}` alone (docs/explore.md), or pin the call "
         "with --place ID=POINT",
@@ -230,9 +232,15 @@ def check_points(sc: Scenario, versions: list[str] | None = None) -> list[Diagno
     for profile in profiles(sc, versions):
         with _kernel_named(profile):
             # where a call stops, and whether it is stopped when resumed, only a run can tell
-            result = run_scenario(sc, profile) if sc.in_flight else dry_run(sc, profile)
+            bad: list[Diagnostic] = []
+            if sc.in_flight:
+                ran, bad = first_stops(sc, profile) if sc.explores else (sc, [])
+                result = dry_run(sc, profile) if bad else run_scenario(ran, profile)
+            else:
+                result = dry_run(sc, profile)
         passed = {s.index: s.points for s in result.steps}
         found = [
+            *bad,
             *result.problems,
             *(unplaced_diagnostic(u) for u in result.unplaced),
             *explored_unplaced(sc, passed),

@@ -55,6 +55,12 @@ _CODE_KINDS = ("func", "label", "tramp", "stub")
 def resolve_stop(stop: Stop, image: Image) -> StopAt | Diagnostic:
     """The address of ``stop.at`` in ``image`` (or the instruction count), or a located
     diagnostic when it names no code of the image or lies past the end of its symbol."""
+    if stop.explored:  # a placement pins it (ftscen.emu.explore.pin) before it runs
+        return stop.mark.diagnostic(
+            f"stop: {stop.describe()} is explored: it has one placement per instruction",
+            "run the file with `ftscen run` (it explores every stop), or write "
+            "`stop: {at: SYMBOL+0xN}`",
+        )
     if stop.at is None:
         return StopAt(None, stop.insns)
     m = _ADDRESS.match(stop.at)

@@ -372,6 +372,17 @@ def call_path(sc: Scenario, profile: KernelProfile, call_id: str) -> tuple[str, 
     return tuple(runner.image.symbols.label_for(a) for a in runner.path)
 
 
+def traced_call(
+    sc: Scenario, profile: KernelProfile, call_id: str
+) -> tuple[tuple[int, ...], Image]:
+    """The addresses of the instruction boundaries call ``call_id`` passes (as
+    :func:`call_path`) and the image they are in: the stops ``stop: any`` explores."""
+    runner = Runner(sc, profile)
+    runner.trace_call = call_id
+    runner.run()
+    return runner.path, runner.image
+
+
 def dry_run(sc: Scenario, profile: KernelProfile) -> RunResult:
     """The patcher alone (no calls run): which points each step passes."""
     return Runner(sc, profile, execute_calls=False).run()
