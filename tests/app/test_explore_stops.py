@@ -205,3 +205,23 @@ def tramp_stops_of(path: Path, cid: str) -> list[str]:
     return list(
         dict.fromkeys(x for x in call_path(unstopped(sc, cid), profile, cid) if "D.tramp" in x)
     )
+
+
+@pytest.mark.parametrize(
+    ("stop", "message"),
+    [
+        ("anywhere", "'anywhere' is not any"),
+        ("{any: D.tramp, at: f}", "this stop has several forms: 'at' and 'any'"),
+        ("{}", "this stop says neither where nor when"),
+        ('{any: "D.tramp+0x4"}', "'D.tramp+0x4' is not a code symbol"),
+    ],
+)
+def test_malformed_stops_are_located(tmp_path: Path, stop: str, message: str) -> None:
+    text = (REPO / "tests" / "fixtures" / FREED).read_text(encoding="utf-8")
+    path = write_file(
+        tmp_path, "bad.yaml", text.replace("stop: {any: D.tramp}}", f"stop: {stop}}}")
+    )
+    line = next(i for i, x in enumerate(text.splitlines(), 1) if "stop: {any: D.tramp}}" in x)
+    res = invoke(["validate", str(path)])
+    assert res.exit_code == ExitCode.INVALID
+    assert f"{path}:{line}:" in res.stderr and message in res.stderr
