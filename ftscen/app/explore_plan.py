@@ -116,11 +116,15 @@ def plan(sc: Scenario, profiles: list[KernelProfile], max_placements: int) -> li
 def _too_many(space: Space, limit: int) -> Diagnostic:
     first = space.slots[0].during
     counts = " x ".join(f"{len(s.choices)} ({s.id})" for s in space.slots)
+    narrow = (
+        "explore the stops inside one symbol (stop: {any: D.tramp}) instead of stop: any"
+        if space.slots[0].stops
+        else "list the points to try (at: [sites.int3, sites.tail]) instead of any"
+    )
     return first.mark.diagnostic(
         f"{space.size} placements on kernel {space.profile.version} ({counts}); "
         f"the limit is {limit}",
-        hint="list the points to try (at: [sites.int3, sites.tail]) instead of any, "
-        "or raise --max-placements",
+        hint=f"{narrow}, or raise --max-placements",
     )
 
 

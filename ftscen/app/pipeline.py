@@ -280,6 +280,8 @@ def build_view(sc: Scenario, profile: KernelProfile, after: bool) -> View:
         return image_view(sc, profile)
     runner = Runner(sc, profile)
     result = runner.run()
+    if result.problems:  # e.g. an explored stop (stop: any): no one run to show
+        raise ScenarioInvalid(list(result.problems))
     note = ""
     if result.fault is not None:
         f = result.fault

@@ -225,3 +225,18 @@ def test_malformed_stops_are_located(tmp_path: Path, stop: str, message: str) ->
     res = invoke(["validate", str(path)])
     assert res.exit_code == ExitCode.INVALID
     assert f"{path}:{line}:" in res.stderr and message in res.stderr
+
+
+def test_a_space_over_the_limit_suggests_one_symbol(tmp_path: Path) -> None:
+    text = (REPO / "tests" / "fixtures" / FREED).read_text(encoding="utf-8")
+    path = write_file(tmp_path, "any.yaml", text.replace("stop: {any: D.tramp}", "stop: any"))
+    res = invoke(["run", str(path), "--kernel", "6.0", "--max-placements", "10"])
+    assert res.exit_code == ExitCode.INVALID
+    assert "placements on kernel 6.0" in res.stderr and "(stop: {any: D.tramp})" in res.stderr
+
+
+def test_build_after_refuses_an_explored_stop(tmp_path: Path) -> None:
+    path = copy_fixture(FREED, tmp_path)
+    res = invoke(["build", str(path), "--after"])
+    assert res.exit_code == ExitCode.INVALID
+    assert "stop: {any: D.tramp} is explored" in res.stderr
