@@ -240,3 +240,17 @@ def test_build_after_refuses_an_explored_stop(tmp_path: Path) -> None:
     res = invoke(["build", str(path), "--after"])
     assert res.exit_code == ExitCode.INVALID
     assert "stop: {any: D.tramp} is explored" in res.stderr
+
+
+def test_a_run_of_several_files_refuses_an_explored_stop_located(tmp_path: Path) -> None:
+    path = copy_fixture(FREED, tmp_path)
+    copy_fixture("filter-notrace.yaml", tmp_path)
+    res = invoke(["run", str(tmp_path)])
+    assert res.exit_code == ExitCode.INVALID
+    line = next(
+        i
+        for i, x in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "stop: {any: D.tramp}}" in x
+    )
+    assert f"{path}:{line}:" in res.stdout + res.stderr
+    assert "stop: any): explore the file on its own" in res.stdout + res.stderr
