@@ -73,8 +73,8 @@ def check_explored_in_flight(ctx: Context) -> Iterator[Diagnostic]:
                     f"$.timeline[{i}].during[{j}].{key}",
                     "an explored point or CPU in a scenario with calls in flight "
                     "(stop/resume): only a call's stop can be explored in such a scenario",
-                    "pin the call to one point and CPU (`at: POINT`, `cpu: N`); `stop: any` "
-                    "on a call explores its stop",
+                    "pin the entry to one point and CPU (`at: POINT`, `cpu: N`; a resume is "
+                    "made where the file says); `stop: any` on a call explores its stop",
                 )
     stops = list(_explored_stops(ctx))
     for path in stops[1:]:
