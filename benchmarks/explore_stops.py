@@ -7,7 +7,8 @@ plan (one traced run per kernel gives the stop addresses), then each placement r
 the start and its checks are folded. "replay" is the baseline: the same placements each
 checked as ``ftscen run --place ID=stop@ADDRESS`` checks one (pin, then the plain run with
 its verdicts, :func:`ftscen.app.pipeline.iter_reports`), in the same process, without the
-process start. One process: the figures are per core; the best of ``--rounds`` rounds.
+process start. Times are this process's CPU time (steadier than wall-clock time on a shared
+machine): the figures are per core; the best of ``--rounds`` rounds.
 
     python benchmarks/explore_stops.py [--rounds 5]
 """
@@ -43,12 +44,12 @@ def explore_rate(sc: Scenario, rounds: int) -> tuple[float, float, int]:
     best = best_run = float("inf")
     total = 0
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.process_time()
         spaces = plan(sc, api.profiles(sc, KERNELS), 10**6)
         parts, _ = partition(spaces, 10**6, 1)
-        planned = time.perf_counter()
+        planned = time.process_time()
         covered = execute(sc, spaces, parts, Budget())
-        end = time.perf_counter()
+        end = time.process_time()
         best, best_run = min(best, end - start), min(best_run, end - planned)
         total = sum(s.size for s in spaces)
         assert sum(len(k) for k in covered.states) == total
@@ -64,11 +65,11 @@ def replay_rate(sc: Scenario, rounds: int) -> float:
     ]
     best = float("inf")
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.process_time()
         for version, words in todo:
             pinned = apply_places(sc, parse_places(words))
             list(api.iter_reports(pinned, "explore-stops.yaml", [version]))
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return len(todo) / best
 
 
