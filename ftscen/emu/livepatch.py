@@ -14,7 +14,9 @@ Model choices (docs/model.md, "Live patches"):
   patcher (it is ``current`` in ``klp_try_complete_transition``), the others sleep between
   calls. A task switches only in ``klp_try_complete_transition`` (when a step enables or
   disables a patch, or the transition work runs: ``transition: complete``), never at kernel
-  exit or in the idle loop; its stack holds what a ``busy`` step put on it.
+  exit or in the idle loop; its stack holds what a ``busy`` step put on it and, when its CPU
+  holds a stopped call, that call's stack (:mod:`ftscen.emu.klpstack`); such a task may also
+  be running on its CPU, and then is not checked at all.
 * The patch list (``klp_patches``) keeps the patches enabled or in transition, in the order
   they were enabled. Before 5.1 a patch could be disabled only when no patch enabled after
   it still was (the stacking rule of ``__klp_disable_patch`` before 5.1), and there was no
