@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support import invoke
+
 from ftscen.core.model import Scenario
 from ftscen.core.profile import profile_for
 from ftscen.emu.events import KlpEvent
@@ -106,8 +108,8 @@ def test_a_stacked_patch_checks_the_previous_patchs_new_function(tmp_path: Path)
 
 
 def test_a_call_stopped_in_the_livepatch_handler_is_running(tmp_path: Path) -> None:
-    """klp_ftrace_handler() runs with preemption disabled (preempt_disable_notrace(), and from
-    5.15 the recursion lock): a task stopped in it still owns its CPU, so
+    """klp_ftrace_handler() runs with preemption disabled (preempt_disable_notrace(); from 5.16
+    inside the recursion lock, ce5e48036c9e): a task stopped in it still owns its CPU, so
     klp_check_and_switch_task() gives -EBUSY ("is running") before looking at its stack."""
     res = run(
         tmp_path,
@@ -170,3 +172,19 @@ def test_a_busy_marker_and_a_stopped_call_both_count(tmp_path: Path) -> None:
     msgs = messages(res)
     assert msgs.count("klp_try_switch_task: cpu1 is sleeping on function f") == 1
     assert msgs[-1] == "'p1': patching complete"
+
+
+def test_a_stop_past_the_livepatch_handler_is_a_located_error(tmp_path: Path) -> None:
+    """Bad input: a stop address past klp_ftrace_handler's end is located at the call's
+    stop (line 27, column 36: its ``{at: ...}``) with a hint; exit 2, no traceback."""
+    path = tmp_path / "klp.yaml"
+    path.write_text(
+        HEAD.format(version="6.6", preempt="true", tramps="false")
+        + "  - enable: p1\n  - {call: f, cpu: 1, id: h, stop: {at: klp_ftrace_handler+0x4000}}\n"
+    )
+    result = invoke(["run", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{path}:27:36: error: stop address 'klp_ftrace_handler+0x4000' is outside" in (
+        result.stderr
+    )
+    assert "hint: use an offset below" in result.stderr
