@@ -5,14 +5,15 @@
 the range of the code the transition changes; ``klp_check_and_switch_task()`` checks no stack
 of a task that runs on another CPU (``task_curr(task) && task != current``: -EBUSY, "is
 running"). For the current task of a CPU with a stopped call (:mod:`ftscen.emu.inflight`),
-the model answers (docs/model.md, "Live patches: stopped calls"):
+the model answers (docs/model.md, "Live patches", "Stopped calls"):
 
 * **running**: the kernel is not preemptible (``kernel.preempt: false``), or the call stopped
-  where preemption is disabled: ``__ftrace_ops_list_func()`` / ``ftrace_ops_assist_func()``
+  where preemption is disabled, its PC or a return address on its stack (a callback the list
+  function called) lying in ``__ftrace_ops_list_func()`` / ``ftrace_ops_assist_func()``
   (``preempt_disable_notrace()`` around the callbacks, kernel/trace/ftrace.c),
   ``klp_ftrace_handler()`` (``preempt_disable_notrace()``, kernel/livepatch/patch.c) or the
-  int3 handler (an interrupt gate). The task still owns its CPU, so no stack is walked (calls run on
-  CPUs 1 and up; CPU 0's task is ``current``, running the transition).
+  int3 handler (an interrupt gate). The task still owns its CPU, so no stack is walked.
+  Calls run on CPUs 1 and up; CPU 0's task is ``current``, running the transition.
 * **preempted**: otherwise. Its stack is the stopped PC (the ``ip`` of the interrupt frame
   that preempted it, which the ORC unwinder reports for a task preempted in the kernel,
   arch/x86/kernel/stacktrace.c ``arch_stack_walk_reliable()``) followed by every word from
