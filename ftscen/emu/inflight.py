@@ -136,6 +136,11 @@ class InFlight:
         stack (a callback called from the list function is still inside it)."""
         return any(lo <= addr < hi for addr in self._frames(held) for lo, hi in ranges)
 
+    def stack_words(self, held: Held) -> tuple[int, ...]:
+        """A stopped call's CPU state as the stack holds it: its PC, then every 32-bit word
+        from its stack pointer to the top of its CPU's stack (``ftscen.emu.klpstack``)."""
+        return tuple(self._frames(held))
+
     def _frames(self, held: Held) -> Iterator[int]:
         yield held.pc
         top = L.cpu_stack_top(held.cpu)
