@@ -5,7 +5,8 @@ of its window calls made ``at: any`` and ``never:`` expectations, explored on ev
 kernel (``--kernel all``). "explore" is what ``ftscen run`` does (one probed base run per
 part, each placement spliced from the saved segments); "from start" runs a sample of the
 same placements one full run each (what the exploration would cost without the saved
-machine), in the same process, as the baseline. One process: the figure is per core.
+machine), in the same process, as the baseline. Times are this process's CPU time (steadier
+than wall-clock time on a shared machine): the figures are per core.
 Figures: the best of ``--rounds`` rounds.
 
     python benchmarks/explore.py [--rounds 5] [--sample 100]
@@ -51,9 +52,9 @@ def explore_rate(sc: Scenario, rounds: int) -> tuple[float, int]:
     best = float("inf")
     total = sum(s.size for s in spaces)
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.process_time()
         covered = execute(sc, spaces, parts, Budget())
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
         assert sum(len(k) for k in covered.states) == total
     return total / best, total
 
@@ -65,11 +66,11 @@ def from_start_rate(sc: Scenario, rounds: int, sample: int) -> float:
     ]
     best = float("inf")
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.process_time()
         for space, n in todo:
             checks = checks_for(sc, space.profile.release)
             states(run_scenario(space.pinned(sc, n), space.profile), checks)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return len(todo) / best
 
 

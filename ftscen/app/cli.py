@@ -393,7 +393,11 @@ def build(
 
     sc, profiles = _load(path, _kernel(kernel, kernel_old))
     for i, profile in enumerate(profiles):
-        view = build_view(sc, profile, after)
+        try:
+            view = build_view(sc, profile, after)
+        except ScenarioInvalid as exc:  # --after: the run met a mistake only running shows
+            _diagnostics(exc, Format.text)
+            raise typer.Exit(ExitCode.INVALID) from None
         lines = listing_lines(view) if listing else summary_lines(view)
         sys.stdout.write(("\n" if i else "") + "\n".join(lines) + "\n")
 

@@ -32,6 +32,7 @@ from ftscen.app.workers import worker_count
 from ftscen.core.errors import ExitCode, ScenarioInvalid, UsageError
 from ftscen.core.model import ANY, ExpectCall, Quantifier, Scenario
 from ftscen.emu.explore import Slot
+from ftscen.emu.explore_stops import stop_symbol
 from ftscen.emu.run import Budget, run_scenario
 from ftscen.report import explore as rx
 from ftscen.report.text import log_lines
@@ -199,6 +200,9 @@ def build_report(
 
 def _call_word(slot: Slot) -> str:
     d = slot.during
+    if slot.stops:
+        assert d.call is not None and d.call.stop is not None
+        return f"{slot.id} (stop: {d.call.stop.describe()})"
     at = ANY if d.at == ANY else (f"[{', '.join(d.points)}]" if d.points else d.at)
     return f"{slot.id} (at: {at}" + (", cpu: any)" if d.cpu_any else ")")
 
@@ -277,9 +281,24 @@ def _table(
                 marks[i][d] = rx.MARK_OK
     out = []
     for slot, row in zip(space.slots, marks, strict=True):
+        if slot.stops:
+            out.append((slot.id, *_by_symbol(slot, row)))
+            continue
         words = tuple(p + (f"@{c}" if slot.during.cpu_any else "") for p, c in slot.choices)
         out.append((slot.id, words, tuple(row)))
     return tuple(out)
+
+
+def _by_symbol(slot: Slot, row: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An explored stop's marks, one per symbol (``stop in D.tramp``) rather than one per
+    address: ``x`` when a placement with the stop anywhere in it breaks a check, ``?`` when
+    one did not run, else ``.`` (each stop is in the JSON report's runs)."""
+    grouped: dict[str, list[str]] = {}
+    for (address, _), mark in zip(slot.choices, row, strict=True):
+        grouped.setdefault(f"stop in {stop_symbol(address)}", []).append(mark)
+    order = (rx.MARK_FAIL, rx.MARK_NOT_RUN, rx.MARK_OK)
+    folded = [next(m for m in order if m in ms) for ms in grouped.values()]
+    return tuple(grouped), tuple(folded)
 
 
 def _witness(

@@ -21,13 +21,18 @@ from ftscen.emu.explore import (
     Choice,
     Slot,
     SlotKey,
-    call_id,
     candidate_cpus,
+    explored_entries,
+    explored_stop,
     pin,
     points_passed,
     slots,
 )
+from ftscen.emu.explore_stops import stop_space
 from ftscen.emu.run import dry_run
+
+#: ``--place ID=stop@ADDRESS``: the word before an explored stop's address.
+STOP_WORD = "stop@"
 
 #: ``--max-placements`` when not given.
 DEFAULT_MAX_PLACEMENTS = 100_000
@@ -57,10 +62,12 @@ class Space:
 
     def rank(self, index: int) -> tuple[int, tuple[int, ...]]:
         """How minimal a placement is: fewest calls off their first point, then the
-        earliest points (then the lowest CPUs)."""
+        earliest points (then the lowest CPUs); an explored stop is never "off": its
+        earliest address along the call's path comes first."""
         digits = self.digits(index)
         off = sum(
-            s.choices[d][0] != s.choices[0][0] for s, d in zip(self.slots, digits, strict=True)
+            not s.stops and s.choices[d][0] != s.choices[0][0]
+            for s, d in zip(self.slots, digits, strict=True)
         )
         return off, digits
 
@@ -75,7 +82,18 @@ def place_words(space: Space, index: int) -> list[str]:
 
 def choice_word(slot: Slot, choice: Choice) -> str:
     point, cpu = choice
+    if slot.stops:
+        return f"{slot.id}={STOP_WORD}{point}"
     return f"{slot.id}={point}" + (f"@{cpu}" if slot.during.cpu_any else "")
+
+
+def space_of(sc: Scenario, profile: KernelProfile) -> tuple[Space, list[Diagnostic]]:
+    """The placements on one kernel, and the problems found planning them."""
+    result = dry_run(sc, profile)
+    passed = points_passed(result)
+    found = [unplaced_diagnostic(u) for u in result.unplaced] + explored_unplaced(sc, passed)
+    stops, bad = stop_space(sc, profile) if not found else ({}, [])
+    return Space(profile, tuple(slots(sc, profile, passed, stops))), found + bad
 
 
 def plan(sc: Scenario, profiles: list[KernelProfile], max_placements: int) -> list[Space]:
@@ -83,11 +101,8 @@ def plan(sc: Scenario, profiles: list[KernelProfile], max_placements: int) -> li
     problems: list[Diagnostic] = []
     spaces = []
     for profile in profiles:
-        result = dry_run(sc, profile)
-        passed = points_passed(result)
-        found = [unplaced_diagnostic(u) for u in result.unplaced] + explored_unplaced(sc, passed)
+        space, found = space_of(sc, profile)
         problems += [d for d in found if d not in problems]
-        space = Space(profile, tuple(slots(sc, profile, passed)))
         spaces.append(space)
         if space.size > max_placements and space.slots:
             d = _too_many(space, max_placements)
@@ -101,22 +116,32 @@ def plan(sc: Scenario, profiles: list[KernelProfile], max_placements: int) -> li
 def _too_many(space: Space, limit: int) -> Diagnostic:
     first = space.slots[0].during
     counts = " x ".join(f"{len(s.choices)} ({s.id})" for s in space.slots)
+    narrow = (
+        "explore the stops inside one symbol (stop: {any: D.tramp}) instead of stop: any"
+        if space.slots[0].stops
+        else "list the points to try (at: [sites.int3, sites.tail]) instead of any"
+    )
     return first.mark.diagnostic(
         f"{space.size} placements on kernel {space.profile.version} ({counts}); "
         f"the limit is {limit}",
-        hint="list the points to try (at: [sites.int3, sites.tail]) instead of any, "
-        "or raise --max-placements",
+        hint=f"{narrow}, or raise --max-placements",
     )
 
 
 def parse_places(words: list[str]) -> dict[str, tuple[str, int | None]]:
-    """``--place ID=POINT[@CPU]`` options -> {id: (point, cpu)}."""
+    """``--place ID=POINT[@CPU]`` (``ID=stop@ADDRESS`` for an explored stop) options ->
+    {id: (point, cpu)}; an explored stop's point keeps its ``stop@`` word."""
     out: dict[str, tuple[str, int | None]] = {}
     for word in words:
         name, sep, where = word.partition("=")
-        point, at, cpu = where.partition("@")
-        if not sep or not name or not point or (at and not cpu.isdigit()):
-            raise UsageError(f"--place: '{word}' is not ID=POINT or ID=POINT@CPU")
+        if where.startswith(STOP_WORD):
+            point, at, cpu = where, "", ""
+        else:
+            point, at, cpu = where.partition("@")
+        if not sep or not name or not point or point == STOP_WORD or (at and not cpu.isdigit()):
+            raise UsageError(
+                f"--place: '{word}' is not ID=POINT, ID=POINT@CPU or ID=stop@SYMBOL+0xN"
+            )
         if name in out:
             raise UsageError(f"--place: '{name}' is placed twice")
         out[name] = (point, int(cpu) if at else None)
@@ -127,19 +152,22 @@ def apply_places(sc: Scenario, places: dict[str, tuple[str, int | None]]) -> Sce
     """``sc`` with the named explored calls pinned (``--place``); a name that is not an
     explored call is a usage error naming those that are. Whether the point is one the
     call may take is checked per kernel by :func:`check_places`."""
-    explored = {
-        call_id(d, s.index, j): (s.index, j)
-        for s in sc.timeline
-        for j, d in enumerate(s.during)
-        if d.explored
-    }
+    explored = {cid: (key, d) for key, cid, d in explored_entries(sc)}
     pins: dict[SlotKey, Choice] = {}
     for name, (point, cpu) in places.items():
-        key = explored.get(name)
-        if key is None:
+        if name not in explored:
             known = ", ".join(explored) or "none"
             raise UsageError(f"--place: '{name}' is not an explored call (explored: {known})")
-        d = sc.timeline[key[0]].during[key[1]]
+        key, d = explored[name]
+        stops = explored_stop(d.call) is not None
+        if stops != point.startswith(STOP_WORD):
+            form = f"{name}={STOP_WORD}SYMBOL+0xN" if stops else f"{name}=POINT"
+            raise UsageError(
+                f"--place {name}={point}: '{name}' explores its "
+                f"{'stop' if stops else 'point'}; write {form}"
+            )
+        if stops:
+            point = point.removeprefix(STOP_WORD)
         if cpu is None and d.cpu_any:
             raise UsageError(f"--place: '{name}' has cpu: any; write {name}={point}@CPU")
         if cpu is None:
@@ -156,15 +184,20 @@ def check_places(
 ) -> None:
     """Each ``--place`` names a point (and CPU) its call may take on every kernel run."""
     for profile in profiles:
-        passed = points_passed(dry_run(sc, profile))
-        by_id = {s.id: s for s in slots(sc, profile, passed)}
+        space, problems = space_of(sc, profile)
+        if problems:
+            raise ScenarioInvalid(problems)
+        by_id = {s.id: s for s in space.slots}
         for name, (point, cpu) in places.items():
             slot = by_id[name]
             points = [p for p, _ in slot.choices]
-            if point not in points:
+            if point.removeprefix(STOP_WORD) not in points:
+                may = list(dict.fromkeys(points))
+                shown = ", ".join(may[:12]) + (
+                    f", ... ({len(may)} in all)" if len(may) > 12 else ""
+                )
                 raise UsageError(
-                    f"--place {name}={point}: on kernel {profile.version} the call may take "
-                    f"{', '.join(dict.fromkeys(points))}"
+                    f"--place {name}={point}: on kernel {profile.version} the call may take {shown}"
                 )
             cpus = sorted({c for _, c in slot.choices})
             if cpu is not None and cpu not in cpus:

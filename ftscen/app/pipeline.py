@@ -22,6 +22,8 @@ from ftscen.core.profile import (
     parse_version,
     profile_for,
 )
+from ftscen.emu.explore import explored_entries
+from ftscen.emu.explore_stops import first_stops
 from ftscen.emu.run import Budget, Runner, Unplaced, dry_run, run_scenario
 from ftscen.report.text import ScenarioReport
 from ftscen.verdicts.evaluate import evaluate
@@ -142,11 +144,12 @@ def explored_diagnostic(sc: Scenario) -> Diagnostic | None:
     """A file with explored calls has no one placement for :func:`check_scenario` to run
     (``ftscen run`` and corpus runs explore it, :mod:`ftscen.app.corpus_explore`); a
     library caller of :func:`check_file` is told so, at its first explored call."""
-    d = next((d for s in sc.timeline for d in s.during if d.explored), None)
+    d = next((d for _, _, d in explored_entries(sc)), None)
     if d is None:
         return None
     return d.mark.diagnostic(
-        "this call is explored (at: any, a list of points or cpu: any): one run cannot place it",
+        "this call is explored (at: any, a list of points, cpu: any or stop: any): "
+        "one run cannot place it",
         hint=f"explore it: `ftscen run {sc.path}` (docs/explore.md), or pin the call "
         "with --place ID=POINT",
     )
@@ -234,9 +237,15 @@ def check_points(sc: Scenario, versions: list[str] | None = None) -> list[Diagno
     for profile in profiles(sc, versions):
         with _kernel_named(profile):
             # where a call stops, and whether it is stopped when resumed, only a run can tell
-            result = run_scenario(sc, profile) if sc.in_flight else dry_run(sc, profile)
+            bad: list[Diagnostic] = []
+            if sc.in_flight:
+                ran, bad = first_stops(sc, profile) if sc.explores else (sc, [])
+                result = dry_run(sc, profile) if bad else run_scenario(ran, profile)
+            else:
+                result = dry_run(sc, profile)
         passed = {s.index: s.points for s in result.steps}
         found = [
+            *bad,
             *result.problems,
             *(unplaced_diagnostic(u) for u in result.unplaced),
             *explored_unplaced(sc, passed),
@@ -276,6 +285,8 @@ def build_view(sc: Scenario, profile: KernelProfile, after: bool) -> View:
         return image_view(sc, profile)
     runner = Runner(sc, profile)
     result = runner.run()
+    if result.problems:  # e.g. an explored stop (stop: any): no one run to show
+        raise ScenarioInvalid(list(result.problems))
     note = ""
     if result.fault is not None:
         f = result.fault

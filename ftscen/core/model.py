@@ -160,13 +160,21 @@ class Sysctl:
 class Stop:
     """Where a call stops before it finishes: at an instruction address (``at``, a symbol
     with an optional ``+0xN`` offset, resolved against the image when the scenario runs) or
-    after ``insns`` instructions. Its CPU keeps its registers and stack until ``resume``."""
+    after ``insns`` instructions. Its CPU keeps its registers and stack until ``resume``.
+
+    An explored stop (docs/explore.md, "Exploring stops"): ``stop: any`` (``explored``, no
+    ``within``) tries every instruction boundary the call passes; ``stop: {any: SYMBOL}``
+    (``within``) those inside one symbol."""
 
     at: str | None = None
     insns: int | None = None
     mark: Mark = NO_MARK
+    explored: bool = False
+    within: str | None = None
 
     def describe(self) -> str:
+        if self.explored:
+            return ANY if self.within is None else f"{{any: {self.within}}}"
         return self.at if self.at is not None else f"{self.insns} instructions"
 
 
@@ -222,7 +230,12 @@ class During:
     @property
     def explored(self) -> bool:
         """Whether the call has more than the one placement it names."""
-        return self.call is not None and (self.at == ANY or bool(self.points) or self.cpu_any)
+        return self.call is not None and (
+            self.at == ANY
+            or bool(self.points)
+            or self.cpu_any
+            or (self.call.stop is not None and self.call.stop.explored)
+        )
 
 
 @dataclass(frozen=True)
@@ -401,8 +414,12 @@ class Scenario:
 
     @property
     def explores(self) -> bool:
-        """Whether a ``during`` call has several placements (``at: any``, a list, ``cpu: any``)."""
-        return any(d.explored for s in self.timeline for d in s.during)
+        """Whether a call has several placements (``at: any``, a list, ``cpu: any``,
+        ``stop: any``)."""
+        return any(d.explored for s in self.timeline for d in s.during) or any(
+            isinstance(s.action, Call) and s.action.stop is not None and s.action.stop.explored
+            for s in self.timeline
+        )
 
     #: the ``livepatches:`` section (their ``klp_ops`` are at the end of ``ops``)
     livepatches: tuple[Livepatch, ...] = ()

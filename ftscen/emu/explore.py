@@ -26,7 +26,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ftscen.core.errors import InternalError
-from ftscen.core.model import ANY, Call, During, Scenario
+from ftscen.core.model import ANY, Call, During, Scenario, Step, Stop
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
 from ftscen.emu.run import Budget, Runner, RunResult, _Abort
@@ -46,10 +46,12 @@ def _same_state(before: bytes, after: bytes) -> bool:
     return a == b
 
 
-#: (step index, index in the step's ``during``) of an explored call.
+#: (step index, index in the step's ``during``, or :data:`OWN`) of an explored call.
 SlotKey = tuple[int, int]
-#: (point, cpu) of one explored call.
+#: (point, cpu) of one explored call; for an explored stop, (stop address, cpu).
 Choice = tuple[str, int]
+#: The index in a :data:`SlotKey` of a ``call:`` step's own call (not a ``during`` entry).
+OWN = -1
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,28 @@ class Slot:
     @property
     def key(self) -> SlotKey:
         return (self.step, self.index)
+
+    @property
+    def stops(self) -> bool:
+        """Whether the call's stop is explored (its choices are stop addresses)."""
+        return explored_stop(self.during.call) is not None
+
+
+def explored_stop(call: Call | None) -> Stop | None:
+    """The call's stop when it is explored (``stop: any``, ``stop: {any: SYMBOL}``)."""
+    if call is None or call.stop is None or not call.stop.explored:
+        return None
+    return call.stop
+
+
+def step_call(step: Step) -> During | None:
+    """A ``call:`` step whose stop is explored, as the entry of its slot (``at`` is empty:
+    the call is made by the step itself)."""
+    action = step.action
+    if not isinstance(action, Call) or explored_stop(action) is None:
+        return None
+    assert action.stop is not None
+    return During("", action, step.id, action.stop.mark)
 
 
 def call_id(during: During, step: int, index: int) -> str:
@@ -91,37 +115,82 @@ def _call_of(during: During) -> Call:
     return during.call
 
 
-def slots(sc: Scenario, profile: KernelProfile, points: dict[int, tuple[str, ...]]) -> list[Slot]:
-    """The explored calls of ``sc``, given the points each step passes on ``profile``."""
+def explored_entries(sc: Scenario) -> list[tuple[SlotKey, str, During]]:
+    """(key, id, entry) of every explored call of ``sc`` in timeline order: a ``call:``
+    step with an explored stop, then the step's explored ``during`` entries."""
     out = []
     for step in sc.timeline:
+        own = step_call(step)
+        if own is not None:
+            out.append(((step.index, OWN), step.id or f"@{step.index}", own))
         for j, d in enumerate(step.during):
-            if not d.explored:
-                continue
-            where = candidate_points(d, points.get(step.index, ()))
-            cpus = candidate_cpus(d, profile.cpus)
-            choices = tuple((p, c) for p in where for c in cpus)
-            out.append(Slot(step.index, j, call_id(d, step.index, j), d, choices))
+            if d.explored:
+                out.append(((step.index, j), call_id(d, step.index, j), d))
+    return out
+
+
+def slots(
+    sc: Scenario,
+    profile: KernelProfile,
+    points: dict[int, tuple[str, ...]],
+    stops: dict[str, tuple[str, ...]] | None = None,
+) -> list[Slot]:
+    """The explored calls of ``sc``, given the points each step passes on ``profile`` and,
+    for a call whose stop is explored, the stop addresses it may take (``stops`` by id)."""
+    out = []
+    for (step, j), cid, d in explored_entries(sc):
+        cpus = candidate_cpus(d, profile.cpus)
+        if explored_stop(d.call) is not None:
+            where = (stops or {}).get(cid, ())
+        else:
+            where = candidate_points(d, points.get(step, ()))
+        choices = tuple((p, c) for p in where for c in cpus)
+        out.append(Slot(step, j, cid, d, choices))
     return out
 
 
 def pin(sc: Scenario, place: dict[SlotKey, Choice]) -> Scenario:
-    """``sc`` with each explored call fixed at its chosen point and CPU (a plain scenario)."""
+    """``sc`` with each explored call fixed at its chosen point and CPU, or its explored stop
+    at the chosen address (a plain scenario)."""
     timeline = []
     for step in sc.timeline:
+        action = step.action
+        if (step.index, OWN) in place and isinstance(action, Call):
+            action = _stopped(action, place[(step.index, OWN)][0])
         during = tuple(
             _pinned(d, place[(step.index, j)]) if (step.index, j) in place else d
             for j, d in enumerate(step.during)
         )
-        timeline.append(dataclasses.replace(step, during=during))
+        timeline.append(dataclasses.replace(step, action=action, during=during))
     return dataclasses.replace(sc, timeline=tuple(timeline))
+
+
+def _stopped(call: Call, address: str) -> Call:
+    assert call.stop is not None
+    return dataclasses.replace(call, stop=Stop(at=address, mark=call.stop.mark))
 
 
 def _pinned(d: During, choice: Choice) -> During:
     point, cpu = choice
-    return dataclasses.replace(
-        d, at=point, points=(), cpu_any=False, call=Call(_call_of(d).func, cpu)
-    )
+    call = _call_of(d)
+    if explored_stop(call) is not None:
+        return dataclasses.replace(d, call=_stopped(call, point))
+    return dataclasses.replace(d, at=point, points=(), cpu_any=False, call=Call(call.func, cpu))
+
+
+def unstopped(sc: Scenario, cid: str) -> Scenario:
+    """``sc`` with call ``cid``'s explored stop removed: it runs to its end, passing every
+    stop address it may take (its path is the same up to the first time it reaches any)."""
+    timeline = []
+    for step in sc.timeline:
+        action, during = step.action, list(step.during)
+        if isinstance(action, Call) and (step.id or f"@{step.index}") == cid:
+            action = dataclasses.replace(action, stop=None)
+        for j, d in enumerate(during):
+            if d.call is not None and call_id(d, step.index, j) == cid:
+                during[j] = dataclasses.replace(d, call=dataclasses.replace(d.call, stop=None))
+        timeline.append(dataclasses.replace(step, action=action, during=tuple(during)))
+    return dataclasses.replace(sc, timeline=tuple(timeline))
 
 
 @dataclass(frozen=True)
@@ -259,6 +328,7 @@ def points_passed(result: RunResult) -> dict[int, tuple[str, ...]]:
 
 
 __all__ = [
+    "OWN",
     "Choice",
     "Probed",
     "Segment",
@@ -266,8 +336,11 @@ __all__ = [
     "SlotKey",
     "candidate_cpus",
     "candidate_points",
+    "explored_entries",
+    "explored_stop",
     "pin",
     "points_passed",
     "probe",
     "slots",
+    "unstopped",
 ]

@@ -55,6 +55,12 @@ _CODE_KINDS = ("func", "label", "tramp", "stub")
 def resolve_stop(stop: Stop, image: Image) -> StopAt | Diagnostic:
     """The address of ``stop.at`` in ``image`` (or the instruction count), or a located
     diagnostic when it names no code of the image or lies past the end of its symbol."""
+    if stop.explored:  # a placement pins it (ftscen.emu.explore.pin) before it runs
+        return stop.mark.diagnostic(
+            f"stop: {stop.describe()} is explored: it has one placement per instruction",
+            "run the file with `ftscen run` (it explores every stop), or write "
+            "`stop: {at: SYMBOL+0xN}`",
+        )
     if stop.at is None:
         return StopAt(None, stop.insns)
     m = _ADDRESS.match(stop.at)
@@ -129,6 +135,11 @@ class InFlight:
         """Whether the CPU is inside one of ``ranges``: its PC, or a return address on its
         stack (a callback called from the list function is still inside it)."""
         return any(lo <= addr < hi for addr in self._frames(held) for lo, hi in ranges)
+
+    def stack_words(self, held: Held) -> tuple[int, ...]:
+        """A stopped call's CPU state as the stack holds it: its PC, then every 32-bit word
+        from its stack pointer to the top of its CPU's stack (``ftscen.emu.klpstack``)."""
+        return tuple(self._frames(held))
 
     def _frames(self, held: Held) -> Iterator[int]:
         yield held.pc

@@ -14,7 +14,9 @@ Model choices (docs/model.md, "Live patches"):
   patcher (it is ``current`` in ``klp_try_complete_transition``), the others sleep between
   calls. A task switches only in ``klp_try_complete_transition`` (when a step enables or
   disables a patch, or the transition work runs: ``transition: complete``), never at kernel
-  exit or in the idle loop; its stack holds what a ``busy`` step put on it.
+  exit or in the idle loop; its stack holds what a ``busy`` step put on it and, when its CPU
+  holds a stopped call, that call's stack (:mod:`ftscen.emu.klpstack`); such a task may also
+  be running on its CPU, and then is not checked at all.
 * The patch list (``klp_patches``) keeps the patches enabled or in transition, in the order
   they were enabled. Before 5.1 a patch could be disabled only when no patch enabled after
   it still was (the stacking rule of ``__klp_disable_patch`` before 5.1), and there was no
@@ -30,6 +32,7 @@ from ftscen.core.errno import EBUSY, EINVAL
 from ftscen.core.errors import InternalError
 from ftscen.core.klp import Busy, Disable, Enable, KlpAction, Transition, klp_ops_name
 from ftscen.core.model import Livepatch, Scenario
+from ftscen.emu.klpstack import StackWalker, TaskStack
 from ftscen.emu.patcher import Patcher
 from ftscen.image import layout as L
 
@@ -94,6 +97,9 @@ class Livepatching:
         self.target = UNDEFINED
         self.tasks = [Task(cpu) for cpu in range(patcher.profile.cpus)]
         self.functions = patcher.image.functions
+        self.symbols = patcher.image.symbols
+        #: the stacks of tasks with a stopped call (set by the runner; None: no calls run)
+        self.walker: StackWalker | None = None
         for task in self.tasks:
             self._write_state(task)
 
@@ -304,7 +310,11 @@ class Livepatching:
         """``klp_try_switch_task`` -> ``klp_check_and_switch_task``."""
         if task.state == self.target:
             return True
-        found = self._on_stack(task)
+        walked = self.walker.task_stack(task.cpu) if self.walker is not None else None
+        if walked is not None and walked.running:
+            self.log(f"klp_try_switch_task: {task.comm} is running")
+            return False
+        found = self._on_stack(task, walked)
         if found is not None:
             self.log(f"klp_try_switch_task: {task.comm} is sleeping on function {found}")
             return False
@@ -314,23 +324,34 @@ class Livepatching:
         self.log(f"{task.comm} switched to the {_STATE[self.target]} state")
         return True
 
-    def _on_stack(self, task: Task) -> str | None:
-        """``klp_check_stack``: the old name of a func whose to-be-patched (the previous
-        func's new function, or the original) or to-be-unpatched (its own new function)
-        code lies on the task's stack."""
+    def _on_stack(self, task: Task, walked: TaskStack | None) -> str | None:
+        """``klp_check_stack``: the old name of the first func (in the patch's order) whose
+        to-be-patched code (the previous func's new function, or the original) or
+        to-be-unpatched code (its own new function; a nop's is the original) lies on the
+        task's stack, as ``klp_check_stack_func`` chooses it: a function a ``busy`` step put
+        there, or an address of the stopped call's stack inside that function."""
+        addrs = walked.addrs if walked is not None else ()
         for func in self._current().funcs:
             if not func.patched:
                 continue
-            if self.target == UNPATCHED:
-                code = func.new or func.old
-            else:
-                stack = self.stacks[func.old]
-                i = stack.index(func)
-                prev = stack[i + 1] if i + 1 < len(stack) else None
-                code = func.old if prev is None else (prev.new or prev.old)
+            code = self._checked_code(func)
             if code in task.stack:
                 return func.old
+            sym = self.symbols.get(code)
+            if any(sym.addr <= a < sym.addr + sym.size for a in addrs):
+                return func.old
         return None
+
+    def _checked_code(self, func: Func) -> str:
+        """The function ``klp_check_stack_func`` looks for: when unpatching, ``func->new_func``
+        (a nop's is its old function); when patching, the original if ``func`` is alone on
+        its ``func_stack`` (``list_is_singular``), else the next-older func's new function."""
+        if self.target == UNPATCHED:
+            return func.new or func.old
+        stack = self.stacks[func.old]
+        i = stack.index(func)
+        prev = stack[i + 1] if i + 1 < len(stack) else None
+        return func.old if prev is None else (prev.new or prev.old)
 
     def complete_transition(self) -> None:
         """``klp_complete_transition``, in the kernel's order of state changes."""

@@ -17,6 +17,7 @@ from ftscen.core.model import Call, During, Mark, Resume, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
 from ftscen.emu.inflight import InFlight, Stopped, resolve_stop
+from ftscen.emu.klpstack import StackWalker
 from ftscen.emu.livepatch import Livepatching
 from ftscen.emu.machine import Fault, Machine, StopAt
 from ftscen.emu.patcher import Patcher
@@ -112,6 +113,8 @@ class Runner:
         self.patcher = Patcher(sc, self.image, self.m, profile, self._at_point, self._wait)
         self.klp = Livepatching(sc, self.patcher, self._klp_log) if sc.livepatches else None
         self.inflight = InFlight(self.image, profile, self.m)
+        if self.klp is not None:
+            self.klp.walker = StackWalker(self.image, profile, self.inflight)
         self.problems: list[Diagnostic] = []
         self._step: Step | None = None
         #: the call whose instruction path is recorded (:func:`call_path`), and that path
@@ -370,6 +373,17 @@ def call_path(sc: Scenario, profile: KernelProfile, call_id: str) -> tuple[str, 
     runner.trace_call = call_id
     runner.run()
     return tuple(runner.image.symbols.label_for(a) for a in runner.path)
+
+
+def traced_call(
+    sc: Scenario, profile: KernelProfile, call_id: str
+) -> tuple[tuple[int, ...], Image]:
+    """The addresses of the instruction boundaries call ``call_id`` passes (as
+    :func:`call_path`) and the image they are in: the stops ``stop: any`` explores."""
+    runner = Runner(sc, profile)
+    runner.trace_call = call_id
+    runner.run()
+    return runner.path, runner.image
 
 
 def dry_run(sc: Scenario, profile: KernelProfile) -> RunResult:

@@ -34,14 +34,31 @@ def check_nested_quantifiers(ctx: Context) -> Iterator[Diagnostic]:
                     )
 
 
+def _explored_stops(ctx: Context) -> Iterator[str]:
+    """The path of the ``stop`` key of every call whose stop is explored."""
+    for i, step in enumerate(ctx.data.get("timeline", [])):
+        if "call" in step and _explores_stop(step.get("stop")):
+            yield f"$.timeline[{i}].stop"
+        for j, d in enumerate(step.get("during", [])):
+            if "call" in d and _explores_stop(d.get("stop")):
+                yield f"$.timeline[{i}].during[{j}].stop"
+
+
+def _explores_stop(stop: object) -> bool:
+    return stop == ANY or (isinstance(stop, dict) and "any" in stop)
+
+
 def check_explored_in_flight(ctx: Context) -> Iterator[Diagnostic]:
-    """An exploration runs the calls of each placement from a saved machine, to their end;
-    a scenario whose calls stop and resume (docs/format.md, "Calls in flight") cannot be
-    explored yet: each explored entry of such a file is refused."""
+    """In a scenario whose calls stop and resume (docs/format.md, "Calls in flight") the
+    points a step passes depend on the stopped calls (a wait exists only while one holds it
+    up), so the only exploration supported is one call's stop (``stop: any``,
+    ``stop: {any: SYMBOL}``), each placement run from the start: an explored point or CPU,
+    and a second explored stop (its addresses could depend on the first one's), are
+    refused."""
     steps = ctx.data.get("timeline", [])
     in_flight = any(
         "resume" in step
-        or isinstance(step.get("stop"), dict)
+        or "stop" in step
         or any("stop" in d or "resume" in d for d in step.get("during", []))
         for step in steps
     )
@@ -54,8 +71,17 @@ def check_explored_in_flight(ctx: Context) -> Iterator[Diagnostic]:
                 key = "at" if at == ANY or isinstance(at, list) else "cpu"
                 yield ctx.error(
                     f"$.timeline[{i}].during[{j}].{key}",
-                    "an explored call in a scenario with calls in flight (stop/resume): "
-                    "exploring such a scenario is not supported",
-                    "pin the call to one point and CPU (`at: POINT`, `cpu: N`), or explore a "
-                    "copy of the file without its stops and resumes",
+                    "an explored point or CPU in a scenario with calls in flight "
+                    "(stop/resume): only a call's stop can be explored in such a scenario",
+                    "pin the entry to one point and CPU (`at: POINT`, `cpu: N`; a resume is "
+                    "made where the file says); `stop: any` on a call explores its stop",
                 )
+    stops = list(_explored_stops(ctx))
+    for path in stops[1:]:
+        line = ctx.doc.mark(stops[0])[0]
+        yield ctx.error(
+            path,
+            f"a second explored stop (the first is on line {line}): one call's stop is "
+            "explored per file",
+            "pin this stop (`stop: {at: SYMBOL+0xN}`), or explore it in a copy of the file",
+        )

@@ -284,6 +284,11 @@ def _stop(doc: Document, entry: dict[str, Any], path: str) -> Stop | None:
     stop = entry.get("stop")
     if stop is None:
         return None
+    mark = _mark(doc, f"{path}.stop")
+    if stop == ANY:
+        return Stop(mark=mark, explored=True)
+    if "any" in stop:
+        return Stop(mark=mark, explored=True, within=stop["any"])
     insns = stop.get("insns")
     return Stop(stop.get("at"), None if insns is None else int(insns), _mark(doc, f"{path}.stop"))
 

@@ -455,6 +455,12 @@ _KIND_WORDS = {
         "this step has several actions",
         "a step does one thing: split it into one step per action",
     ),
+    "a stop": (
+        "this stop says neither where nor when",
+        "add one of",
+        "this stop has several forms",
+        "a call stops once: keep one of at, insns or any",
+    ),
     "an assertion": (
         "this assertion checks nothing",
         "start it with one of",

@@ -10,9 +10,6 @@ from pathlib import Path
 
 import pytest
 from support import FIXTURES, REPO, SEED, invoke, run_ftscen
-from typer.testing import CliRunner
-
-from ftscen.app.cli import app
 
 
 @pytest.fixture
@@ -100,10 +97,25 @@ def test_kernel_short_form_is_capital_k_and_lowercase_k_is_deprecated(here: Path
 
 
 # ---- completion ------------------------------------------------------------------------------
+# Typer installs and shows completion for the shell ftscen runs under, found by walking the
+# parent processes (shellingham): run under a bash that stays the parent, so the test does not
+# depend on whatever started pytest.
+def _under_bash(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "ftscen", *args]
+    return subprocess.run(
+        ["bash", "-c", '"$@"; exit $?', "bash", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
 def test_the_completion_script_installs_and_completes(tmp_path: Path) -> None:
-    env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
-    env.pop("CI", None)
-    done = run_ftscen(["--install-completion", "bash"], tmp_path, env=env)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update(HOME=str(tmp_path), SHELL="/bin/bash")
+    done = _under_bash(["--install-completion"], env)
     assert done.returncode == 0, done.stderr
     script = tmp_path / ".bash_completions" / "ftscen.sh"
     assert "complete -o default -F _ftscen_completion ftscen" in script.read_text()
@@ -122,8 +134,9 @@ def test_the_completion_script_installs_and_completes(tmp_path: Path) -> None:
 
 
 def test_show_completion_prints_the_script() -> None:
-    result = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="ftscen")
-    assert "_ftscen_completion" in result.stdout
+    shown = _under_bash(["--show-completion"], dict(os.environ))
+    assert shown.returncode == 0, shown.stderr
+    assert "complete -o default -F _ftscen_completion ftscen" in shown.stdout
 
 
 # ---- the log header --------------------------------------------------------------------------

@@ -43,5 +43,8 @@ def test_the_corpus_and_a_generated_batch_agree_with_the_real_kernel() -> None:
     assert not bad, "\n".join(report)
     skipped = [o for o in batch.outcomes if o.status == "SKIP"]
     assert all(o.reason for o in skipped)
-    assert len(skipped) < len(corpus) // 4  # most of the corpus is checked, not skipped
+    # most of the corpus the kernel module can build is checked, not skipped; live patches and
+    # calls in flight it never builds (ftscen.kernel.sides.plan), so they do not count here
+    by_design = sum(bool(sc.livepatches or sc.in_flight) for _, sc in corpus)
+    assert len(skipped) - by_design < (len(corpus) - by_design) // 4
     assert sum(o.status == "AGREE" for o in batch.outcomes[len(corpus) :]) == GENERATED
