@@ -80,9 +80,10 @@ class ExploreReport:
 def render_text(rep: ExploreReport) -> str:
     out = [f"# scenario: {rep.scenario}", f"# explored: {', '.join(rep.calls)}", ""]
     for k in rep.kernels:
-        xfail = (
-            f"  [{k.outcome.name}: xfail]" if k.outcome in (Outcome.XFAIL, Outcome.XPASS) else ""
-        )
+        xfail = {
+            Outcome.XFAIL: "  [XFAIL: marked xfail on this kernel]",
+            Outcome.XPASS: "  [XPASS: marked xfail on this kernel, but every check holds]",
+        }.get(k.outcome, "")
         out.append(f"kernel {k.version} (int3: {k.int3}): {_coverage(k)}{xfail}")
         for c in k.checks:
             out += _check_lines(c)
