@@ -321,7 +321,7 @@ def render_json(
     runs, invalid, broken, explorations = [], [], [], []
     for r in results:
         for run in r.runs:
-            runs.append({**report_dict(run.report), "golden": _golden_json(run)})
+            runs.append({**report_dict(run.report), "golden": run.golden and run.golden.to_json()})
         if r.explored is not None:
             explorations.append(_explored_json(r.explored))
         if r.diagnostics:
@@ -353,16 +353,3 @@ def _explored_json(rec: ExploredRecord) -> dict[str, Any]:
     from ftscen.report.explored import json_entry
 
     return json_entry(rec, json.loads(rx.render_json(rec.report)))
-
-
-def _golden_json(run: RunRecord) -> dict[str, Any] | None:
-    g = run.golden
-    if g is None:
-        return None
-    return {
-        "path": g.path,
-        "status": g.status.value,
-        "stale": g.stale,
-        "ok": g.ok,
-        "diff": list(g.diff),
-    }

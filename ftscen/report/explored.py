@@ -94,19 +94,8 @@ def json_entry(rec: ExploredRecord, exploration: dict[str, Any]) -> dict[str, An
         "file": rec.report.path,
         "outcome": head_word(rec).split()[0].lower(),
         "kernels": [
-            {"kernel": v, "outcome": w.lower(), "golden": golden_json(g)} for v, w, g in rec.words()
+            {"kernel": v, "outcome": w.lower(), "golden": g and g.to_json()}
+            for v, w, g in rec.words()
         ],
         "exploration": exploration,
-    }
-
-
-def golden_json(g: GoldenCheck | None) -> dict[str, Any] | None:
-    if g is None:
-        return None
-    return {
-        "path": g.path,
-        "status": g.status.value,
-        "stale": g.stale,
-        "ok": g.ok,
-        "diff": list(g.diff),
     }

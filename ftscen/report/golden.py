@@ -76,6 +76,16 @@ class GoldenCheck:
     def ok(self) -> bool:
         return self.status.ok and not self.stale
 
+    def to_json(self) -> dict[str, object]:
+        """The ``golden`` object of the JSON report (schema/report.schema.json)."""
+        return {
+            "path": self.path,
+            "status": self.status.value,
+            "stale": self.stale,
+            "ok": self.ok,
+            "diff": list(self.diff),
+        }
+
 
 @dataclass(frozen=True)
 class Golden:
