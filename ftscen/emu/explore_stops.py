@@ -16,6 +16,7 @@ the labels inside it such as ``D.tramp_call``); ``SYMBOL+0x0`` is written ``SYMB
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 
 from ftscen.core.diagnostics import suggestion
 from ftscen.core.errors import Diagnostic
@@ -55,12 +56,19 @@ def stop_symbol(address: str) -> str:
 
 
 def stop_choices(
-    path: tuple[int, ...], table: SymbolTable, stop: Stop, cid: str, version: str
+    path: tuple[int, ...],
+    table: SymbolTable,
+    stop: Stop,
+    cid: str,
+    version: str,
+    in_record: Callable[[int], object] = lambda addr: None,
 ) -> tuple[str, ...] | Diagnostic:
     """The stop addresses, in the order the call first reaches them, inside ``stop.within``
-    when it names a symbol; a located diagnostic when there is none."""
+    when it names a symbol; a located diagnostic when there is none. Addresses inside the
+    code of an event record are not stops (``in_record``:
+    :meth:`ftscen.image.build.Image.in_record`)."""
     names = _Names(table)
-    first = dict.fromkeys(path)
+    first = dict.fromkeys(a for a in path if in_record(a) is None)
     if stop.within is None:
         got = tuple(n for n in map(names.name, first) if n is not None)
         if got:
@@ -102,7 +110,7 @@ def stop_space(
         if stop is None:
             continue
         path, image = traced_call(unstopped(sc, cid), profile, cid)
-        got = stop_choices(path, image.symbols, stop, cid, profile.version)
+        got = stop_choices(path, image.symbols, stop, cid, profile.version, image.in_record)
         if isinstance(got, Diagnostic):
             problems.append(got)
         else:

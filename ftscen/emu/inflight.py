@@ -84,7 +84,27 @@ def resolve_stop(stop: Stop, image: Image) -> StopAt | Diagnostic:
             f"use an offset below {target.size:#x} (`ftscen build FILE --listing` shows "
             "the instructions)",
         )
-    return StopAt(target.addr + off, None)
+    addr = target.addr + off
+    record = image.in_record(addr)
+    if record is not None:
+        return stop.mark.diagnostic(
+            record_message(stop.at, record, image), record_hint(record, image)
+        )
+    return StopAt(addr, None)
+
+
+def record_message(where: str, record: tuple[int, int], image: Image) -> str:
+    """Why a stop at ``where``, inside an event record's code, is refused."""
+    first, end = (image.symbols.label_for(a) for a in record)
+    return (
+        f"a stop at {where} is inside the event record the model writes there "
+        f"({first} .. {end}): that code is ftscen's log, not the kernel's, and runs as one step"
+    )
+
+
+def record_hint(record: tuple[int, int], image: Image) -> str:
+    first, end = (image.symbols.label_for(a) for a in record)
+    return f"stop before the record ({first}) or after it ({end})"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ftscen.core.klp import Busy, Disable, Enable, Transition
 from ftscen.core.model import Call, During, Mark, Resume, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
-from ftscen.emu.inflight import InFlight, Stopped, resolve_stop
+from ftscen.emu.inflight import InFlight, Stopped, record_hint, record_message, resolve_stop
 from ftscen.emu.klpstack import StackWalker
 from ftscen.emu.livepatch import Livepatching
 from ftscen.emu.machine import Fault, Machine, StopAt
@@ -150,6 +150,16 @@ class Runner:
         fault = self.m.run_call(cpu, self.image.functions[call.func], stop)
         if self.m.path is not None:
             self.path, self.m.path = tuple(self.m.path), None
+        held = self.m.stopped
+        record = None if held is None else self.image.in_record(held.pc)
+        if held is not None and record is not None and call.stop is not None:
+            # stop: {insns: N} landed inside a record (an address there is refused earlier)
+            where = f"instruction {call.stop.insns} ({self.image.symbols.label_for(held.pc)})"
+            self._misuse(
+                call.stop.mark.diagnostic(
+                    record_message(where, record, self.image), record_hint(record, self.image)
+                )
+            )
         self._after(info, fault)
 
     def _stop_at(self, call: Call) -> StopAt | None:

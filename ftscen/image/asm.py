@@ -295,15 +295,30 @@ def trampoline_asm(label: str, regs: bool, frame: str) -> str:
     return gen(label, f"{label}_call", op, "  ret\n") + f"{label}_op:\n  .long 0\n"
 
 
+#: Labels around the code that writes one event record into the ring (from the load of
+#: ``RING_PTR`` to just after its increment): ``L_<label>_rec`` .. ``L_<label>_rec_end``.
+#: That code is the model's instrumentation, not the kernel's; a call must not stop inside
+#: it (:func:`ftscen.image.build.record_spans`).
+RECORD_START, RECORD_END = "_rec", "_rec_end"
+
+
+def record_start(label: str) -> str:
+    return f"L_{label}{RECORD_START}:\n"
+
+
+def record_end(label: str) -> str:
+    return f"L_{label}{RECORD_END}:\n"
+
+
 def body_asm(label: str, index: int, traceable: bool, callees: list[str]) -> str:
     """A function: the 5-byte site, an ``EV_RAN`` event, its callees in order, ``ret``."""
     calls = "".join(f"  call {c}\n" for c in callees)
     return f"""{label}:
-{NOP5 if traceable else ""}  mov eax, dword ptr [{L.RING_PTR:#x}]
+{NOP5 if traceable else ""}{record_start(label)}  mov eax, dword ptr [{L.RING_PTR:#x}]
   mov dword ptr [eax], {L.EV_RAN}
   mov dword ptr [eax + 4], {index}
   add dword ptr [{L.RING_PTR:#x}], {L.EVENT_SIZE}
-{calls}  ret
+{record_end(label)}{calls}  ret
 """
 
 
@@ -317,7 +332,7 @@ def handler_asm(
         f"""{label}:
   push ebx
   push esi
-  mov esi, dword ptr [{L.RING_PTR:#x}]
+{record_start(label)}  mov esi, dword ptr [{L.RING_PTR:#x}]
   mov dword ptr [esi], {L.EV_CALLBACK}
   mov dword ptr [esi + 4], {index}
   mov dword ptr [esi + 8], eax
@@ -326,7 +341,7 @@ def handler_asm(
   mov dword ptr [esi + 16], ebx
   mov dword ptr [esi + 20], ecx     # the op this callback was given
   add dword ptr [{L.RING_PTR:#x}], {L.EVENT_SIZE}
-"""
+{record_end(label)}"""
     ]
     for i, (old, new) in enumerate(redirects):
         out.append(f"""  cmp eax, {old}
@@ -359,7 +374,7 @@ def klp_handler_asm(label: str) -> str:
     return f"""{label}:
   push ebx
   push esi
-  mov esi, dword ptr [{L.RING_PTR:#x}]
+{record_start(label)}  mov esi, dword ptr [{L.RING_PTR:#x}]
   mov dword ptr [esi], {L.EV_CALLBACK}
   mov ebx, dword ptr [ecx + {L.OPS_INDEX}]
   mov dword ptr [esi + 4], ebx
@@ -369,7 +384,7 @@ def klp_handler_asm(label: str) -> str:
   mov dword ptr [esi + 16], ebx
   mov dword ptr [esi + 20], ecx
   add dword ptr [{L.RING_PTR:#x}], {L.EVENT_SIZE}
-  mov esi, dword ptr [ecx + {stack}]    # func = list_first_or_null_rcu(&ops->func_stack)
+{record_end(label)}  mov esi, dword ptr [ecx + {stack}]    # func = list_first_or_null_rcu(&ops->func_stack)
   test esi, esi
   jz L_klp_out                      # WARN_ON_ONCE(!func)
   cmp dword ptr [esi + {L.KLP_TRANSITION}], 0

@@ -8,6 +8,7 @@ profile's frame layout and recursion rule and is cached per ``KernelProfile.runt
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import struct
@@ -56,6 +57,16 @@ class Image:
     callers: tuple[int, ...]  # caller stub per CPU (index = cpu)
     func_names: tuple[str, ...]  # by index (EV_RAN)
     ops_names: tuple[str, ...]  # by index (EV_CALLBACK)
+    #: (first, end) of the code that writes each event record (:func:`record_spans`)
+    records: tuple[tuple[int, int], ...] = ()
+
+    def in_record(self, addr: int) -> tuple[int, int] | None:
+        """The record whose code ``addr`` is strictly inside (past its first instruction,
+        before its end), or None: where a call must not stop."""
+        i = bisect.bisect_right(self.records, (addr, addr)) - 1
+        if i >= 0 and self.records[i][0] < addr < self.records[i][1]:
+            return self.records[i]
+        return None
 
 
 def assemble(source: str, base: int, unit: str) -> Unit:
@@ -252,7 +263,22 @@ def _build(sc: Scenario, profile: KernelProfile) -> Image:
         callers=tuple(text.labels[f"C_{c}"] for c in range(cpus)),
         func_names=tuple(f.name for f in sc.functions),
         ops_names=tuple(o.name for o in sc.ops),
+        records=record_spans(text),
     )
+
+
+def record_spans(unit: Unit) -> tuple[tuple[int, int], ...]:
+    """Where ``unit`` writes event records: from the load of ``RING_PTR`` to just after its
+    increment (labels :data:`asm.RECORD_START` .. :data:`asm.RECORD_END`), sorted. A call
+    stopped in there would hold a ring slot that the log moves on from while it is stopped:
+    the model's instrumentation is one indivisible step, as a kernel tracer's record is to
+    the code it traces."""
+    spans = []
+    for name, addr in unit.labels.items():
+        if name.startswith("L_") and name.endswith(asm.RECORD_START):
+            end = unit.labels[name[: -len(asm.RECORD_START)] + asm.RECORD_END]
+            spans.append((addr, end))
+    return tuple(sorted(spans))
 
 
 #: The label of the livepatch handler shared by every ``klp_ops`` (symbol ``klp_ftrace_handler``).

@@ -219,6 +219,23 @@ def test_the_call_path_lists_the_stop_points_an_instruction_count_reaches():
         assert stop.pc == path[n]
 
 
+def test_a_stop_inside_an_event_record_is_refused_at_an_address_or_a_count(tmp_path: Path):
+    # f: the 5-byte site, then its "ran" record: mov eax, [event_ring_ptr] at f+0x5, two
+    # stores at f+0xa and f+0x10, the increment at f+0x17, ret at f+0x1e. A call held between
+    # the load and the increment would keep a ring slot the log has moved on from.
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {at: f+0xa}}\n  - resume: x\n")
+    assert "bad.yaml:13:" in said and "inside the event record" in said
+    assert "(f+0x5 .. f+0x1e)" in said
+    # f's site is a NOP (nothing registered): after 2 instructions (the NOP, the load) the
+    # call is at the first store, f+0xa
+    said = invalid(tmp_path, "  - {call: f, id: x, stop: {insns: 2}}\n  - resume: x\n")
+    assert "a stop at instruction 2 (f+0xa) is inside the event record" in said
+    for fine in ("f+0x5", "f+0x1e"):
+        ok = run(f"  - {{call: f, id: x, stop: {{at: {fine}}}}}\n  - resume: x\n")
+        assert [e.pc for e in ok.events if isinstance(e, StopEvent)] == [fine]
+        assert not ok.problems
+
+
 def test_stop_belongs_to_calls_and_a_resume_step_takes_no_cpu(tmp_path: Path):
     said = invalid(tmp_path, "  - {register: S, stop: {at: f}}\n")
     assert "'stop' does not apply to a register step" in said
