@@ -74,6 +74,13 @@ def check_reserved_names(ctx: Context) -> Iterator[Diagnostic]:
                 "runtime image; a scenario function cannot take it",
                 f"rename it (reserved: {', '.join(sorted(RESERVED_SYMBOLS))}, caller_cpuN)",
             )
+        elif entry["name"] == "nop" and ctx.data.get("livepatches"):
+            yield ctx.error(
+                f"$.functions[{i}].name",
+                "a function named 'nop' in a file with live patches: in a patch's funcs, "
+                "`old: nop` means a nop entry (atomic replace), never this function",
+                "rename the function",
+            )
 
 
 def _function_uses(ctx: Context) -> Iterator[tuple[str, str, bool]]:
