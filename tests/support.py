@@ -95,3 +95,18 @@ def runs_on(path: Path, kernels: Sequence[str]) -> bool:
         return not pipeline.check_points(pipeline.load(path), list(kernels))
     except ScenarioInvalid:
         return False
+
+
+def fits_junit_xsd(report: Path) -> None:
+    """``report`` validates against junit-10.xsd (``FTSCEN_JUNIT_XSD``), when the file is at
+    hand (always in CI, where .ci/run fetches it)."""
+    xsd = os.environ.get("FTSCEN_JUNIT_XSD", "")
+    if not xsd:
+        if os.environ.get("CI") == "true":
+            import pytest
+
+            pytest.fail("FTSCEN_JUNIT_XSD is not set: .ci/run fetches junit-10.xsd")
+        return
+    import xmlschema
+
+    xmlschema.XMLSchema(xsd).validate(str(report))

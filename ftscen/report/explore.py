@@ -1,15 +1,14 @@
-"""Stage: an exploration's results -> text, JSON and JUnit (docs/explore.md).
+"""Stage: an exploration's results -> text and JSON (docs/explore.md).
 
 Text: per kernel, each check with how many placements hold of how many, a failure's witness
 placement, its replay command and its callback log; then one table per explored call
 (its points and CPUs down, the kernels across, one mark each). JSON: the same, plus every
-placement with its states. JUnit: one test case per check and kernel.
+placement with its states. JUnit is :mod:`ftscen.report.junit`'s, as for a corpus run.
 """
 
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +37,27 @@ class CheckResult:
     vacuous: bool
     witness: Witness | None = None
     mark: Mark = NO_MARK
+    #: undecided: a budget left placements unrun that could still change it (``ok`` False)
+    incomplete: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok and not self.incomplete
+
+    @property
+    def status(self) -> str:
+        """``pass``, ``fail`` or ``incomplete`` (the JSON report's ``outcome`` of a check)."""
+        return "incomplete" if self.incomplete else ("pass" if self.ok else "fail")
+
+
+def held_text(c: CheckResult) -> str:
+    """How a check went over the placements, as every report says it: ``holds in H of A
+    placements``, ``vacuous: applies in no placement``, or, undecided, ``undecided: holds
+    in H of A placements run so far``."""
+    if c.vacuous:
+        return "vacuous: applies in no placement"
+    held = f"holds in {c.held} of {c.applicable} placements"
+    return f"undecided: {held} run so far" if c.incomplete else held
 
 
 @dataclass(frozen=True)
@@ -102,13 +122,12 @@ def _coverage(k: KernelResult) -> str:
 def _check_lines(c: CheckResult) -> list[str]:
     where = f"{c.mark.at()}: " if c.mark.line else ""
     must = {"always": "every one", "sometimes": "at least one", "never": "none"}[c.quantifier]
-    held = f"holds in {c.held} of {c.applicable} placements"
-    if not c.ok:
-        held += f" (it must hold in {must})"
-    if c.vacuous:
-        held = "applies in no placement (vacuous: a quantifier over nothing fails)"
+    held = held_text(c)
     if c.ok:
         return [f"  ok    {c.title}  ({held})"]
+    if c.incomplete:
+        return [f"  ?     {c.title}  ({held})"]
+    held += " (a quantifier over nothing fails)" if c.vacuous else f" (it must hold in {must})"
     out = [f"  FAIL  {where}{c.title}", f"          {held}"]
     if c.witness is not None:
         w = c.witness
@@ -145,7 +164,7 @@ def _table_lines(rep: ExploreReport) -> list[str]:
 
 
 def summary_line(rep: ExploreReport) -> str:
-    n_fail = sum(not c.ok for k in rep.kernels for c in k.checks)
+    n_fail = sum(not c.ok for k in rep.kernels for c in k.checks)  # failed or undecided
     n_all = sum(len(k.checks) for k in rep.kernels)
     covered = f"{rep.covered}/{rep.total} placements"
     if rep.stopped is not None:
@@ -190,7 +209,7 @@ def _kernel_dict(k: KernelResult) -> dict[str, Any]:
     return {
         "kernel": k.version,
         "int3": k.int3,
-        "outcome": k.outcome.value,
+        "outcome": k.outcome.value if final(k) else "incomplete",
         "placements": k.size,
         "covered": k.covered,
         "checks": [_check_dict(c) for c in k.checks],
@@ -207,6 +226,7 @@ def _check_dict(c: CheckResult) -> dict[str, Any]:
         "check": c.key,
         "title": c.title,
         "quantifier": c.quantifier,
+        "outcome": c.status,
         "ok": c.ok,
         "applicable": c.applicable,
         "held": c.held,
@@ -215,29 +235,3 @@ def _check_dict(c: CheckResult) -> dict[str, Any]:
         if w is None
         else {"place": list(w.place), "replay": w.replay, "log": list(w.log)},
     }
-
-
-def render_junit(rep: ExploreReport) -> str:
-    """One test case per check and kernel; a failure's message is its witness."""
-    suites = ET.Element("testsuites", name="ftscen explore")
-    suite = ET.SubElement(suites, "testsuite", name=rep.path)
-    tests = failures = 0
-    for k in rep.kernels:
-        for c in k.checks:
-            tests += 1
-            case = ET.SubElement(
-                suite, "testcase", classname=rep.scenario, name=f"{c.title} [kernel {k.version}]"
-            )
-            if c.ok:
-                continue
-            failures += 1
-            held = "vacuous" if c.vacuous else f"holds in {c.held} of {c.applicable} placements"
-            text = "" if c.witness is None else "\n".join([c.witness.replay, *c.witness.log])
-            fail = ET.SubElement(case, "failure", message=held, type="assertion")
-            fail.text = text
-    for element in (suites, suite):
-        element.set("tests", str(tests))
-        element.set("failures", str(failures))
-    ET.indent(suites)
-    body = ET.tostring(suites, encoding="unicode")
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n"

@@ -69,11 +69,10 @@ def failure_lines(rec: ExploredRecord) -> list[str]:
             continue
         out.append(f"  kernel {k.version}: {word}")
         for c in k.checks:
-            if c.ok:
+            if not c.failed:
                 continue
             where = f"{c.mark.at()}: " if c.mark.line else ""
-            held = "vacuous" if c.vacuous else f"holds in {c.held} of {c.applicable} placements"
-            out.append(f"    FAIL  {where}{c.title}  ({held})")
+            out.append(f"    FAIL  {where}{c.title}  ({rx.held_text(c)})")
             if c.witness is not None:
                 out.append(f"            witness: {', '.join(c.witness.place)}")
                 out.append(f"            replay: {c.witness.replay}")

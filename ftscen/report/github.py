@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from ftscen.report.explore import held_text
 from ftscen.report.records import ExploredRecord, JobResult, RunRecord
 from ftscen.verdicts.evaluate import Outcome
 
@@ -63,8 +64,8 @@ def _for_explored(path: str, rec: ExploredRecord) -> Iterator[str]:
         title = f"ftscen explore [kernel {version}]"
         if word == "FAIL":
             for c in k.checks:
-                if not c.ok:
-                    held = "vacuous" if c.vacuous else f"holds in {c.held} of {c.applicable}"
+                if c.failed:
+                    held = held_text(c)
                     replay = f"; replay: {c.witness.replay}" if c.witness is not None else ""
                     yield command(
                         f"{c.title} ({held}){replay}", path, c.mark.line, c.mark.col, title

@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 from xml.etree import ElementTree as ET
 
 from ftscen.report.corpus import failure_lines, golden_lines
+from ftscen.report.explore import held_text
 from ftscen.report.records import INCOMPLETE, ExploredRecord, JobResult, RunRecord
 from ftscen.report.text import summary_line
 from ftscen.verdicts.evaluate import Outcome
@@ -87,7 +88,8 @@ def _explored_cases(
     """An explored file: one case per check and kernel, named as ``ftscen run FILE --junit``
     names it (``TITLE [kernel V]``); a failure's text is its replay command and its
     witness's log. An XFAIL kernel's failing checks are skipped; every check of a kernel
-    cut short by the budget is skipped, saying so; an XPASS kernel adds a failing case
+    cut short by the budget, and every check the placements run leave undecided, is
+    skipped, saying so; an XPASS kernel adds a failing case
     ``NAME [kernel V] xfail``; a golden is a case ``NAME [kernel V] golden``."""
     from ftscen.report.golden import describe
 
@@ -96,8 +98,10 @@ def _explored_cases(
     for k, (version, word, golden) in zip(rec.report.kernels, rec.words(), strict=True):
         for c in k.checks:
             case = _case(suite, result, f"{c.title} [kernel {version}]")
-            if word == INCOMPLETE:
+            if word == INCOMPLETE or c.incomplete:
                 cut = f"exploration incomplete: {k.covered} of {k.size} placements run"
+                if c.incomplete:
+                    cut += f"; {held_text(c)}"
                 _child(case, "skipped", cut, "incomplete", "")
                 kinds.append("skipped")
             elif c.ok:
@@ -106,7 +110,7 @@ def _explored_cases(
                 _child(case, "skipped", f"xfail: {c.title}", "xfail", "")
                 kinds.append("skipped")
             else:
-                held = "vacuous" if c.vacuous else f"holds in {c.held} of {c.applicable} placements"
+                held = held_text(c)
                 text = "" if c.witness is None else "\n".join([c.witness.replay, *c.witness.log])
                 _child(case, "failure", held, "AssertionFailed", text)
                 kinds.append("failure")

@@ -4,7 +4,9 @@ Each run of one placement is reduced to one state per :class:`Check` ("held", "f
 "not applicable"); the states of all placements are then folded per check, as herd7 folds
 a litmus test's outcomes: an unquantified assertion must hold in every placement where it
 applies, ``sometimes:`` in at least one, ``never:`` in none. A quantifier over no placement
-at all is a failure (vacuity), never a pass. The witness of a failure is the minimal
+at all is a failure (vacuity), never a pass, but only on a kernel whose every placement ran:
+a check that the placements run so far do not decide (no counterexample yet, or no
+placement where it applied) is incomplete when a budget left placements unrun. The witness of a failure is the minimal
 placement that shows it (fewest calls off their first point, then the earliest points).
 """
 
@@ -109,20 +111,27 @@ class Folded:
     #: the placement that shows the failure (or, for ``sometimes``, none can)
     witness: int | None
     vacuous: bool
+    #: not decided: placements left unrun could still change it (``ok`` is then False)
+    incomplete: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok and not self.incomplete
 
 
 def fold(
     check: Check,
     column: Sequence[tuple[int, str]],
     order: Mapping[int, tuple[int, tuple[int, ...]]],
+    complete: bool = True,
 ) -> Folded:
     """Fold one check's states ``(placement, state)``; ``order`` ranks placements for the
-    witness (the minimal one first)."""
+    witness (the minimal one first). ``complete``: every placement of the kernel is in
+    ``column``; if not, a check that a counterexample does not already decide (a placement
+    that breaks ``always`` or ``never``, one where ``sometimes`` holds) is incomplete."""
     applied = [(p, s) for p, s in column if s != NOT_APPLICABLE]
     held = [p for p, s in applied if s == HELD]
     failed = [p for p, s in applied if s == FAILED]
-    if not applied:
-        return Folded(check, False, 0, 0, None, True)
     q = check.quantifier
     if q is Quantifier.ALWAYS:
         ok, shows = not failed, failed
@@ -130,6 +139,11 @@ def fold(
         ok, shows = not held, held
     else:
         ok, shows = bool(held), []
+    decided = bool(shows) or (q is Quantifier.SOMETIMES and ok)
+    if not complete and not decided:
+        return Folded(check, False, len(applied), len(held), None, False, incomplete=True)
+    if not applied:
+        return Folded(check, False, 0, 0, None, True)
     witness = min(shows, key=lambda p: order[p]) if shows and not ok else None
     return Folded(check, ok, len(applied), len(held), witness, False)
 

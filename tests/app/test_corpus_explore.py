@@ -239,6 +239,6 @@ def test_format_github_annotates_a_failing_check_at_its_line(tree: Path) -> None
     found = [t for t in res.stdout.splitlines() if t.startswith("::error")]
     assert found[0].startswith(
         "::error file=c/explore-seed-window.yaml,line=34,col=5,title=ftscen explore [kernel 5.1]::"
-        "never: call window: ran [do_IRQ] (holds in 14 of 49); replay: ftscen run "
+        "never: call window: ran [do_IRQ] (holds in 14 of 49 placements); replay: ftscen run "
     )
     assert len(found) == 2

@@ -1,0 +1,101 @@
+"""An exploration cut short by a budget (``--max-placements``, ``--max-time``), and the
+reports of an exploration against its exit code.
+
+A check is decided by the placements run only through a counterexample: a placement that
+breaks ``always`` or ``never``, or one where ``sometimes`` holds. Anything else, including a
+check that applied in none of the placements run, could change with the placements left,
+so it is incomplete, never a pass and never a (vacuous) failure (docs/explore.md)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from ftscen.core.errors import ExitCode
+from tests.support import copy_fixture, fits_junit_xsd, invoke
+
+SEED = "explore-seed-window.yaml"
+FREED = "explore-stop-trampoline-freed.yaml"
+
+
+def _json(path: Path, *args: str) -> tuple[int, dict]:
+    res = invoke(["run", str(path), "--format", "json", *args])
+    return res.exit_code, json.loads(res.stdout)
+
+
+def test_kernels_never_run_are_incomplete_not_vacuous(tmp_path: Path) -> None:
+    # 5.5 has 16 placements (4 points x 4 for window_tail): the budget runs 5.5 alone
+    path = copy_fixture(SEED, tmp_path)
+    args = ["--kernel", "5.5,5.9,5.10", "--max-placements", "16"]
+    code, doc = _json(path, *args)
+    assert code == ExitCode.INCOMPLETE
+    by = {k["kernel"]: k for k in doc["kernels"]}
+    assert by["5.5"]["outcome"] == "pass" and by["5.5"]["covered"] == 16
+    for version in ("5.9", "5.10"):
+        k = by[version]
+        assert k["covered"] == 0 and k["outcome"] == "incomplete"
+        assert all(c["outcome"] == "incomplete" and not c["vacuous"] for c in k["checks"])
+        assert not any(c["ok"] for c in k["checks"])
+    res = invoke(["run", str(path), *args])
+    assert res.exit_code == ExitCode.INCOMPLETE
+    assert "vacuous" not in res.stdout and "  FAIL  " not in res.stdout
+    assert "  ?     never: call window: ran [do_IRQ]  (undecided: holds in 0 of 0" in res.stdout
+
+
+def test_a_half_covered_kernel_without_a_witness_is_incomplete(tmp_path: Path) -> None:
+    # 16 placements of 5.5, then 34 of the 49 of 5.3 (7 points x 7: no int3 skip from 5.3)
+    path = copy_fixture(SEED, tmp_path)
+    code, doc = _json(path, "--kernel", "5.5,5.3", "--max-placements", "50")
+    assert code == ExitCode.INCOMPLETE
+    k = doc["kernels"][1]
+    assert (k["kernel"], k["covered"], k["placements"]) == ("5.3", 34, 49)
+    assert k["outcome"] == "incomplete"
+    never = next(c for c in k["checks"] if c["title"] == "never: call window: ran [do_IRQ]")
+    assert never["outcome"] == "incomplete" and never["witness"] is None
+
+
+def test_max_time_0_decides_nothing(tmp_path: Path) -> None:
+    path = copy_fixture(SEED, tmp_path)
+    code, doc = _json(path, "--kernel", "5.5", "--max-time", "0")
+    assert code == ExitCode.INCOMPLETE and doc["covered"] == 0
+    assert doc["kernels"][0]["outcome"] == "incomplete"
+    assert {c["outcome"] for c in doc["kernels"][0]["checks"]} == {"incomplete"}
+
+
+def test_single_file_junit_skips_undecided_checks(tmp_path: Path) -> None:
+    path = copy_fixture(SEED, tmp_path)
+    report = tmp_path / "r.xml"
+    res = invoke(
+        ["run", str(path), "--kernel", "5.5,5.9", "--max-placements", "16", "--junit", str(report)]
+    )
+    assert res.exit_code == ExitCode.INCOMPLETE
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert suite.get("failures") == "0" and suite.get("tests") == "12"
+    assert suite.get("skipped") == "6"  # the six checks of 5.9
+    skipped = [c for c in suite if c.find("skipped") is not None]
+    assert all(c.get("name", "").endswith("[kernel 5.9]") for c in skipped)
+    fits_junit_xsd(report)
+
+
+def test_single_file_junit_follows_xfail(tmp_path: Path) -> None:
+    # before 6.1 the freed trampoline faults: 6.0 is XFAIL (exit 0), 6.1 passes
+    path = copy_fixture(FREED, tmp_path)
+    report = tmp_path / "r.xml"
+    res = invoke(["run", str(path), "--kernel", "6.0,6.1", "--junit", str(report)])
+    assert res.exit_code == ExitCode.OK
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0"
+    assert int(suite.get("skipped", "0")) >= 1
+    fits_junit_xsd(report)
+    # marked xfail on 6.1 too, where it holds: XPASS, exit 1 and a failing case
+    text = path.read_text().replace('kernels: "<6.1"', 'kernels: "<=6.1"')
+    path.write_text(text)
+    res = invoke(["run", str(path), "--kernel", "6.1", "--junit", str(report)])
+    assert res.exit_code == ExitCode.FAIL
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+    names = [c.get("name") for c in suite if c.find("failure") is not None]
+    assert names == ["explore-stop-trampoline-freed [kernel 6.1] xfail"]
+    fits_junit_xsd(report)
