@@ -289,15 +289,21 @@ def _table(
     space: Space, checks: list[Check], found: dict[int, str]
 ) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
     """Per explored call and choice: ``x`` when a placement with the call there breaks a
-    check about that call (or about the whole run), ``.`` when none does."""
+    check about that call (or about the whole run), ``.`` when none does and every
+    placement with the call there ran, ``?`` when some did not (a budget stopped first)."""
     marks = [[rx.MARK_NOT_RUN] * len(s.choices) for s in space.slots]
+    ran = [[0] * len(s.choices) for s in space.slots]
     concerns = [[_concerns(c, s.id) for c in checks] for s in space.slots]
     for n, states in found.items():
         broken = [_broken(c, st) for c, st in zip(checks, states, strict=True)]
         for i, d in enumerate(space.digits(n)):
+            ran[i][d] += 1
             if any(b and mine for b, mine in zip(broken, concerns[i], strict=True)):
                 marks[i][d] = rx.MARK_FAIL
-            elif marks[i][d] == rx.MARK_NOT_RUN:
+    for i, slot in enumerate(space.slots):
+        each = space.size // len(slot.choices)  # placements with the call at one choice
+        for d, count in enumerate(ran[i]):
+            if marks[i][d] != rx.MARK_FAIL and count == each:
                 marks[i][d] = rx.MARK_OK
     out = []
     for slot, row in zip(space.slots, marks, strict=True):
@@ -312,7 +318,8 @@ def _table(
 def _by_symbol(slot: Slot, row: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """An explored stop's marks, one per symbol (``stop in D.tramp``) rather than one per
     address: ``x`` when a placement with the stop anywhere in it breaks a check, ``?`` when
-    one did not run, else ``.`` (each stop is in the JSON report's runs)."""
+    one did not run, else ``.`` (each stop is in the JSON report's runs): the rule of
+    :func:`_table` for one address, folded over the symbol's addresses."""
     grouped: dict[str, list[str]] = {}
     for (address, _), mark in zip(slot.choices, row, strict=True):
         grouped.setdefault(f"stop in {stop_symbol(address)}", []).append(mark)

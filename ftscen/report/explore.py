@@ -139,14 +139,15 @@ def _check_lines(c: CheckResult) -> list[str]:
 
 def _table_lines(rep: ExploreReport) -> list[str]:
     """Per explored call: its choices down, kernels across; ``.`` every placement with the
-    call there passes, ``x`` one fails at least, ``-`` not a point on that kernel, ``?`` not
-    run (a budget stopped the exploration)."""
+    call there ran and passes, ``x`` one fails at least, ``-`` not a point on that kernel,
+    ``?`` some placement with the call there did not run (a budget stopped first) and none
+    of those run fails."""
     if not rep.kernels:
         return []
     heads = [k.version for k in rep.kernels]
     legend = (
-        "placements (. every placement with the call there holds, x one fails at least, "
-        "- no such point on that kernel, ? not run):"
+        "placements (. every placement with the call there ran and holds, "
+        "x one fails at least, - no such point on that kernel, ? not every one ran):"
     )
     out = [legend]
     for n, (name, _, _) in enumerate(rep.kernels[0].table):

@@ -99,3 +99,18 @@ def test_single_file_junit_follows_xfail(tmp_path: Path) -> None:
     names = [c.get("name") for c in suite if c.find("failure") is not None]
     assert names == ["explore-stop-trampoline-freed [kernel 6.1] xfail"]
     fits_junit_xsd(report)
+
+
+def test_the_table_marks_a_partly_run_choice_unknown(tmp_path: Path) -> None:
+    # 5.3: 7 points per call, window_tail varying fastest; placements 0-33 ran, so window's
+    # first four points fully (28), sites.int3 for 6 of its 7, the last two not at all; each
+    # point of window_tail in at most 5 of its 7 placements
+    path = copy_fixture(SEED, tmp_path)
+    res = invoke(["run", str(path), "--kernel", "5.5,5.3", "--max-placements", "50"])
+    table = res.stdout.split("  window ")[1]
+    window, tail = table.split("  window_tail ")
+    marks = {r.split()[0]: r.split()[-1] for r in window.splitlines()[1:] if r.strip()}
+    assert marks["start"] == marks["function_tracer.tramp_call.done"] == "."
+    assert marks["sites.int3"] == marks["sites.done"] == "?"
+    rows = [r for r in tail.splitlines()[1:8] if r.strip()]
+    assert len(rows) == 7 and all(r.split()[-1] == "?" for r in rows), rows
