@@ -307,15 +307,26 @@ def _explore(opts: ExploreOptions, files: int, color: str, ignored: list[str]) -
 def validate(
     paths: Paths,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    max_placements: Annotated[
+        int,
+        typer.Option(
+            "--max-placements",
+            min=1,
+            help="Refuse a file whose placement space on a kernel is over N, as run does.",
+        ),
+    ] = 100_000,
 ) -> None:
-    """Check scenarios (schema, names, and the points each step really passes)."""
+    """Check scenarios (schema, names, the points each step really passes, and the size of
+    an exploration's placement space)."""
     from ftscen.app.corpus import STDIN
     from ftscen.app.pipeline import read_stdin
     from ftscen.app.validating import validate_paths
 
     stdin = read_stdin() if any(str(p) == STDIN for p in paths) else None
     try:
-        code = validate_paths(paths, fmt is Format.json, sys.stdout, sys.stderr, stdin)
+        code = validate_paths(
+            paths, fmt is Format.json, sys.stdout, sys.stderr, stdin, max_placements
+        )
     except UsageError as exc:
         raise _usage(exc) from None
     raise typer.Exit(code)

@@ -22,17 +22,27 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from ftscen.app import corpus
+from ftscen.app.explore_plan import DEFAULT_MAX_PLACEMENTS, plan
 from ftscen.core.errors import Diagnostic, ExitCode, InternalError, ScenarioInvalid, UsageError
 
 
-def problems_of(path: str | os.PathLike[str], text: bytes | None = None) -> list[Diagnostic]:
-    """Every problem of one file: loading (schema, names) and the points of its steps.
-    ``text``: the scenario's bytes, already read from standard input (shown as ``<stdin>``)."""
+def problems_of(
+    path: str | os.PathLike[str],
+    text: bytes | None = None,
+    max_placements: int = DEFAULT_MAX_PLACEMENTS,
+) -> list[Diagnostic]:
+    """Every problem of one file: loading (schema, names), the points of its steps and, for
+    a file with explored calls, a placement space over ``max_placements`` (which ``ftscen
+    run`` would refuse with the same diagnostic). ``text``: the scenario's bytes, already
+    read from standard input (shown as ``<stdin>``)."""
     from ftscen.app import pipeline as api
 
     try:
         sc = api.load(path) if text is None else api.load_text(corpus.STDIN_SHOWN, text)
-        return api.check_points(sc)
+        problems = api.check_points(sc)
+        if not problems and sc.explores:
+            plan(sc, api.profiles(sc, None), max_placements)
+        return problems
     except ScenarioInvalid as exc:
         return list(exc.diagnostics)
 
@@ -43,6 +53,7 @@ def validate_paths(
     out: IO[str],
     err: IO[str],
     stdin: bytes | None = None,
+    max_placements: int = DEFAULT_MAX_PLACEMENTS,
 ) -> ExitCode:
     """Check every scenario file under ``paths``; the exit code (0 all valid, 2 otherwise)."""
     from ftscen.app.pipeline import display_path
@@ -61,7 +72,7 @@ def validate_paths(
         text = stdin if str(found_path) == corpus.STDIN else None
         path = corpus.STDIN_SHOWN if text is not None else found_path
         try:
-            problems = problems_of(path, text)
+            problems = problems_of(path, text, max_placements)
         except InternalError as exc:  # reported for this file; the others are still checked
             broken += 1
             files.append({"file": display_path(path), "valid": False, "internal_error": str(exc)})

@@ -114,3 +114,25 @@ def test_the_table_marks_a_partly_run_choice_unknown(tmp_path: Path) -> None:
     assert marks["sites.int3"] == marks["sites.done"] == "?"
     rows = [r for r in tail.splitlines()[1:8] if r.strip()]
     assert len(rows) == 7 and all(r.split()[-1] == "?" for r in rows), rows
+
+
+def test_validate_refuses_a_space_over_the_limit_as_run_does(tmp_path: Path) -> None:
+    path = copy_fixture(SEED, tmp_path)  # 7 x 7 placements on its kernel, 5.3
+    res = invoke(["validate", str(path), "--max-placements", "10"])
+    ran = invoke(["run", str(path), "--max-placements", "10"])
+    assert res.exit_code == ran.exit_code == ExitCode.INVALID
+    said = "explore-seed-window.yaml:27:13: error: 49 placements on kernel 5.3"
+    assert said in res.stderr and said in ran.stderr
+    assert invoke(["validate", str(path)]).exit_code == ExitCode.OK
+    # three calls at any point on any of 8 CPUs (7 of them free of the patcher): 49^3
+    text = path.read_text().replace('  version: "5.3"\n', '  version: "5.3"\n  cpus: 8\n')
+    text = text.replace("      - at: any\n", "      - at: any\n        cpu: any\n")
+    text = text.replace(
+        "        id: window_tail\n",
+        "        id: window_tail\n      - at: any\n        cpu: any\n        call: do_IRQ\n"
+        "        id: third\n",
+    )
+    path.write_text(text)
+    res = invoke(["validate", str(path)])
+    assert res.exit_code == ExitCode.INVALID
+    assert "117649 placements on kernel 5.3" in res.stderr and "the limit is 100000" in res.stderr
