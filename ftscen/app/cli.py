@@ -254,6 +254,7 @@ def run(
             junit,
             Budget(max_insns, max_total),
             stdin,
+            github=fmt is RunFormat.github,
         )
         ignored = [
             name

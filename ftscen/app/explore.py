@@ -35,6 +35,7 @@ from ftscen.emu.explore import Slot
 from ftscen.emu.explore_stops import stop_symbol
 from ftscen.emu.run import Budget, run_scenario
 from ftscen.report import explore as rx
+from ftscen.report.records import ExploredRecord, JobResult, RunRecord
 from ftscen.report.text import log_lines
 from ftscen.verdicts.evaluate import Outcome
 from ftscen.verdicts.quantify import FAILED, HELD, Check, checks_for, describe, fold
@@ -53,6 +54,7 @@ class ExploreOptions:
     junit: str | None = None
     budget: Budget = field(default_factory=Budget)
     stdin: bytes | None = None
+    github: bool = False  # --format github: also a workflow command per failing check
 
 
 def wants_explore(sc: Scenario, places: tuple[str, ...]) -> bool:
@@ -136,6 +138,10 @@ def run_explore(
     stopped = "placements" if cut else covered.stopped
     rep = build_report(sc, shown, spaces, covered, stopped, opts.budget, opts.places)
     out.write(rx.render_json(rep) if opts.json else rx.render_text(rep))
+    if opts.github:
+        from ftscen.report.github import workflow_commands
+
+        out.write("".join(line + "\n" for line in workflow_commands([_job(rep, sc)])))
     if opts.junit is not None and not _write_junit(opts.junit, _junit(rep, sc), err):
         return ExitCode.OUTPUT
     if rep.failed and (stopped is None or rx.definite(rep)):
@@ -143,14 +149,19 @@ def run_explore(
     return ExitCode.INCOMPLETE if stopped is not None else ExitCode.OK
 
 
+def _job(rep: rx.ExploreReport, sc: Scenario) -> JobResult:
+    """The exploration as a corpus run records an explored file (for its JUnit and GitHub
+    reports: one renderer each, for one file or many)."""
+    record = ExploredRecord(rep, seconds=rep.seconds, own=sc.kernel.version)
+    return JobResult(rep.path, explored=record)
+
+
 def _junit(rep: rx.ExploreReport, sc: Scenario) -> str:
     """The JUnit report of one explored file: as a corpus run writes it for that file
     (:mod:`ftscen.report.junit`: XFAIL and undecided checks skipped, XPASS a failure)."""
     from ftscen.report import junit
-    from ftscen.report.records import ExploredRecord, JobResult
 
-    record = ExploredRecord(rep, seconds=rep.seconds, own=sc.kernel.version)
-    return junit.render([JobResult(rep.path, explored=record)])
+    return junit.render([_job(rep, sc)])
 
 
 def _write_junit(path: str, data: str, err: IO[str]) -> bool:
@@ -188,6 +199,11 @@ def _replay(
         out.write(render_json(reports))
     else:
         out.write("".join(render_text(r) for r in reports))
+    if opts.github:
+        from ftscen.report.github import workflow_commands
+
+        job = JobResult(shown, runs=tuple(RunRecord(r) for r in reports))
+        out.write("".join(line + "\n" for line in workflow_commands([job])))
     return ExitCode.OK if all(r.outcome.ok for r in reports) else ExitCode.FAIL
 
 

@@ -136,3 +136,24 @@ def test_validate_refuses_a_space_over_the_limit_as_run_does(tmp_path: Path) -> 
     res = invoke(["validate", str(path)])
     assert res.exit_code == ExitCode.INVALID
     assert "117649 placements on kernel 5.3" in res.stderr and "the limit is 100000" in res.stderr
+
+
+def test_format_github_annotates_a_single_explored_file(tmp_path: Path) -> None:
+    # before 5.2 the int3 handler skips the call at sites.int3: both never: checks fail
+    path = copy_fixture(SEED, tmp_path)
+    res = invoke(["run", str(path), "--kernel", "5.1,5.3", "--format", "github"])
+    assert res.exit_code == ExitCode.FAIL
+    found = [t for t in res.stdout.splitlines() if t.startswith("::error")]
+    assert len(found) == 2
+    assert found[0].startswith(
+        f"::error file={path},line=34,col=5,title=ftscen explore [kernel 5.1]::"
+        "never: call window: ran [do_IRQ] (holds in 14 of 49 placements); replay: ftscen run "
+    )
+    replay = found[0].split("; replay: ")[1]
+    assert replay.endswith("--kernel 5.1 --place window=sites.int3 --place window_tail=start")
+    # the replay is a plain run of that placement: annotated as any plain file
+    pinned = ["--place", "window=sites.int3", "--place", "window_tail=start"]
+    res = invoke(["run", str(path), "--kernel", "5.1", *pinned, "--format", "github"])
+    found = [t for t in res.stdout.splitlines() if t.startswith("::error")]
+    assert res.exit_code == ExitCode.FAIL and len(found) == 1
+    assert found[0].startswith(f"::error file={path},line=34,col=5,title=ftscen [kernel 5.1]::")
