@@ -113,9 +113,10 @@ def run_explore(
     versions = list(opts.versions) if opts.versions else None
     profiles = api.profiles(sc, versions)
     places = parse_places(list(opts.places))
+    known = None
     if places:
         pinned = apply_places(sc, places)
-        check_places(sc, pinned, profiles, places)
+        known = check_places(sc, pinned, profiles, places)
         sc = pinned
     if not sc.explores:
         if opts.junit is not None:
@@ -125,7 +126,7 @@ def run_explore(
         return _replay(sc, shown, versions, opts, out)
     if opts.junit is not None:
         check_junit_path(opts.junit)
-    spaces = plan(sc, profiles, opts.max_placements)
+    spaces = plan(sc, profiles, opts.max_placements, known)
     jobs = 1 if opts.jobs == 1 or opts.scheduler else worker_count(opts.jobs, 1 << 30, err)
     # a cluster's size is not known here: enough parts to keep a few dozen workers busy
     parts, cut = partition(spaces, opts.max_placements, 32 if opts.scheduler else jobs)

@@ -96,12 +96,26 @@ def space_of(sc: Scenario, profile: KernelProfile) -> tuple[Space, list[Diagnost
     return Space(profile, tuple(slots(sc, profile, passed, stops))), found + bad
 
 
-def plan(sc: Scenario, profiles: list[KernelProfile], max_placements: int) -> list[Space]:
-    """One :class:`Space` per kernel, or every problem as located diagnostics."""
+def plan(
+    sc: Scenario,
+    profiles: list[KernelProfile],
+    max_placements: int,
+    known: list[Space] | None = None,
+) -> list[Space]:
+    """One :class:`Space` per kernel, or every problem as located diagnostics. ``known``:
+    the spaces of the file before ``--place`` pinned some of its calls (``sc``), from
+    :func:`check_places`; without explored stops, the space of ``sc`` is theirs without the
+    pinned calls (a step's points are the patcher's alone, whatever the calls), so it is not
+    planned again."""
     problems: list[Diagnostic] = []
     spaces = []
-    for profile in profiles:
-        space, found = space_of(sc, profile)
+    for n, profile in enumerate(profiles):
+        found: list[Diagnostic] = []
+        if known is not None and not any(s.stops for s in known[n].slots):
+            left = {key for key, _, _ in explored_entries(sc)}
+            space = Space(profile, tuple(s for s in known[n].slots if s.key in left))
+        else:
+            space, found = space_of(sc, profile)
         problems += [d for d in found if d not in problems]
         spaces.append(space)
         if space.size > max_placements and space.slots:
@@ -181,12 +195,15 @@ def check_places(
     pinned: Scenario,
     profiles: list[KernelProfile],
     places: dict[str, tuple[str, int | None]],
-) -> None:
-    """Each ``--place`` names a point (and CPU) its call may take on every kernel run."""
+) -> list[Space]:
+    """Each ``--place`` names a point (and CPU) its call may take on every kernel run; the
+    spaces of ``sc`` (for :func:`plan` of the pinned file)."""
+    spaces = []
     for profile in profiles:
         space, problems = space_of(sc, profile)
         if problems:
             raise ScenarioInvalid(problems)
+        spaces.append(space)
         by_id = {s.id: s for s in space.slots}
         for name, (point, cpu) in places.items():
             slot = by_id[name]
@@ -202,3 +219,4 @@ def check_places(
             cpus = sorted({c for _, c in slot.choices})
             if cpu is not None and cpu not in cpus:
                 raise UsageError(f"--place {name}: cpu {cpu} is not one of {cpus}")
+    return spaces

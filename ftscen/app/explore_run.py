@@ -42,32 +42,27 @@ class Covered:
     #: None: every placement ran; else what cut it short
     stopped: str | None
     seconds: float
-    #: placements rebuilt from the saved machine / run from the start
-    spliced: int = 0
 
 
-def run_part(sc: Scenario, space: Space, lo: int, hi: int, budget: Budget) -> tuple[list[str], int]:
-    """Placements ``lo``..``hi`` of ``space``: one state string each, and how many were
-    assembled from the probed segments (the rest ran from the start)."""
+def run_part(sc: Scenario, space: Space, lo: int, hi: int, budget: Budget) -> list[str]:
+    """Placements ``lo``..``hi`` of ``space``: one state string each (assembled from the
+    probed segments where it can be, else run from the start)."""
     profile = space.profile
     checks = checks_for(sc, profile.release)
     if any(s.stops for s in space.slots):
         # an explored stop: its calls in flight make waits the saved machine does not
         # model, so each placement runs from the start, as its replay does
         pinned = (space.pinned(sc, index) for index in range(lo, hi))
-        return [states(run_scenario(p, profile, budget), checks) for p in pinned], 0
+        return [states(run_scenario(p, profile, budget), checks) for p in pinned]
     probed = probe(sc, profile, list(space.slots), budget)
     spliced_states = SplicedStates(probed, checks, [s.id for s in space.slots])
     out = []
-    spliced = 0
     for index in range(lo, hi):
         got = spliced_states.states(space.place(index))
         if got is None:
             got = states(run_scenario(space.pinned(sc, index), profile, budget), checks)
-        else:
-            spliced += 1
         out.append(got)
-    return out, spliced
+    return out
 
 
 def partition(spaces: list[Space], limit: int, workers: int) -> tuple[list[Part], bool]:
@@ -100,7 +95,7 @@ def execute(
     """Run ``parts`` and merge them; stop when ``deadline`` (a ``time.monotonic()``) passes."""
     start = time.monotonic()
     found: list[dict[int, str]] = [{} for _ in spaces]
-    done = spliced = 0
+    done = 0
     stopped = None
     if scheduler is not None:
         results = _dask(sc, spaces, parts, budget, scheduler, deadline)
@@ -112,16 +107,15 @@ def execute(
         if got is None:
             stopped = "time"
             continue
-        for offset, s in enumerate(got[0]):
+        for offset, s in enumerate(got):
             found[part.kernel][part.lo + offset] = s
-        done += len(got[0])
-        spliced += got[1]
+        done += len(got)
         if progress is not None:
             progress(done, time.monotonic() - start)
-    return Covered(found, stopped, time.monotonic() - start, spliced)
+    return Covered(found, stopped, time.monotonic() - start)
 
 
-Result = tuple[Part, tuple[list[str], int] | None]
+Result = tuple[Part, list[str] | None]
 
 
 def _late(deadline: float | None) -> bool:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ftscen.core.errors import ExitCode
 from tests.support import copy_fixture, fits_junit_xsd, invoke
@@ -157,3 +160,24 @@ def test_format_github_annotates_a_single_explored_file(tmp_path: Path) -> None:
     found = [t for t in res.stdout.splitlines() if t.startswith("::error")]
     assert res.exit_code == ExitCode.FAIL and len(found) == 1
     assert found[0].startswith(f"::error file={path},line=34,col=5,title=ftscen [kernel 5.1]::")
+
+
+def test_place_plans_each_kernel_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # --place checks the file's spaces; the pinned file's are those without the pinned call
+    from ftscen.app import explore_plan
+
+    planned: list[str] = []
+    real = explore_plan.space_of
+
+    def counted(sc: Any, profile: Any) -> Any:
+        planned.append(profile.version)
+        return real(sc, profile)
+
+    monkeypatch.setattr(explore_plan, "space_of", counted)
+    path = copy_fixture(SEED, tmp_path)
+    args = ["--kernel", "5.1,5.3", "--place", "window=sites.int3"]
+    code, doc = _json(path, *args)
+    assert planned == ["5.1", "5.3"]
+    assert code == ExitCode.FAIL  # on 5.1 window at sites.int3 runs do_IRQ unpatched
+    assert doc["calls"] == ["window_tail (at: any)"]
+    assert [k["placements"] for k in doc["kernels"]] == [7, 7]
