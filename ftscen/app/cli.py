@@ -255,6 +255,7 @@ def run(
             Budget(max_insns, max_total),
             stdin,
             github=fmt is RunFormat.github,
+            html=html,
         )
         ignored = [
             name

@@ -55,6 +55,7 @@ class ExploreOptions:
     budget: Budget = field(default_factory=Budget)
     stdin: bytes | None = None
     github: bool = False  # --format github: also a workflow command per failing check
+    html: str | None = None  # --html with --place: the replay's HTML report
 
 
 def wants_explore(sc: Scenario, places: tuple[str, ...]) -> bool:
@@ -97,7 +98,9 @@ def dispatch(
         if asked:
             raise UsageError(f"{opts.path} has no explored calls (at: any, a list, cpu: any)")
         return None
-    if ignored:  # --golden, --html, --shard: run as a corpus runs it (docs/explore.md)
+    replay_html = ignored == ["--html"] and opts.places and opts.scheduler is None
+    if ignored and not (replay_html and opts.max_time is None):
+        # --golden, --html, --shard: run as a corpus runs it (docs/explore.md)
         if asked:
             raise UsageError(f"{', '.join(ignored)}: not with --place, --scheduler, --max-time")
         return None
@@ -114,16 +117,24 @@ def run_explore(
     profiles = api.profiles(sc, versions)
     places = parse_places(list(opts.places))
     known = None
+    if opts.html is not None:
+        from ftscen.app.output import check_html_option, html_path_ok
+
+        check_html_option(opts.html)
+        if not html_path_ok(opts.html, err):
+            return ExitCode.OUTPUT
     if places:
         pinned = apply_places(sc, places)
         known = check_places(sc, pinned, profiles, places)
         sc = pinned
+    if opts.html is not None and sc.explores:
+        raise UsageError("--html with --place: pin every explored call (the replay of a witness)")
     if not sc.explores:
         if opts.junit is not None:
             raise UsageError(
                 "--junit: a --place replay is one run; run the exploration for a report"
             )
-        return _replay(sc, shown, versions, opts, out)
+        return _replay(sc, shown, versions, opts, out, err)
     if opts.junit is not None:
         check_junit_path(opts.junit)
     spaces = plan(sc, profiles, opts.max_placements, known)
@@ -189,7 +200,12 @@ def _progress(err: IO[str], total: int) -> Callable[[int, float], None]:
 
 
 def _replay(
-    sc: Scenario, shown: str, versions: list[str] | None, opts: ExploreOptions, out: IO[str]
+    sc: Scenario,
+    shown: str,
+    versions: list[str] | None,
+    opts: ExploreOptions,
+    out: IO[str],
+    err: IO[str],
 ) -> ExitCode:
     """Every explored call pinned: the one run of that placement, reported as ``ftscen run``
     reports a file (the log shown is the witness's, line for line)."""
@@ -200,11 +216,16 @@ def _replay(
         out.write(render_json(reports))
     else:
         out.write("".join(render_text(r) for r in reports))
+    job = JobResult(shown, runs=tuple(RunRecord(r) for r in reports))
     if opts.github:
         from ftscen.report.github import workflow_commands
 
-        job = JobResult(shown, runs=tuple(RunRecord(r) for r in reports))
         out.write("".join(line + "\n" for line in workflow_commands([job])))
+    if opts.html is not None:
+        from ftscen.app.output import write_html
+
+        if not write_html(opts.html, [job], versions, err):
+            return ExitCode.OUTPUT
     return ExitCode.OK if all(r.outcome.ok for r in reports) else ExitCode.FAIL
 
 

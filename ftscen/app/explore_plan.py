@@ -62,7 +62,8 @@ class Space:
 
     def rank(self, index: int) -> tuple[int, tuple[int, ...]]:
         """How minimal a placement is: fewest calls off their first point, then the
-        earliest points (then the lowest CPUs); an explored stop is never "off": its
+        earliest points (then the lowest CPUs), in each call's order of choices (the
+        timeline's for ``at: any``, the list's for ``at: [P, ...]``); an explored stop is never "off": its
         earliest address along the call's path comes first."""
         digits = self.digits(index)
         off = sum(

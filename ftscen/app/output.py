@@ -23,7 +23,7 @@ import io
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
@@ -32,6 +32,8 @@ from ftscen.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
+
+    from ftscen.report.records import JobResult
 
 
 class OutputFailure(BaseException):
@@ -221,3 +223,50 @@ def check_junit_path(path: str) -> None:
         )
     if not os.path.isdir(target.parent):
         raise UsageError(f"--junit: directory {target.parent.as_posix()} does not exist")
+
+
+def check_html_option(path: str) -> None:
+    """--html with no file name, or without Jinja2 to render it: a usage error."""
+    from ftscen.report.html import HtmlUnavailable, require
+
+    if not path.strip():
+        raise UsageError("--html needs a file name, e.g. --html ftscen-report.html")
+    try:
+        require()
+    except HtmlUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
+def html_path_ok(path: str, err: IO[str]) -> bool:
+    """Refuse, before anything runs, an --html path that cannot be written as a file (a
+    folder, a missing or read-only directory, a read-only file); False after saying why.
+    Naming the file is asking for it, so an existing file is replaced."""
+    target = Path(path)
+    problem = ""
+    if os.path.isdir(target):
+        example = (target / "ftscen-report.html").as_posix()
+        problem = f"{path} is a folder; name a file in it, e.g. --html {example}"
+    elif not os.path.isdir(target.parent):
+        problem = f"directory {target.parent.as_posix()} does not exist"
+    elif not os.access(target.parent, os.W_OK | os.X_OK):
+        problem = f"directory {target.parent.as_posix()} is not writable"
+    elif os.path.exists(target) and not os.access(target, os.W_OK):
+        problem = f"{path} is not writable"
+    if problem:
+        err.write(f"ftscen: error: --html: {problem}\n")
+    return not problem
+
+
+def write_html(
+    path: str, results: Sequence[JobResult], versions: Sequence[str] | None, err: IO[str]
+) -> bool:
+    """Write the page atomically; False (and why, on ``err``) when the OS refuses."""
+    from ftscen.report import html
+    from ftscen.report.golden import write_atomic
+
+    try:
+        write_atomic(Path(path), html.render(results, versions))
+    except OSError as exc:
+        err.write(f"ftscen: error: cannot write the HTML report {path}: {exc.strerror or exc}\n")
+        return False
+    return True

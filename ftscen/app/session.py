@@ -16,7 +16,15 @@ from typing import IO
 
 from ftscen.app import corpus
 from ftscen.app.corpus import Job
-from ftscen.app.output import Terminated, check_junit_path, is_terminal, wants_color
+from ftscen.app.output import (
+    Terminated,
+    check_html_option,
+    check_junit_path,
+    html_path_ok,
+    is_terminal,
+    wants_color,
+    write_html,
+)
 from ftscen.app.workers import worker_count
 from ftscen.core.errors import ExitCode, UsageError
 from ftscen.emu.run import Budget
@@ -240,18 +248,6 @@ def _columns(opts: RunOptions) -> list[str] | None:
     return columns(opts.versions)
 
 
-def check_html_option(path: str) -> None:
-    """--html with no file name, or without Jinja2 to render it: a usage error."""
-    from ftscen.report.html import HtmlUnavailable, require
-
-    if not path.strip():
-        raise UsageError("--html needs a file name, e.g. --html ftscen-report.html")
-    try:
-        require()
-    except HtmlUnavailable as exc:
-        raise UsageError(str(exc)) from None
-
-
 def write_junit(
     path: str,
     results: Sequence[JobResult],
@@ -267,41 +263,6 @@ def write_junit(
         write_atomic(Path(path), junit.render(results, versions, interrupted=interrupted))
     except OSError as exc:
         err.write(f"ftscen: error: cannot write the JUnit report {path}: {exc.strerror or exc}\n")
-        return False
-    return True
-
-
-def html_path_ok(path: str, err: IO[str]) -> bool:
-    """Refuse, before anything runs, an --html path that cannot be written as a file (a
-    folder, a missing or read-only directory, a read-only file); False after saying why.
-    Naming the file is asking for it, so an existing file is replaced."""
-    target = Path(path)
-    problem = ""
-    if os.path.isdir(target):
-        example = (target / "ftscen-report.html").as_posix()
-        problem = f"{path} is a folder; name a file in it, e.g. --html {example}"
-    elif not os.path.isdir(target.parent):
-        problem = f"directory {target.parent.as_posix()} does not exist"
-    elif not os.access(target.parent, os.W_OK | os.X_OK):
-        problem = f"directory {target.parent.as_posix()} is not writable"
-    elif os.path.exists(target) and not os.access(target, os.W_OK):
-        problem = f"{path} is not writable"
-    if problem:
-        err.write(f"ftscen: error: --html: {problem}\n")
-    return not problem
-
-
-def write_html(
-    path: str, results: Sequence[JobResult], versions: Sequence[str] | None, err: IO[str]
-) -> bool:
-    """Write the page atomically; False (and why, on ``err``) when the OS refuses."""
-    from ftscen.report import html
-    from ftscen.report.golden import write_atomic
-
-    try:
-        write_atomic(Path(path), html.render(results, versions))
-    except OSError as exc:
-        err.write(f"ftscen: error: cannot write the HTML report {path}: {exc.strerror or exc}\n")
         return False
     return True
 

@@ -7,7 +7,8 @@ applies, ``sometimes:`` in at least one, ``never:`` in none. A quantifier over n
 at all is a failure (vacuity), never a pass, but only on a kernel whose every placement ran:
 a check that the placements run so far do not decide (no counterexample yet, or no
 placement where it applied) is incomplete when a budget left placements unrun. The witness of a failure is the minimal
-placement that shows it (fewest calls off their first point, then the earliest points).
+placement that shows it (fewest calls off their first point, then the earliest points, in
+each call's order of points: the timeline's for ``at: any``, the list's for a list).
 """
 
 from __future__ import annotations

@@ -181,3 +181,17 @@ def test_place_plans_each_kernel_once(tmp_path: Path, monkeypatch: pytest.Monkey
     assert code == ExitCode.FAIL  # on 5.1 window at sites.int3 runs do_IRQ unpatched
     assert doc["calls"] == ["window_tail (at: any)"]
     assert [k["placements"] for k in doc["kernels"]] == [7, 7]
+
+
+def test_a_place_replay_writes_the_plain_html_report(tmp_path: Path) -> None:
+    pytest.importorskip("jinja2")
+    path = copy_fixture(SEED, tmp_path)
+    page = tmp_path / "r.html"
+    pinned = ["--place", "window=sites.int3", "--place", "window_tail=start"]
+    res = invoke(["run", str(path), "--kernel", "5.1", *pinned, "--html", str(page)])
+    assert res.exit_code == ExitCode.FAIL, res.stderr  # the witness: do_IRQ ran unpatched
+    text = page.read_text()
+    assert "explore-seed-window" in text and "never: call window: ran [do_IRQ]" in text
+    # a call still explored: not a replay, no timeline to draw
+    res = invoke(["run", str(path), "--place", "window=sites.int3", "--html", str(page)])
+    assert res.exit_code == ExitCode.INVALID and "pin every explored call" in res.stderr
