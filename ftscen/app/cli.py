@@ -239,6 +239,8 @@ def run(
     from ftscen.emu.run import Budget
 
     try:
+        if max_time is not None and not max_time >= 0:  # nan passes the option's own range
+            raise UsageError(f"--max-time {max_time}: give a number of seconds, 0 or more")
         versions = api.parse_kernels(_kernel(kernel, kernel_old))
         shown = tuple(str(p) for p in paths)
         stdin = api.read_stdin() if corpus.STDIN in shown else None

@@ -406,25 +406,39 @@ def _min_items(doc: Document, error: ValidationError) -> list[Diagnostic]:
             "the function table is empty",
             "list at least one function, e.g. `- name: f`",
         )
-    return _here(
-        doc, error, f"{_title(_schema(error))} needs at least {_expected(error)} entries", None
-    )
+    path, least, items = _path(error), _expected(error), _instance(error)
+    last = path.rsplit(".", 1)[-1]
+    what = f"`{last}`" if path != "$" and not last.endswith("]") else _title(_schema(error))
+    need = "one entry" if least == 1 else f"{least} entries"
+    if not items:
+        return _here(doc, error, f"{what} is an empty list; it needs at least {need}", None)
+    has = f"{len(items)} entr{'y' if len(items) == 1 else 'ies'}"
+    return _here(doc, error, f"{what} has {has}; it needs at least {need}", None)
 
 
 def _unique(doc: Document, error: ValidationError) -> list[Diagnostic]:
-    seen: set[Any] = set()
-    out: list[Diagnostic] = []
-    for index, item in enumerate(_instance(error)):
+    """One diagnostic per value listed more than once (at its second listing, with the
+    count), not one per repeat: a list of 5,000 copies is one mistake."""
+    first: dict[Any, int] = {}
+    repeats: dict[Any, list[int]] = {}
+    items = _instance(error)
+    for index, item in enumerate(items):
         key = _same_value(item)
-        if key in seen:
-            out += _here(
-                doc,
-                error,
-                f"{_show(item)} is listed twice",
-                "list each one once",
-                path=child_path(_path(error), index),
-            )
-        seen.add(key)
+        if key in first:
+            repeats.setdefault(key, []).append(index)
+        else:
+            first[key] = index
+    out: list[Diagnostic] = []
+    for key, where in repeats.items():
+        count = len(where) + 1
+        times = "twice" if count == 2 else f"{count} times"
+        out += _here(
+            doc,
+            error,
+            f"{_show(items[first[key]])} is listed {times}",
+            "list each one once",
+            path=child_path(_path(error), where[0]),
+        )
     return out
 
 

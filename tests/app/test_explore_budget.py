@@ -195,3 +195,35 @@ def test_a_place_replay_writes_the_plain_html_report(tmp_path: Path) -> None:
     # a call still explored: not a replay, no timeline to draw
     res = invoke(["run", str(path), "--place", "window=sites.int3", "--html", str(page)])
     assert res.exit_code == ExitCode.INVALID and "pin every explored call" in res.stderr
+
+
+def test_max_time_nan_is_a_usage_error(tmp_path: Path) -> None:
+    path = copy_fixture(SEED, tmp_path)
+    for value in ("nan", "-1"):
+        res = invoke(["run", str(path), "--max-time", value])
+        assert res.exit_code == ExitCode.INVALID, value
+        assert "--max-time" in res.stderr and "Traceback" not in res.stderr
+
+
+def _with_at(tmp_path: Path, at: str) -> Path:
+    path = copy_fixture(SEED, tmp_path)
+    text = path.read_text().replace(
+        "      - at: any\n        call: do_IRQ", f"      - at: {at}\n        call: do_IRQ"
+    )
+    path.write_text(text)
+    return path
+
+
+def test_a_point_listed_many_times_is_one_error_with_its_count(tmp_path: Path) -> None:
+    path = _with_at(tmp_path, "[" + ", ".join(["sites.int3"] * 5000 + ["start", "start"]) + "]")
+    res = invoke(["validate", str(path)])
+    assert res.exit_code == ExitCode.INVALID
+    assert res.stderr.count("error:") == 2
+    assert "'sites.int3' is listed 5000 times [at $.timeline[1].during[0].at[1]]" in res.stderr
+    assert "'start' is listed twice [at $.timeline[1].during[0].at[5001]]" in res.stderr
+
+
+def test_an_empty_list_of_points_reads_as_english(tmp_path: Path) -> None:
+    res = invoke(["validate", str(_with_at(tmp_path, "[]"))])
+    assert res.exit_code == ExitCode.INVALID
+    assert ":27:13: error: `at` is an empty list; it needs at least one entry" in res.stderr
