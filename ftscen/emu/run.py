@@ -111,7 +111,9 @@ class Runner:
         self.fault: FaultReport | None = None
         self.m = Machine(self.image, profile.cpus, self._int3, budget.per_call, budget.total)
         self.patcher = Patcher(sc, self.image, self.m, profile, self._at_point, self._wait)
-        self.klp = Livepatching(sc, self.patcher, self._klp_log) if sc.livepatches else None
+        self.klp = (
+            Livepatching(sc, self.patcher, self._klp_log, self._wait) if sc.livepatches else None
+        )
         self.inflight = InFlight(self.image, profile, self.m)
         if self.klp is not None:
             self.klp.walker = StackWalker(self.image, profile, self.inflight)
@@ -206,14 +208,14 @@ class Runner:
         self.problems.append(diagnostic)
         raise _Misuse()
 
-    def _wait(self, wait: str) -> None:
+    def _wait(self, wait: str, name: str | None = None) -> None:
         """The patcher waits (``ftscen.emu.inflight``): a stopped call that holds the wait up
         is named, the point ``wait.KIND`` passes (where a ``during`` may resume it), and a
         call still holding it up after that is a deadlock: the run ends there."""
         blocking = self.inflight.blocking(wait)
         if not blocking:
             return
-        name = self.inflight.wait_name(wait)
+        name = name or self.inflight.wait_name(wait)
         for s in blocking:
             self.m.emit(L.EV_WAIT, self.m.intern(name), s.info.index, s.held.pc)
         self.patcher.point(f"wait.{wait}")
