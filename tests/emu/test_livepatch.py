@@ -395,3 +395,61 @@ def test_a_preempted_task_does_not_hold_up_the_klp_wait(tmp_path: Path) -> None:
     sc = load_scenario(path)
     res = run_scenario(sc, profile_for(sc.kernel))
     assert res.fault is None and "'p1': patching complete" in messages(res)
+
+
+def _with_replace(tmp_path: Path, timeline: str) -> Path:
+    text = HEAD.replace(
+        "    funcs: {{f: f_v2, g: g_v2}}", "    funcs: {{f: f_v2, g: g_v2}}\n    replace: true"
+    )
+    path = tmp_path / "r.yaml"
+    path.write_text(text.format(version="6.6") + timeline)
+    return path
+
+
+def test_a_replace_enable_expected_to_fail_replaces_nothing(tmp_path: Path) -> None:
+    """__klp_enable_patch(): -EBUSY while p1 is in transition, and the replace patch p2 is
+    freed; p1 stays enabled, so disabling it later is valid (and succeeds)."""
+    path = _with_replace(
+        tmp_path,
+        """  - busy: {cpu: 1, stack: [f]}
+  - enable: p1
+  - enable: p2
+    expect: EBUSY
+  - busy: {cpu: 1, stack: []}
+  - transition: complete
+  - disable: p1
+""",
+    )
+    sc = load_scenario(path)
+    res = run_scenario(sc, profile_for(sc.kernel))
+    assert results(res) == [None, "0", "EBUSY", None, "0", "0"]
+    assert "'p1': unpatching complete" in messages(res)
+
+
+def test_a_reversed_replace_transition_leaves_the_replaced_patch_enabled(tmp_path: Path) -> None:
+    """klp_reverse_transition(): disabling p2 while its replace transition stalls reverses
+    it; p1 was never replaced (klp_unpatch_replaced_patches() runs only when a patching
+    transition completes), so disabling p1 afterwards is valid."""
+    path = _with_replace(
+        tmp_path,
+        """  - enable: p1
+  - busy: {cpu: 1, stack: [f_v1]}
+  - enable: p2
+  - disable: p2
+  - busy: {cpu: 1, stack: []}
+  - transition: complete
+  - disable: p1
+  - {call: f, cpu: 1, id: orig}
+""",
+    )
+    sc = load_scenario(path)
+    res = run_scenario(sc, profile_for(sc.kernel))
+    assert results(res) == ["0", None, "0", "0", None, "0", "0", None]
+    assert ran(res, "orig") == ["f"]
+
+
+def test_a_disable_expected_to_fail_is_left_to_the_run(tmp_path: Path) -> None:
+    """enabled_store(): -EINVAL when the patch is not enabled; validation accepts the step
+    with its expected error, and the run returns it."""
+    res = run(tmp_path, "  - disable: p1\n    expect: EINVAL\n")
+    assert results(res) == ["EINVAL"]
