@@ -110,12 +110,13 @@ def test_a_stacked_patch_checks_the_previous_patchs_new_function(tmp_path: Path)
 def test_a_call_stopped_in_the_livepatch_handler_is_running(tmp_path: Path) -> None:
     """klp_ftrace_handler() runs with preemption disabled (preempt_disable_notrace(); from 5.16
     inside the recursion lock, ce5e48036c9e): a task stopped in it still owns its CPU, so
-    klp_check_and_switch_task() gives -EBUSY ("is running") before looking at its stack."""
+    klp_check_and_switch_task() gives -EBUSY ("is running") before looking at its stack.
+    (The model counts the handler's first instruction as before the preempt_disable.)"""
     res = run(
         tmp_path,
         """  - busy: {cpu: 1, stack: [f]}
   - enable: p1
-  - {call: f, cpu: 1, id: h, stop: {at: klp_ftrace_handler}}
+  - {call: f, cpu: 1, id: h, stop: {at: klp_ftrace_handler+0x1}}
   - transition: complete
   - resume: h
   - busy: {cpu: 1, stack: []}
@@ -188,3 +189,46 @@ def test_a_stop_past_the_livepatch_handler_is_a_located_error(tmp_path: Path) ->
         result.stderr
     )
     assert "hint: use an offset below" in result.stderr
+
+
+def test_at_the_handlers_first_instruction_the_task_is_preempted(tmp_path: Path) -> None:
+    """Before klp_ftrace_handler()'s preempt_disable_notrace() (the model: its first
+    instruction), a task called from a klp_ops trampoline (which does not disable preemption)
+    can be preempted: its stack is walked, and f (the caller) lies on it."""
+    res = run(
+        tmp_path,
+        """  - busy: {cpu: 1, stack: [f]}
+  - enable: p1
+  - {call: f, cpu: 1, id: h, stop: {at: klp_ftrace_handler}}
+  - busy: {cpu: 1, stack: []}
+  - transition: complete
+""",
+        tramps=True,
+    )
+    msgs = messages(res)
+    assert "klp_try_switch_task: cpu1 is running" not in msgs
+    assert msgs[-2:] == [
+        "klp_try_switch_task: cpu1 is sleeping on function f",
+        "'p1': transition not complete: cpu1 not switched",
+    ]
+
+
+def test_the_livepatch_handler_holds_up_the_cpus_wait_as_it_blocks_the_task_check(
+    tmp_path: Path,
+) -> None:
+    """One rule for preempt-disabled code (ftscen.emu.inflight.NO_PREEMPT): a call stopped
+    inside klp_ftrace_handler() (called directly by its trampoline, from 5.11) cannot be
+    preempted, so its CPU cannot schedule and klp_synchronize_transition() waits for it."""
+    timeline = """  - busy: {cpu: 1, stack: [f]}
+  - enable: p1
+  - {call: f, cpu: 2, id: h, stop: {at: klp_ftrace_handler+0x1}}
+  - busy: {cpu: 1, stack: []}
+  - transition: complete
+"""
+    res = run(tmp_path, timeline, tramps=True)
+    assert res.fault is not None and res.fault.kind == "deadlock"
+    assert "klp_synchronize_transition()" in res.fault.detail
+    entry = run(
+        tmp_path, timeline.replace("klp_ftrace_handler+0x1", "klp_ftrace_handler"), tramps=True
+    )
+    assert entry.fault is None and messages(entry)[-1] == "'p1': patching complete"
