@@ -21,7 +21,8 @@ flight"):
 
 A wait that a stopped call holds up passes the point ``wait.KIND`` (where ``during`` entries
 may resume it); if the call is still stopped after that point, the run ends in a ``deadlock``
-fault, as the kernel would hang there.
+fault: a hang of the kernel when the CPU cannot schedule, or a preempted task the scenario
+never lets run (the kernel would run it again).
 """
 
 from __future__ import annotations

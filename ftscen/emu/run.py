@@ -230,11 +230,30 @@ class Runner:
             label = self.image.symbols.label_for
             detail = (
                 f"step {step.index} waits in {name} for call '{s.info.id}', stopped on "
-                f"cpu{s.held.cpu} at {label(s.held.pc)}, and nothing resumes it: the kernel "
-                "hangs here"
+                f"cpu{s.held.cpu} at {label(s.held.pc)}, and nothing resumes it: "
+                f"{self._why_stuck(wait, s)}"
             )
             self._record_fault(Fault("deadlock", s.held.cpu, s.held.pc, None, detail), s.info)
             raise _Abort()
+
+    def _why_stuck(self, wait: str, s: Stopped) -> str:
+        """Why a wait nothing resumes never ends: a CPU that cannot schedule (or serve the
+        IPI) hangs the kernel; a preempted task would run again in the kernel, and only the
+        scenario, which never resumes it, keeps the wait from ending."""
+        if wait == "sync":
+            return (
+                "its CPU has interrupts off in the int3 handler and never serves the IPI: "
+                "the kernel hangs here"
+            )
+        if not self.inflight.preempted(s.held):
+            return (
+                "its CPU cannot schedule (a non-preemptible kernel, or preemption disabled "
+                "there): the kernel hangs here"
+            )
+        return (
+            "the task was preempted there; the kernel would run it again and the wait "
+            "would end, but the scenario never lets it run"
+        )
 
     def _resumed_later(self, name: str, now: Step) -> bool:
         """Whether the scenario resumes call ``name`` after this point: a later step, or a

@@ -254,3 +254,26 @@ def test_the_crosscheck_skips_a_scenario_with_calls_in_flight():
     )
     made, result = plan(load_scenario("inflight.yaml", text.encode()))
     assert result is None and made.skip is not None and "in flight" in made.skip
+
+
+def test_a_deadlock_says_whether_the_kernel_hangs_or_only_the_scenario_never_resumes():
+    """A CPU that cannot schedule never lets schedule_on_each_cpu() end: a real hang. A task
+    preempted in a trampoline would be scheduled again, so synchronize_rcu_tasks() would end
+    in the kernel; only the scenario, which never resumes it, keeps it waiting."""
+    hang = run(
+        "  - register: D\n  - {call: f, id: x, cpu: 2, stop: {at: D.func}}\n  - unregister: D\n"
+    )
+    assert hang.fault is not None
+    assert hang.fault.detail.endswith(
+        "its CPU cannot schedule (a non-preemptible kernel, or "
+        "preemption disabled there): the kernel hangs here"
+    )
+    preempted = run(
+        "  - register: D\n  - {call: f, id: x, cpu: 2, stop: {at: D.tramp_call}}\n"
+        "  - unregister: D\n",
+        extra=", dynamic_trampolines: true, preempt: true",
+    )
+    assert preempted.fault is not None and preempted.fault.kind == "deadlock"
+    assert "synchronize_rcu_tasks()" in preempted.fault.detail
+    assert "hangs" not in preempted.fault.detail
+    assert preempted.fault.detail.endswith("but the scenario never lets it run")
