@@ -40,6 +40,7 @@ from ftscen.emu.events import CallInfo
 from ftscen.emu.machine import Fault, Held, Machine, StopAt
 from ftscen.image import layout as L
 from ftscen.image.build import Image
+from ftscen.image.listing import instruction_starts
 
 #: The waits, by point name: what each waits for (the kernel function is the profile's).
 WAITS: tuple[str, ...] = ("cpus", "tasks", "sync")
@@ -97,6 +98,27 @@ def resolve_stop(stop: Stop, image: Image) -> StopAt | Diagnostic:
             "the instructions)",
         )
     return StopAt(target.addr + off, None)
+
+
+def not_a_boundary(stop: Stop, image: Image) -> str | None:
+    """For a stop the call never reached: why, when ``stop.at`` lies inside an instruction
+    (no CPU ever executes from there), naming the nearest instruction boundaries."""
+    m = _ADDRESS.match(stop.at or "")
+    if m is None or m.group("sym") not in image.symbols:
+        return None
+    sym, off = m.group("sym"), int(m.group("off") or "0", 0)
+    if image.symbols.get(sym).kind not in CODE_KINDS or not off:
+        return None
+    starts = instruction_starts(image, sym)
+    if starts is None or off in starts:
+        return None
+    before = max(o for o in starts if o < off)
+    after = [o for o in starts if o > off]
+    near = f"{sym}+{before:#x}" + (f" and {sym}+{after[0]:#x}" if after else "")
+    return (
+        f"{stop.at} is not an instruction boundary (no CPU executes from there): the nearest "
+        f"are {near} (`ftscen build FILE --listing` shows the instructions)"
+    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ftscen.core.klp import Busy, Disable, Enable, Transition
 from ftscen.core.model import Call, During, Mark, Resume, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
-from ftscen.emu.inflight import InFlight, Stopped, resolve_stop
+from ftscen.emu.inflight import InFlight, Stopped, not_a_boundary, resolve_stop
 from ftscen.emu.klpstack import StackWalker
 from ftscen.emu.livepatch import Livepatching
 from ftscen.emu.machine import Fault, Machine, StopAt
@@ -190,10 +190,7 @@ class Runner:
                 why, hint = "it was resumed already and ran to its end", "resume it once"
             elif name in self.inflight.finished:
                 why = "it ran to its end without reaching its stop"
-                hint = (
-                    "its CPU never came to the stop address: check it against the code the "
-                    "call runs (`ftscen build FILE --listing`), or drop the resume"
-                )
+                hint = self._stop_missed(name)
             else:
                 why = "it has not been made yet at this point of the run"
                 hint = "resume it after the point or step that makes the call"
@@ -203,6 +200,27 @@ class Runner:
         held = stopped.held
         self.m.emit(L.EV_RESUME, held.cpu, stopped.info.index, held.pc)
         self._after(stopped.info, self.m.resume_call(held))
+
+    def _stop_missed(self, name: str) -> str:
+        """The hint for a call that returned without reaching its stop."""
+        stop = next(
+            (
+                st.action.stop
+                for st in self.sc.timeline
+                if st.id == name and isinstance(st.action, Call) and st.action.stop is not None
+            ),
+            None,
+        )
+        if stop is not None and stop.at is None:
+            return (
+                f"the call returned before executing {stop.insns} instructions: use a smaller "
+                "count, or drop the resume"
+            )
+        inside = not_a_boundary(stop, self.image) if stop is not None else None
+        return inside or (
+            "its CPU never came to the stop address: check it against the code the call "
+            "runs (`ftscen build FILE --listing`), or drop the resume"
+        )
 
     def _misuse(self, diagnostic: Diagnostic) -> None:
         self.problems.append(diagnostic)

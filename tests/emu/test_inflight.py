@@ -277,3 +277,31 @@ def test_a_deadlock_says_whether_the_kernel_hangs_or_only_the_scenario_never_res
     assert "synchronize_rcu_tasks()" in preempted.fault.detail
     assert "hangs" not in preempted.fault.detail
     assert preempted.fault.detail.endswith("but the scenario never lets it run")
+
+
+def test_an_instruction_count_never_reached_says_the_call_returned_first(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        HEAD.format(version="6.6", extra="")
+        + "  - {call: f, id: x, stop: {insns: 100000}}\n  - resume: x\n"
+    )
+    with pytest.raises(ScenarioInvalid) as caught:
+        pipeline.check_file(path)
+    (diag,) = caught.value.diagnostics
+    assert diag.hint is not None and "stop address" not in diag.hint
+    assert diag.hint.startswith("the call returned before executing 100000 instructions")
+
+
+def test_a_stop_inside_an_instruction_names_the_nearest_boundaries(tmp_path: Path):
+    """f starts with its 5-byte call site (a nop before registration): f+0x1 is inside it."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        HEAD.format(version="6.6", extra="")
+        + "  - {call: f, id: x, stop: {at: f+0x1}}\n  - resume: x\n"
+    )
+    with pytest.raises(ScenarioInvalid) as caught:
+        pipeline.check_file(path)
+    (diag,) = caught.value.diagnostics
+    assert diag.hint is not None
+    assert diag.hint.startswith("f+0x1 is not an instruction boundary")
+    assert "the nearest are f+0x0 and f+0x5" in diag.hint
