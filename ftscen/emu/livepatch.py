@@ -38,6 +38,9 @@ from ftscen.image import layout as L
 
 PATCHED, UNPATCHED, UNDEFINED = L.KLP_PATCHED, L.KLP_UNPATCHED, L.KLP_UNDEFINED
 _STATE = {PATCHED: "patched", UNPATCHED: "unpatched"}
+#: The mark of a log line the model makes, where the kernel prints nothing (the rest are the
+#: kernel's pr_notice / pr_debug messages, printed after ``livepatch:`` as the kernel does).
+MODEL = "(model) "
 #: The kernel function of the livepatch core's wait for every CPU (transition.c, from 4.12).
 SYNCHRONIZE = "klp_synchronize_transition()"
 
@@ -310,7 +313,7 @@ class Livepatching:
         stuck = [task for task in self.tasks if not self.try_switch_task(task)]
         if stuck:
             names = ", ".join(t.comm for t in stuck)
-            self.log(f"'{patch.name}': transition not complete: {names} not switched")
+            self.log(f"{MODEL}'{patch.name}': transition not complete: {names} not switched")
             return
         self.complete_transition()
         if not patch.enabled:
@@ -331,7 +334,7 @@ class Livepatching:
         task.pending = False
         task.state = self.target
         self._write_state(task)
-        self.log(f"{task.comm} switched to the {_STATE[self.target]} state")
+        self.log(f"{MODEL}{task.comm} switched to the {_STATE[self.target]} state")
         return True
 
     def _on_stack(self, task: Task, walked: TaskStack | None) -> str | None:
@@ -431,7 +434,7 @@ class Livepatching:
             task.pending = False
             task.state = self.target
             self._write_state(task)
-            self.log(f"{task.comm} switched to the {_STATE[self.target]} state")
+            self.log(f"{MODEL}{task.comm} switched to the {_STATE[self.target]} state")
 
 
 def _slots(sc: Scenario) -> dict[tuple[str, str], int]:

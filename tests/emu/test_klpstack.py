@@ -97,10 +97,10 @@ def test_a_stacked_patch_checks_the_previous_patchs_new_function(tmp_path: Path)
     msgs = messages(res)
     start = msgs.index("'p2': starting patching transition")
     assert msgs[start + 1 : start + 5] == [
-        "cpu0 switched to the patched state",
-        "cpu1 switched to the patched state",
+        "(model) cpu0 switched to the patched state",
+        "(model) cpu1 switched to the patched state",
         "klp_try_switch_task: cpu2 is sleeping on function f",
-        "'p2': transition not complete: cpu2 not switched",
+        "(model) 'p2': transition not complete: cpu2 not switched",
     ]
     # at_f reached klp_ftrace_handler() after its task switched: p2's body
     assert ran(res, "at_f") == ["f_v2"] and ran(res, "in_v1") == ["f_v1"]
@@ -145,7 +145,7 @@ def test_a_call_stopped_in_another_ops_callback_under_the_list_function_is_runni
     res = run(tmp_path, timeline.format(ops="D"))  # a DYNAMIC ops: the list function
     assert "klp_try_switch_task: cpu1 is running" in messages(res)
     res = run(tmp_path, timeline.format(ops="T"))
-    assert "cpu1 switched to the patched state" in messages(res)
+    assert "(model) cpu1 switched to the patched state" in messages(res)
 
 
 def test_without_preemption_any_stopped_call_is_running(tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ def test_without_preemption_any_stopped_call_is_running(tmp_path: Path) -> None:
     )
     assert "klp_try_switch_task: cpu1 is running" in messages(res)
     res = run(tmp_path, "  - {call: g, cpu: 1, id: c, stop: {at: g+0x5}}\n  - enable: p1\n")
-    assert "cpu1 switched to the patched state" in messages(res)
+    assert "(model) cpu1 switched to the patched state" in messages(res)
 
 
 def test_a_busy_marker_and_a_stopped_call_both_count(tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_at_the_handlers_first_instruction_the_task_is_preempted(tmp_path: Path)
     assert "klp_try_switch_task: cpu1 is running" not in msgs
     assert msgs[-2:] == [
         "klp_try_switch_task: cpu1 is sleeping on function f",
-        "'p1': transition not complete: cpu1 not switched",
+        "(model) 'p1': transition not complete: cpu1 not switched",
     ]
 
 

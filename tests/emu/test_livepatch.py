@@ -121,7 +121,7 @@ def test_force_switches_every_task_and_completes(tmp_path: Path) -> None:
     msgs = messages(res)
     i = msgs.index("forcing remaining tasks to the patched state")
     assert msgs[i + 1 :] == [
-        "cpu1 switched to the patched state",
+        "(model) cpu1 switched to the patched state",
         "'p1': completing patching transition",
         "'p1': patching complete",
     ]
