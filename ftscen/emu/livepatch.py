@@ -26,66 +26,22 @@ Model choices (docs/model.md, "Live patches"):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ftscen.core.errno import EBUSY, EINVAL
 from ftscen.core.errors import InternalError
 from ftscen.core.klp import Busy, Disable, Enable, KlpAction, Transition, klp_ops_name
 from ftscen.core.model import Livepatch, Scenario
 from ftscen.emu.klpstack import StackWalker, TaskStack
+from ftscen.emu.klpstate import PATCHED, UNDEFINED, UNPATCHED, Func, Patch, Task, slots
 from ftscen.emu.patcher import Patcher
 from ftscen.image import layout as L
 
-PATCHED, UNPATCHED, UNDEFINED = L.KLP_PATCHED, L.KLP_UNPATCHED, L.KLP_UNDEFINED
 _STATE = {PATCHED: "patched", UNPATCHED: "unpatched"}
 #: The mark of a log line the model makes, where the kernel prints nothing (the rest are the
 #: kernel's pr_notice / pr_debug messages, printed after ``livepatch:`` as the kernel does).
 MODEL = "(model) "
 #: The kernel function of the livepatch core's wait for every CPU (transition.c, from 4.12).
 SYNCHRONIZE = "klp_synchronize_transition()"
-
-
-@dataclass
-class Func:
-    """A ``struct klp_func`` at run time; ``new`` None is a nop."""
-
-    patch: str
-    old: str
-    new: str | None
-    slot: int
-    patched: bool = False
-    transition: bool = False
-
-    @property
-    def nop(self) -> bool:
-        return self.new is None
-
-
-@dataclass
-class Patch:
-    """A ``struct klp_patch`` at run time."""
-
-    defn: Livepatch
-    funcs: list[Func] = field(default_factory=list)
-    enabled: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.defn.name
-
-
-@dataclass
-class Task:
-    """A task: its ``patch_state``, ``TIF_PATCH_PENDING`` and what its stack holds."""
-
-    cpu: int
-    state: int = UNDEFINED
-    pending: bool = False
-    stack: tuple[str, ...] = ()
-
-    @property
-    def comm(self) -> str:
-        return f"cpu{self.cpu}"
 
 
 class Livepatching:
@@ -103,7 +59,7 @@ class Livepatching:
         self.wait = wait
         self.release = patcher.profile.release
         self.defs = {p.name: p for p in sc.livepatches}
-        self.slots = _slots(sc)
+        self.slots = slots(sc)
         self.stacks: dict[str, list[Func]] = {}  # old function -> func_stack, newest first
         self.klp_patches: list[Patch] = []  # enabled or in transition, oldest first
         self.transition_patch: Patch | None = None
@@ -435,14 +391,3 @@ class Livepatching:
             task.state = self.target
             self._write_state(task)
             self.log(f"{MODEL}{task.comm} switched to the {_STATE[self.target]} state")
-
-
-def _slots(sc: Scenario) -> dict[tuple[str, str], int]:
-    """A ``klp_func`` slot for every (patch, function) a run can need: each patch's own
-    funcs, and for a replace patch a nop for every function another patch patches."""
-    olds = list(dict.fromkeys(f.old for p in sc.livepatches for f in p.funcs))
-    out: dict[tuple[str, str], int] = {}
-    for patch in sc.livepatches:
-        for old in [f.old for f in patch.funcs] + (olds if patch.replace else []):
-            out.setdefault((patch.name, old), len(out))
-    return out
