@@ -305,3 +305,13 @@ def test_a_stop_inside_an_instruction_names_the_nearest_boundaries(tmp_path: Pat
     assert diag.hint is not None
     assert diag.hint.startswith("f+0x1 is not an instruction boundary")
     assert "the nearest are f+0x0 and f+0x5" in diag.hint
+
+
+def test_before_3_13_the_rude_wait_is_synchronize_sched():
+    """__unregister_ftrace_function() before a4c35ed24112 (3.13): synchronize_sched() for a
+    DYNAMIC ops."""
+    r = run(
+        "  - register: D\n  - {call: f, id: x, cpu: 2, stop: {at: D.func}}\n  - unregister: D\n",
+        version="3.5",
+    )
+    assert r.fault is not None and "synchronize_sched()" in r.fault.detail
