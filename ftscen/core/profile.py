@@ -95,9 +95,15 @@ class KernelProfile:
         """The wait of ``ftrace_shutdown()`` for every CPU to schedule before a DYNAMIC ops is
         freed: ``schedule_on_each_cpu(ftrace_sync)``, replaced by ``synchronize_rcu_tasks_rude()`` in
         e5a971d76d70 "ftrace: Use synchronize_rcu_tasks_rude() instead of ftrace_sync()"
-        (5.8). Both wait until every CPU has scheduled; the model tells them apart by name."""
+        (5.8). Before 3.13, ``__unregister_ftrace_function()`` called ``synchronize_sched()``
+        for a DYNAMIC ops (a4c35ed24112 "ftrace: Fix synchronization location disabling and
+        freeing ftrace_ops" brought in ``ftrace_sync``). All wait until every CPU has passed
+        a point where it could schedule (a preempt-disabled region holds up
+        ``synchronize_sched()`` as well); the model tells them apart by name."""
         if self.release >= (5, 8):
             return "synchronize_rcu_tasks_rude()"
+        if self.release < (3, 13):
+            return "synchronize_sched()"
         return "schedule_on_each_cpu(ftrace_sync)"
 
     @property

@@ -9,9 +9,8 @@ flight"):
 * ``cpus``: ``schedule_on_each_cpu(ftrace_sync)`` / ``synchronize_rcu_tasks_rude()`` in
   kernel/trace/ftrace.c ``ftrace_shutdown()`` returns once every CPU has scheduled. A CPU
   holding a stopped call cannot schedule unless the kernel is preemptible and the call
-  stopped outside a preempt-disabled region; then it is a preempted task, and the CPU is free.
-  ``__ftrace_ops_list_func()`` and ``ftrace_ops_assist_func()`` run their callbacks under
-  ``preempt_disable_notrace()``; the trampolines themselves do not disable preemption.
+  stopped outside a preempt-disabled region (:data:`NO_PREEMPT`, :meth:`InFlight.preempted`);
+  then it is a preempted task, and the CPU is free.
 * ``tasks``: ``synchronize_rcu_tasks()`` (preemptible kernels, from 4.12) waits for every
   task to schedule voluntarily: any stopped call holds it up, preempted or not.
 * ``sync``: the IPI that ends each phase of the breakpoint protocol (``run_sync()`` in
@@ -22,7 +21,8 @@ flight"):
 
 A wait that a stopped call holds up passes the point ``wait.KIND`` (where ``during`` entries
 may resume it); if the call is still stopped after that point, the run ends in a ``deadlock``
-fault, as the kernel would hang there.
+fault: a hang of the kernel when the CPU cannot schedule, or a preempted task the scenario
+never lets run (the kernel would run it again).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from ftscen.emu.events import CallInfo
 from ftscen.emu.machine import Fault, Held, Machine, StopAt
 from ftscen.image import layout as L
 from ftscen.image.build import Image
+from ftscen.image.listing import instruction_starts
 
 #: The waits, by point name: what each waits for (the kernel function is the profile's).
 WAITS: tuple[str, ...] = ("cpus", "tasks", "sync")
@@ -48,8 +49,20 @@ WAITS: tuple[str, ...] = ("cpus", "tasks", "sync")
 SYNC_FUNCTION = "on_each_cpu(do_sync_core)"
 
 _ADDRESS = re.compile(r"(?P<sym>[A-Za-z_][A-Za-z0-9_.]*)(?:\+(?P<off>0x[0-9a-fA-F]+|[0-9]+))?\Z")
-#: Symbols of code: what a CPU can be about to execute.
-_CODE_KINDS = ("func", "label", "tramp", "stub")
+#: Symbols of code: what a CPU can be about to execute (a label is a sizeless point inside
+#: one; a stack holds addresses inside the sized ones).
+CODE_KINDS = ("func", "label", "tramp", "stub")
+
+#: The functions that run with preemption disabled (besides the int3 handler, an interrupt
+#: gate): ``__ftrace_ops_list_func()`` and ``ftrace_ops_assist_func()`` call their callbacks
+#: under ``preempt_disable_notrace()`` (kernel/trace/ftrace.c), and ``klp_ftrace_handler()``
+#: runs under it (kernel/livepatch/patch.c: its own ``preempt_disable_notrace()``, from 5.16
+#: that of ``ftrace_test_recursion_trylock()``, ce5e48036c9e). The trampolines do not disable
+#: preemption. The emulated code has no preempt count: each function counts as
+#: preempt-disabled from its second instruction to its end (its first, before the
+#: ``preempt_disable``, is preemptible; the kernel's few instructions before it, such as the
+#: recursion test, are not told apart).
+NO_PREEMPT = ("ftrace_ops_list_func", "ftrace_ops_assist_func", "klp_ftrace_handler")
 
 
 def resolve_stop(stop: Stop, image: Image) -> StopAt | Diagnostic:
@@ -68,8 +81,8 @@ def resolve_stop(stop: Stop, image: Image) -> StopAt | Diagnostic:
         return stop.mark.diagnostic(f"'{stop.at}' is not an address", "write SYMBOL or SYMBOL+0xN")
     sym, off = m.group("sym"), int(m.group("off") or "0", 0)
     table = image.symbols
-    code = [s for s in table.symbols() if s.kind in _CODE_KINDS]
-    if sym not in table or table.get(sym).kind not in _CODE_KINDS:
+    code = [s for s in table.symbols() if s.kind in CODE_KINDS]
+    if sym not in table or table.get(sym).kind not in CODE_KINDS:
         return stop.mark.diagnostic(
             f"stop address '{stop.at}' is outside the image: no code symbol '{sym}'"
             f"{suggestion(sym, [s.name for s in code])}",
@@ -107,6 +120,27 @@ def record_hint(record: tuple[int, int], image: Image) -> str:
     return f"stop before the record ({first}) or after it ({end})"
 
 
+def not_a_boundary(stop: Stop, image: Image) -> str | None:
+    """For a stop the call never reached: why, when ``stop.at`` lies inside an instruction
+    (no CPU ever executes from there), naming the nearest instruction boundaries."""
+    m = _ADDRESS.match(stop.at or "")
+    if m is None or m.group("sym") not in image.symbols:
+        return None
+    sym, off = m.group("sym"), int(m.group("off") or "0", 0)
+    if image.symbols.get(sym).kind not in CODE_KINDS or not off:
+        return None
+    starts = instruction_starts(image, sym)
+    if starts is None or off in starts:
+        return None
+    before = max(o for o in starts if o < off)
+    after = [o for o in starts if o > off]
+    near = f"{sym}+{before:#x}" + (f" and {sym}+{after[0]:#x}" if after else "")
+    return (
+        f"{stop.at} is not an instruction boundary (no CPU executes from there): the nearest "
+        f"are {near} (`ftscen build FILE --listing` shows the instructions)"
+    )
+
+
 @dataclass(frozen=True)
 class Stopped:
     """A call that stopped and has not been resumed."""
@@ -127,11 +161,14 @@ class InFlight:
         #: id -> the step that waited
         self.early: dict[str, int] = {}
         sym = image.symbols
-        self._no_preempt = [
-            (sym.addr(name), sym.addr(name) + sym.get(name).size)
-            for name in ("ftrace_ops_list_func", "ftrace_ops_assist_func")
-        ]
         self._irqs_off = [(self.m.trap.entry, self.m.trap.handler_end)]
+        #: where preemption is disabled (:data:`NO_PREEMPT`, past each first instruction; the
+        #: int3 handler, interrupts off)
+        self.no_preempt = [
+            (sym.addr(name) + 1, sym.addr(name) + sym.get(name).size)
+            for name in NO_PREEMPT
+            if name in sym
+        ] + self._irqs_off
 
     def on_cpu(self, cpu: int) -> Stopped | None:
         return next((s for s in self.held.values() if s.held.cpu == cpu), None)
@@ -145,11 +182,13 @@ class InFlight:
             return True
         if wait == "sync":
             return self._inside(held, self._irqs_off)
-        # cpus: a CPU that cannot schedule; preemption (if any) does not reach a region
-        # that disabled it, nor the int3 handler (interrupts off)
-        if not self.profile.preempt:
-            return True
-        return self._inside(held, self._no_preempt + self._irqs_off)
+        return not self.preempted(held)  # cpus: a CPU that cannot schedule
+
+    def preempted(self, held: Held) -> bool:
+        """Whether the task of a stopped call can have been preempted, freeing its CPU: a
+        preemptible kernel, and neither its PC nor a return address on its stack (a caller
+        that disabled preemption) lies where preemption is disabled."""
+        return self.profile.preempt and not self._inside(held, self.no_preempt)
 
     def _inside(self, held: Held, ranges: list[tuple[int, int]]) -> bool:
         """Whether the CPU is inside one of ``ranges``: its PC, or a return address on its

@@ -9,10 +9,10 @@ the model answers (docs/model.md, "Live patches", "Stopped calls"):
 
 * **running**: the kernel is not preemptible (``kernel.preempt: false``), or the call stopped
   where preemption is disabled, its PC or a return address on its stack (a callback the list
-  function called) lying in ``__ftrace_ops_list_func()`` / ``ftrace_ops_assist_func()``
-  (``preempt_disable_notrace()`` around the callbacks, kernel/trace/ftrace.c),
-  ``klp_ftrace_handler()`` (``preempt_disable_notrace()``, kernel/livepatch/patch.c) or the
-  int3 handler (an interrupt gate). The task still owns its CPU, so no stack is walked.
+  function called) lying in ``__ftrace_ops_list_func()`` / ``ftrace_ops_assist_func()``,
+  ``klp_ftrace_handler()`` or the int3 handler (the one definition of
+  :data:`ftscen.emu.inflight.NO_PREEMPT`, :meth:`~ftscen.emu.inflight.InFlight.preempted`,
+  which the ``cpus`` wait uses too). The task still owns its CPU, so no stack is walked.
   Calls run on CPUs 1 and up; CPU 0's task is ``current``, running the transition.
 * **preempted**: otherwise. Its stack is the stopped PC (the ``ip`` of the interrupt frame
   that preempted it, which the ORC unwinder reports for a task preempted in the kernel,
@@ -30,13 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ftscen.core.profile import KernelProfile
-from ftscen.emu.inflight import InFlight
+from ftscen.emu.inflight import CODE_KINDS, InFlight
 from ftscen.image.build import Image
-
-#: Symbols of code: the addresses a reliable stack trace can hold.
-_CODE_KINDS = ("func", "tramp", "stub")
-#: Code that runs with preemption disabled, besides the int3 handler.
-_NO_PREEMPT = ("ftrace_ops_list_func", "ftrace_ops_assist_func", "klp_ftrace_handler")
 
 
 @dataclass(frozen=True)
@@ -55,13 +50,9 @@ class StackWalker:
     def __init__(self, image: Image, profile: KernelProfile, inflight: InFlight) -> None:
         self.profile, self.inflight = profile, inflight
         sym = image.symbols
-        code = [s for s in sym.symbols() if s.kind in _CODE_KINDS and s.size]
+        # the addresses a reliable stack trace can hold: inside sized code symbols
+        code = [s for s in sym.symbols() if s.kind in CODE_KINDS and s.size]
         self._code = [(s.addr, s.addr + s.size) for s in code]
-        self._no_preempt = [
-            (sym.addr(n), sym.addr(n) + sym.get(n).size) for n in _NO_PREEMPT if n in sym
-        ]
-        trap = inflight.m.trap
-        self._no_preempt.append((trap.entry, trap.handler_end))
 
     def task_stack(self, cpu: int) -> TaskStack | None:
         """The stack of CPU ``cpu``'s task if it holds a stopped call, else None."""
@@ -70,18 +61,10 @@ class StackWalker:
             return None
         held = stopped.held
         words = self.inflight.stack_words(held)
-        if not self._preemptible(words):
+        if not self.inflight.preempted(held):
             return TaskStack(stopped.info.id, True, ())
         addrs = (held.pc, *(w for w in words[1:] if _inside(w, self._code)))
         return TaskStack(stopped.info.id, False, addrs)
-
-    def _preemptible(self, words: tuple[int, ...]) -> bool:
-        """Whether the task can have been preempted: a preemptible kernel, and neither its PC
-        nor a return address on its stack (a caller that disabled preemption) lies in a
-        preempt-disabled region."""
-        if not self.profile.preempt:
-            return False
-        return not any(_inside(w, self._no_preempt) for w in words)
 
 
 def _inside(addr: int, ranges: list[tuple[int, int]]) -> bool:

@@ -26,71 +26,40 @@ Model choices (docs/model.md, "Live patches"):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ftscen.core.errno import EBUSY, EINVAL
 from ftscen.core.errors import InternalError
 from ftscen.core.klp import Busy, Disable, Enable, KlpAction, Transition, klp_ops_name
 from ftscen.core.model import Livepatch, Scenario
 from ftscen.emu.klpstack import StackWalker, TaskStack
+from ftscen.emu.klpstate import PATCHED, UNDEFINED, UNPATCHED, Func, Patch, Task, slots
 from ftscen.emu.patcher import Patcher
 from ftscen.image import layout as L
 
-PATCHED, UNPATCHED, UNDEFINED = L.KLP_PATCHED, L.KLP_UNPATCHED, L.KLP_UNDEFINED
 _STATE = {PATCHED: "patched", UNPATCHED: "unpatched"}
-
-
-@dataclass
-class Func:
-    """A ``struct klp_func`` at run time; ``new`` None is a nop."""
-
-    patch: str
-    old: str
-    new: str | None
-    slot: int
-    patched: bool = False
-    transition: bool = False
-
-    @property
-    def nop(self) -> bool:
-        return self.new is None
-
-
-@dataclass
-class Patch:
-    """A ``struct klp_patch`` at run time."""
-
-    defn: Livepatch
-    funcs: list[Func] = field(default_factory=list)
-    enabled: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.defn.name
-
-
-@dataclass
-class Task:
-    """A task: its ``patch_state``, ``TIF_PATCH_PENDING`` and what its stack holds."""
-
-    cpu: int
-    state: int = UNDEFINED
-    pending: bool = False
-    stack: tuple[str, ...] = ()
-
-    @property
-    def comm(self) -> str:
-        return f"cpu{self.cpu}"
+#: The mark of a log line the model makes, where the kernel prints nothing (the rest are the
+#: kernel's pr_notice / pr_debug messages, printed after ``livepatch:`` as the kernel does).
+MODEL = "(model) "
+#: The kernel function of the livepatch core's wait for every CPU (transition.c, from 4.12).
+SYNCHRONIZE = "klp_synchronize_transition()"
 
 
 class Livepatching:
     """The livepatch core; one instance per run (only for scenarios with live patches)."""
 
-    def __init__(self, sc: Scenario, patcher: Patcher, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        sc: Scenario,
+        patcher: Patcher,
+        log: Callable[[str], None],
+        wait: Callable[[str, str], None] = lambda kind, name: None,
+    ) -> None:
         self.patcher, self.m, self.log = patcher, patcher.m, log
+        #: the kernel waits for every CPU to schedule (the runner's wait, as for ftrace's)
+        self.wait = wait
         self.release = patcher.profile.release
         self.defs = {p.name: p for p in sc.livepatches}
-        self.slots = _slots(sc)
+        self.slots = slots(sc)
         self.stacks: dict[str, list[Func]] = {}  # old function -> func_stack, newest first
         self.klp_patches: list[Patch] = []  # enabled or in transition, oldest first
         self.transition_patch: Patch | None = None
@@ -300,7 +269,7 @@ class Livepatching:
         stuck = [task for task in self.tasks if not self.try_switch_task(task)]
         if stuck:
             names = ", ".join(t.comm for t in stuck)
-            self.log(f"'{patch.name}': transition not complete: {names} not switched")
+            self.log(f"{MODEL}'{patch.name}': transition not complete: {names} not switched")
             return
         self.complete_transition()
         if not patch.enabled:
@@ -321,7 +290,7 @@ class Livepatching:
         task.pending = False
         task.state = self.target
         self._write_state(task)
-        self.log(f"{task.comm} switched to the {_STATE[self.target]} state")
+        self.log(f"{MODEL}{task.comm} switched to the {_STATE[self.target]} state")
         return True
 
     def _on_stack(self, task: Task, walked: TaskStack | None) -> str | None:
@@ -354,7 +323,10 @@ class Livepatching:
         return func.old if prev is None else (prev.new or prev.old)
 
     def complete_transition(self) -> None:
-        """``klp_complete_transition``, in the kernel's order of state changes."""
+        """``klp_complete_transition``, in the kernel's order of state changes: when
+        unpatching, ``klp_synchronize_transition()`` after ``klp_unpatch_objects``; when
+        patching, after clearing ``func->transition`` and before every task goes back to
+        KLP_UNDEFINED (kernel/livepatch/transition.c, every era from 4.12)."""
         patch = self._current()
         word = self._state_word(self.target)
         self.log(f"'{patch.name}': completing {word} transition")
@@ -373,7 +345,10 @@ class Livepatching:
             for func in patch.funcs:
                 if func.patched:
                     self.unpatch_func(func)
+            self.synchronize_transition()  # no handler sees this patch's funcs any more
         self._set_transition(patch, False)
+        if self.target == PATCHED:
+            self.synchronize_transition()  # no handler sees KLP_UNDEFINED with transition
         for task in self.tasks:
             task.state, task.pending = UNDEFINED, False
             self._write_state(task)
@@ -390,7 +365,9 @@ class Livepatching:
 
     def reverse_transition(self) -> None:
         """``klp_reverse_transition``: flip the patch's enabled state and the target, clear
-        every TIF_PATCH_PENDING, start again; the tasks switch when the work runs next."""
+        every TIF_PATCH_PENDING, ``klp_synchronize_transition()``, start again; the tasks
+        switch when the work runs next. (From 6.4, e3ff7c609f39, the flip comes after the
+        wait; no handler reads either, so the order does not show.)"""
         patch = self._current()
         way = "patching to unpatching" if self.target == PATCHED else "unpatching to patching"
         self.log(f"'{patch.name}': reversing transition from {way}")
@@ -398,7 +375,14 @@ class Livepatching:
         self.target = UNPATCHED if self.target == PATCHED else PATCHED
         for task in self.tasks:
             task.pending = False
+        self.synchronize_transition()  # pending klp_update_patch_state() calls complete
         self.start_transition()
+
+    def synchronize_transition(self) -> None:
+        """``klp_synchronize_transition``: ``schedule_on_each_cpu(klp_sync)`` returns once
+        every CPU has scheduled; a CPU holding a stopped call that cannot schedule holds it
+        up (the ``cpus`` wait of :mod:`ftscen.emu.inflight`, point ``wait.cpus``)."""
+        self.wait("cpus", SYNCHRONIZE)
 
     def update_patch_state(self, task: Task) -> None:
         """``klp_update_patch_state``: a pending task takes the target state."""
@@ -406,15 +390,4 @@ class Livepatching:
             task.pending = False
             task.state = self.target
             self._write_state(task)
-            self.log(f"{task.comm} switched to the {_STATE[self.target]} state")
-
-
-def _slots(sc: Scenario) -> dict[tuple[str, str], int]:
-    """A ``klp_func`` slot for every (patch, function) a run can need: each patch's own
-    funcs, and for a replace patch a nop for every function another patch patches."""
-    olds = list(dict.fromkeys(f.old for p in sc.livepatches for f in p.funcs))
-    out: dict[tuple[str, str], int] = {}
-    for patch in sc.livepatches:
-        for old in [f.old for f in patch.funcs] + (olds if patch.replace else []):
-            out.setdefault((patch.name, old), len(out))
-    return out
+            self.log(f"{MODEL}{task.comm} switched to the {_STATE[self.target]} state")

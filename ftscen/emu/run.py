@@ -16,7 +16,14 @@ from ftscen.core.klp import Busy, Disable, Enable, Transition
 from ftscen.core.model import Call, During, Mark, Resume, Scenario, Step
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
-from ftscen.emu.inflight import InFlight, Stopped, record_hint, record_message, resolve_stop
+from ftscen.emu.inflight import (
+    InFlight,
+    Stopped,
+    not_a_boundary,
+    record_hint,
+    record_message,
+    resolve_stop,
+)
 from ftscen.emu.klpstack import StackWalker
 from ftscen.emu.livepatch import Livepatching
 from ftscen.emu.machine import Fault, Machine, StopAt
@@ -111,7 +118,9 @@ class Runner:
         self.fault: FaultReport | None = None
         self.m = Machine(self.image, profile.cpus, self._int3, budget.per_call, budget.total)
         self.patcher = Patcher(sc, self.image, self.m, profile, self._at_point, self._wait)
-        self.klp = Livepatching(sc, self.patcher, self._klp_log) if sc.livepatches else None
+        self.klp = (
+            Livepatching(sc, self.patcher, self._klp_log, self._wait) if sc.livepatches else None
+        )
         self.inflight = InFlight(self.image, profile, self.m)
         if self.klp is not None:
             self.klp.walker = StackWalker(self.image, profile, self.inflight)
@@ -198,10 +207,7 @@ class Runner:
                 why, hint = "it was resumed already and ran to its end", "resume it once"
             elif name in self.inflight.finished:
                 why = "it ran to its end without reaching its stop"
-                hint = (
-                    "its CPU never came to the stop address: check it against the code the "
-                    "call runs (`ftscen build FILE --listing`), or drop the resume"
-                )
+                hint = self._stop_missed(name)
             else:
                 why = "it has not been made yet at this point of the run"
                 hint = "resume it after the point or step that makes the call"
@@ -212,18 +218,39 @@ class Runner:
         self.m.emit(L.EV_RESUME, held.cpu, stopped.info.index, held.pc)
         self._after(stopped.info, self.m.resume_call(held))
 
+    def _stop_missed(self, name: str) -> str:
+        """The hint for a call that returned without reaching its stop."""
+        stop = next(
+            (
+                st.action.stop
+                for st in self.sc.timeline
+                if st.id == name and isinstance(st.action, Call) and st.action.stop is not None
+            ),
+            None,
+        )
+        if stop is not None and stop.at is None:
+            return (
+                f"the call returned before executing {stop.insns} instructions: use a smaller "
+                "count, or drop the resume"
+            )
+        inside = not_a_boundary(stop, self.image) if stop is not None else None
+        return inside or (
+            "its CPU never came to the stop address: check it against the code the call "
+            "runs (`ftscen build FILE --listing`), or drop the resume"
+        )
+
     def _misuse(self, diagnostic: Diagnostic) -> None:
         self.problems.append(diagnostic)
         raise _Misuse()
 
-    def _wait(self, wait: str) -> None:
+    def _wait(self, wait: str, name: str | None = None) -> None:
         """The patcher waits (``ftscen.emu.inflight``): a stopped call that holds the wait up
         is named, the point ``wait.KIND`` passes (where a ``during`` may resume it), and a
         call still holding it up after that is a deadlock: the run ends there."""
         blocking = self.inflight.blocking(wait)
         if not blocking:
             return
-        name = self.inflight.wait_name(wait)
+        name = name or self.inflight.wait_name(wait)
         for s in blocking:
             self.m.emit(L.EV_WAIT, self.m.intern(name), s.info.index, s.held.pc)
         self.patcher.point(f"wait.{wait}")
@@ -238,11 +265,30 @@ class Runner:
             label = self.image.symbols.label_for
             detail = (
                 f"step {step.index} waits in {name} for call '{s.info.id}', stopped on "
-                f"cpu{s.held.cpu} at {label(s.held.pc)}, and nothing resumes it: the kernel "
-                "hangs here"
+                f"cpu{s.held.cpu} at {label(s.held.pc)}, and nothing resumes it: "
+                f"{self._why_stuck(wait, s)}"
             )
             self._record_fault(Fault("deadlock", s.held.cpu, s.held.pc, None, detail), s.info)
             raise _Abort()
+
+    def _why_stuck(self, wait: str, s: Stopped) -> str:
+        """Why a wait nothing resumes never ends: a CPU that cannot schedule (or serve the
+        IPI) hangs the kernel; a preempted task would run again in the kernel, and only the
+        scenario, which never resumes it, keeps the wait from ending."""
+        if wait == "sync":
+            return (
+                "its CPU has interrupts off in the int3 handler and never serves the IPI: "
+                "the kernel hangs here"
+            )
+        if not self.inflight.preempted(s.held):
+            return (
+                "its CPU cannot schedule (a non-preemptible kernel, or preemption disabled "
+                "there): the kernel hangs here"
+            )
+        return (
+            "the task was preempted there; the kernel would run it again and the wait "
+            "would end, but the scenario never lets it run"
+        )
 
     def _resumed_later(self, name: str, now: Step) -> bool:
         """Whether the scenario resumes call ``name`` after this point: a later step, or a

@@ -289,3 +289,20 @@ def image_view(sc: Scenario, profile: KernelProfile) -> View:
 
     image = build_image(sc, profile)
     return View(sc, profile, image, image_reader(image), False)
+
+
+def instruction_starts(image: Image, name: str) -> list[int] | None:
+    """The offsets of the instructions of symbol ``name`` as built (Capstone), or None when
+    its bytes are not in the built image (a per-ops trampoline is allocated at run time)."""
+    s = image.symbols.get(name)
+    try:
+        code = image_reader(image)(s.addr, s.size)
+    except InternalError:
+        return None
+    from capstone import CS_ARCH_X86, CS_MODE_32, Cs
+
+    starts, off = [], 0
+    for insn in Cs(CS_ARCH_X86, CS_MODE_32).disasm(code, s.addr):
+        starts.append(insn.address - s.addr)
+        off = insn.address - s.addr + insn.size
+    return starts if off == s.size else None

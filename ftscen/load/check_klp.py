@@ -153,7 +153,7 @@ def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
     """``enable``/``disable`` name a patch, in a state that allows it; ``busy`` names a
     CPU and functions; ``busy`` takes no ``expect`` or ``during``."""
     patches = {p["name"]: p for _, p in _patches(ctx)}
-    enabled: dict[str, bool] = {}  # patch -> surely enabled (False: its enable may fail)
+    state = _Enabled()
     for path, step in ctx.steps():
         for key in ("busy", "transition"):
             if key in step and not patches:
@@ -169,7 +169,33 @@ def check_klp_steps(ctx: Context) -> Iterator[Diagnostic]:
             yield from _force_era(ctx, f"{path}.transition")
         for key in ("enable", "disable"):
             if key in step:
-                yield from _enable_disable(ctx, f"{path}.{key}", step, patches, enabled)
+                yield from _enable_disable(ctx, f"{path}.{key}", step, patches, state)
+
+
+class _Enabled:
+    """What validation knows of the patches' state at a step. A static check cannot know
+    every run-time outcome (a transition may stall, be reversed, or complete), so it keeps
+    only what is certain and refuses only what is certainly wrong; the run returns the
+    kernel's errno for the rest (``enabled_store()``: -EINVAL for a patch already in the
+    requested state, -EBUSY during another patch's transition)."""
+
+    def __init__(self) -> None:
+        #: patches that may be enabled; True: surely enabled
+        self.maybe: dict[str, bool] = {}
+        #: replace patch -> the patches its enable may have replaced (a ``disable`` of the
+        #: replace patch can reverse its transition: they may be enabled again)
+        self.replaced: dict[str, list[str]] = {}
+
+    def enable(self, name: str, replace: bool) -> None:
+        if replace:
+            self.replaced[name] = [p for p in self.maybe if p != name]
+            self.maybe = {p: v for p, v in self.maybe.items() if p == name}
+        self.maybe[name] = True
+
+    def disable(self, name: str) -> None:
+        del self.maybe[name]
+        for again in self.replaced.pop(name, []):
+            self.maybe.setdefault(again, False)
 
 
 def _enable_disable(
@@ -177,9 +203,10 @@ def _enable_disable(
     path: str,
     step: dict[str, Any],
     patches: dict[str, dict[str, Any]],
-    enabled: dict[str, bool],
+    state: _Enabled,
 ) -> Iterator[Diagnostic]:
-    """One ``enable``/``disable`` step, updating ``enabled`` as if it succeeds."""
+    """One ``enable``/``disable`` step, updating ``state`` as if it succeeds. A step with an
+    ``expect:`` (an error) is never refused and changes nothing: the patch stays as it was."""
     name = step["enable"] if "enable" in step else step["disable"]
     if name not in patches:
         yield ctx.error(
@@ -187,24 +214,25 @@ def _enable_disable(
             f"unknown live patch '{name}'{suggestion(name, list(patches))}",
             f"define it under `livepatches:` (defined: {ctx.listing(list(patches))})",
         )
+    elif "expect" in step:
+        return
     elif "enable" in step:
-        if enabled.get(name):
+        if state.maybe.get(name):
             yield ctx.error(
                 path,
                 f"live patch '{name}' is already enabled here",
                 "disable it first (a patch module is loaded once)",
             )
-        if patches[name].get("replace", False):
-            enabled.clear()  # replaced once its transition completes
-        enabled[name] = "expect" not in step
-    elif name not in enabled:
+        state.enable(name, bool(patches[name].get("replace", False)))
+    elif name not in state.maybe:
         yield ctx.error(
             path,
             f"live patch '{name}' is not enabled here",
-            "enable it in an earlier step (a replaced patch is no longer enabled)",
+            "enable it in an earlier step (a replaced patch is no longer enabled), or give "
+            "the step the error it returns (`expect: EINVAL`)",
         )
     else:
-        del enabled[name]
+        state.disable(name)
 
 
 def _busy(ctx: Context, path: str, step: dict[str, Any]) -> Iterator[Diagnostic]:

@@ -271,3 +271,64 @@ def test_the_crosscheck_skips_a_scenario_with_calls_in_flight():
     )
     made, result = plan(load_scenario("inflight.yaml", text.encode()))
     assert result is None and made.skip is not None and "in flight" in made.skip
+
+
+def test_a_deadlock_says_whether_the_kernel_hangs_or_only_the_scenario_never_resumes():
+    """A CPU that cannot schedule never lets schedule_on_each_cpu() end: a real hang. A task
+    preempted in a trampoline would be scheduled again, so synchronize_rcu_tasks() would end
+    in the kernel; only the scenario, which never resumes it, keeps it waiting."""
+    hang = run(
+        "  - register: D\n  - {call: f, id: x, cpu: 2, stop: {at: D.func}}\n  - unregister: D\n"
+    )
+    assert hang.fault is not None
+    assert hang.fault.detail.endswith(
+        "its CPU cannot schedule (a non-preemptible kernel, or "
+        "preemption disabled there): the kernel hangs here"
+    )
+    preempted = run(
+        "  - register: D\n  - {call: f, id: x, cpu: 2, stop: {at: D.tramp_call}}\n"
+        "  - unregister: D\n",
+        extra=", dynamic_trampolines: true, preempt: true",
+    )
+    assert preempted.fault is not None and preempted.fault.kind == "deadlock"
+    assert "synchronize_rcu_tasks()" in preempted.fault.detail
+    assert "hangs" not in preempted.fault.detail
+    assert preempted.fault.detail.endswith("but the scenario never lets it run")
+
+
+def test_an_instruction_count_never_reached_says_the_call_returned_first(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        HEAD.format(version="6.6", extra="")
+        + "  - {call: f, id: x, stop: {insns: 100000}}\n  - resume: x\n"
+    )
+    with pytest.raises(ScenarioInvalid) as caught:
+        pipeline.check_file(path)
+    (diag,) = caught.value.diagnostics
+    assert diag.hint is not None and "stop address" not in diag.hint
+    assert diag.hint.startswith("the call returned before executing 100000 instructions")
+
+
+def test_a_stop_inside_an_instruction_names_the_nearest_boundaries(tmp_path: Path):
+    """f starts with its 5-byte call site (a nop before registration): f+0x1 is inside it."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        HEAD.format(version="6.6", extra="")
+        + "  - {call: f, id: x, stop: {at: f+0x1}}\n  - resume: x\n"
+    )
+    with pytest.raises(ScenarioInvalid) as caught:
+        pipeline.check_file(path)
+    (diag,) = caught.value.diagnostics
+    assert diag.hint is not None
+    assert diag.hint.startswith("f+0x1 is not an instruction boundary")
+    assert "the nearest are f+0x0 and f+0x5" in diag.hint
+
+
+def test_before_3_13_the_rude_wait_is_synchronize_sched():
+    """__unregister_ftrace_function() before a4c35ed24112 (3.13): synchronize_sched() for a
+    DYNAMIC ops."""
+    r = run(
+        "  - register: D\n  - {call: f, id: x, cpu: 2, stop: {at: D.func}}\n  - unregister: D\n",
+        version="3.5",
+    )
+    assert r.fault is not None and "synchronize_sched()" in r.fault.detail

@@ -97,10 +97,10 @@ def test_a_stacked_patch_checks_the_previous_patchs_new_function(tmp_path: Path)
     msgs = messages(res)
     start = msgs.index("'p2': starting patching transition")
     assert msgs[start + 1 : start + 5] == [
-        "cpu0 switched to the patched state",
-        "cpu1 switched to the patched state",
+        "(model) cpu0 switched to the patched state",
+        "(model) cpu1 switched to the patched state",
         "klp_try_switch_task: cpu2 is sleeping on function f",
-        "'p2': transition not complete: cpu2 not switched",
+        "(model) 'p2': transition not complete: cpu2 not switched",
     ]
     # at_f reached klp_ftrace_handler() after its task switched: p2's body
     assert ran(res, "at_f") == ["f_v2"] and ran(res, "in_v1") == ["f_v1"]
@@ -110,12 +110,13 @@ def test_a_stacked_patch_checks_the_previous_patchs_new_function(tmp_path: Path)
 def test_a_call_stopped_in_the_livepatch_handler_is_running(tmp_path: Path) -> None:
     """klp_ftrace_handler() runs with preemption disabled (preempt_disable_notrace(); from 5.16
     inside the recursion lock, ce5e48036c9e): a task stopped in it still owns its CPU, so
-    klp_check_and_switch_task() gives -EBUSY ("is running") before looking at its stack."""
+    klp_check_and_switch_task() gives -EBUSY ("is running") before looking at its stack.
+    (The model counts the handler's first instruction as before the preempt_disable.)"""
     res = run(
         tmp_path,
         """  - busy: {cpu: 1, stack: [f]}
   - enable: p1
-  - {call: f, cpu: 1, id: h, stop: {at: klp_ftrace_handler}}
+  - {call: f, cpu: 1, id: h, stop: {at: klp_ftrace_handler+0x1}}
   - transition: complete
   - resume: h
   - busy: {cpu: 1, stack: []}
@@ -144,7 +145,7 @@ def test_a_call_stopped_in_another_ops_callback_under_the_list_function_is_runni
     res = run(tmp_path, timeline.format(ops="D"))  # a DYNAMIC ops: the list function
     assert "klp_try_switch_task: cpu1 is running" in messages(res)
     res = run(tmp_path, timeline.format(ops="T"))
-    assert "cpu1 switched to the patched state" in messages(res)
+    assert "(model) cpu1 switched to the patched state" in messages(res)
 
 
 def test_without_preemption_any_stopped_call_is_running(tmp_path: Path) -> None:
@@ -154,7 +155,7 @@ def test_without_preemption_any_stopped_call_is_running(tmp_path: Path) -> None:
     )
     assert "klp_try_switch_task: cpu1 is running" in messages(res)
     res = run(tmp_path, "  - {call: g, cpu: 1, id: c, stop: {at: g+0x5}}\n  - enable: p1\n")
-    assert "cpu1 switched to the patched state" in messages(res)
+    assert "(model) cpu1 switched to the patched state" in messages(res)
 
 
 def test_a_busy_marker_and_a_stopped_call_both_count(tmp_path: Path) -> None:
@@ -188,3 +189,46 @@ def test_a_stop_past_the_livepatch_handler_is_a_located_error(tmp_path: Path) ->
         result.stderr
     )
     assert "hint: use an offset below" in result.stderr
+
+
+def test_at_the_handlers_first_instruction_the_task_is_preempted(tmp_path: Path) -> None:
+    """Before klp_ftrace_handler()'s preempt_disable_notrace() (the model: its first
+    instruction), a task called from a klp_ops trampoline (which does not disable preemption)
+    can be preempted: its stack is walked, and f (the caller) lies on it."""
+    res = run(
+        tmp_path,
+        """  - busy: {cpu: 1, stack: [f]}
+  - enable: p1
+  - {call: f, cpu: 1, id: h, stop: {at: klp_ftrace_handler}}
+  - busy: {cpu: 1, stack: []}
+  - transition: complete
+""",
+        tramps=True,
+    )
+    msgs = messages(res)
+    assert "klp_try_switch_task: cpu1 is running" not in msgs
+    assert msgs[-2:] == [
+        "klp_try_switch_task: cpu1 is sleeping on function f",
+        "(model) 'p1': transition not complete: cpu1 not switched",
+    ]
+
+
+def test_the_livepatch_handler_holds_up_the_cpus_wait_as_it_blocks_the_task_check(
+    tmp_path: Path,
+) -> None:
+    """One rule for preempt-disabled code (ftscen.emu.inflight.NO_PREEMPT): a call stopped
+    inside klp_ftrace_handler() (called directly by its trampoline, from 5.11) cannot be
+    preempted, so its CPU cannot schedule and klp_synchronize_transition() waits for it."""
+    timeline = """  - busy: {cpu: 1, stack: [f]}
+  - enable: p1
+  - {call: f, cpu: 2, id: h, stop: {at: klp_ftrace_handler+0x1}}
+  - busy: {cpu: 1, stack: []}
+  - transition: complete
+"""
+    res = run(tmp_path, timeline, tramps=True)
+    assert res.fault is not None and res.fault.kind == "deadlock"
+    assert "klp_synchronize_transition()" in res.fault.detail
+    entry = run(
+        tmp_path, timeline.replace("klp_ftrace_handler+0x1", "klp_ftrace_handler"), tramps=True
+    )
+    assert entry.fault is None and messages(entry)[-1] == "'p1': patching complete"

@@ -121,7 +121,7 @@ def test_force_switches_every_task_and_completes(tmp_path: Path) -> None:
     msgs = messages(res)
     i = msgs.index("forcing remaining tasks to the patched state")
     assert msgs[i + 1 :] == [
-        "cpu1 switched to the patched state",
+        "(model) cpu1 switched to the patched state",
         "'p1': completing patching transition",
         "'p1': patching complete",
     ]
@@ -347,3 +347,109 @@ def test_force_exists_from_4_15(tmp_path: Path) -> None:
     with pytest.raises(ScenarioInvalid) as caught:
         pipeline.check_file(tmp_path / "klp.yaml", ["4.14"])
     assert [d.message for d in caught.value.diagnostics] == ["kernel 4.14 has no force attribute"]
+
+
+STALLED_THEN_STOPPED = """  - busy: {cpu: 1, stack: [f]}
+  - enable: p1
+  - {call: g, cpu: 2, id: stuck, stop: {at: g+0x5}}
+  - busy: {cpu: 1, stack: []}
+"""
+
+
+def test_completing_a_patching_transition_waits_for_every_cpu_to_schedule(
+    tmp_path: Path,
+) -> None:
+    """klp_complete_transition(): klp_synchronize_transition() (schedule_on_each_cpu) before
+    the tasks go back to KLP_UNDEFINED: a non-preemptible CPU holding a stopped call cannot
+    schedule, so the completion waits for it, and hangs when nothing resumes it."""
+    res = run(tmp_path, STALLED_THEN_STOPPED + "  - transition: complete\n")
+    assert res.fault is not None and res.fault.kind == "deadlock"
+    assert "klp_synchronize_transition()" in res.fault.detail
+    assert "'p1': completing patching transition" in messages(res)
+    assert "'p1': patching complete" not in messages(res)
+
+
+def test_a_later_resume_lets_the_klp_wait_finish_the_call(tmp_path: Path) -> None:
+    res = run(
+        tmp_path,
+        STALLED_THEN_STOPPED + "  - transition: complete\n  - resume: stuck\n",
+    )
+    assert res.fault is None
+    assert "'p1': patching complete" in messages(res)
+    assert ran(res, "stuck") == ["g"]
+
+
+def test_reversing_waits_for_every_cpu_too(tmp_path: Path) -> None:
+    """klp_reverse_transition() waits (klp_synchronize_transition()) after clearing
+    TIF_PATCH_PENDING, before klp_start_transition(). (Unpatching waits after
+    klp_unpatch_objects(), but there the last func's ftrace_shutdown() waits first.)"""
+    reverse = run(tmp_path, STALLED_THEN_STOPPED + "  - disable: p1\n")
+    assert reverse.fault is not None and "klp_synchronize_transition()" in reverse.fault.detail
+    assert messages(reverse)[-1] == "'p1': reversing transition from patching to unpatching"
+
+
+def test_a_preempted_task_does_not_hold_up_the_klp_wait(tmp_path: Path) -> None:
+    path = tmp_path / "preempt.yaml"
+    text = HEAD.replace("  cpus: 3\n", "  cpus: 3\n  preempt: true\n").format(version="6.6")
+    path.write_text(text + STALLED_THEN_STOPPED + "  - transition: complete\n  - resume: stuck\n")
+    sc = load_scenario(path)
+    res = run_scenario(sc, profile_for(sc.kernel))
+    assert res.fault is None and "'p1': patching complete" in messages(res)
+
+
+def _with_replace(tmp_path: Path, timeline: str) -> Path:
+    text = HEAD.replace(
+        "    funcs: {{f: f_v2, g: g_v2}}", "    funcs: {{f: f_v2, g: g_v2}}\n    replace: true"
+    )
+    path = tmp_path / "r.yaml"
+    path.write_text(text.format(version="6.6") + timeline)
+    return path
+
+
+def test_a_replace_enable_expected_to_fail_replaces_nothing(tmp_path: Path) -> None:
+    """__klp_enable_patch(): -EBUSY while p1 is in transition, and the replace patch p2 is
+    freed; p1 stays enabled, so disabling it later is valid (and succeeds)."""
+    path = _with_replace(
+        tmp_path,
+        """  - busy: {cpu: 1, stack: [f]}
+  - enable: p1
+  - enable: p2
+    expect: EBUSY
+  - busy: {cpu: 1, stack: []}
+  - transition: complete
+  - disable: p1
+""",
+    )
+    sc = load_scenario(path)
+    res = run_scenario(sc, profile_for(sc.kernel))
+    assert results(res) == [None, "0", "EBUSY", None, "0", "0"]
+    assert "'p1': unpatching complete" in messages(res)
+
+
+def test_a_reversed_replace_transition_leaves_the_replaced_patch_enabled(tmp_path: Path) -> None:
+    """klp_reverse_transition(): disabling p2 while its replace transition stalls reverses
+    it; p1 was never replaced (klp_unpatch_replaced_patches() runs only when a patching
+    transition completes), so disabling p1 afterwards is valid."""
+    path = _with_replace(
+        tmp_path,
+        """  - enable: p1
+  - busy: {cpu: 1, stack: [f_v1]}
+  - enable: p2
+  - disable: p2
+  - busy: {cpu: 1, stack: []}
+  - transition: complete
+  - disable: p1
+  - {call: f, cpu: 1, id: orig}
+""",
+    )
+    sc = load_scenario(path)
+    res = run_scenario(sc, profile_for(sc.kernel))
+    assert results(res) == ["0", None, "0", "0", None, "0", "0", None]
+    assert ran(res, "orig") == ["f"]
+
+
+def test_a_disable_expected_to_fail_is_left_to_the_run(tmp_path: Path) -> None:
+    """enabled_store(): -EINVAL when the patch is not enabled; validation accepts the step
+    with its expected error, and the run returns it."""
+    res = run(tmp_path, "  - disable: p1\n    expect: EINVAL\n")
+    assert results(res) == ["EINVAL"]
