@@ -29,7 +29,7 @@ from ftscen.core.errors import InternalError
 from ftscen.core.model import ANY, Call, During, Scenario, Step, Stop
 from ftscen.core.profile import KernelProfile
 from ftscen.emu.events import CallInfo, Event, decode
-from ftscen.emu.run import Budget, Runner, RunResult, _Abort
+from ftscen.emu.run import Budget, Runner, RunResult, _Abort, call_id
 from ftscen.image import layout as L
 
 #: The memory emulated code writes besides the ring and the stacks (``RING_PTR``,
@@ -89,10 +89,6 @@ def step_call(step: Step) -> During | None:
         return None
     assert action.stop is not None
     return During("", action, step.id, action.stop.mark)
-
-
-def call_id(during: During, step: int, index: int) -> str:
-    return during.id or f"@{step}.{index}"
 
 
 def candidate_points(during: During, passed: tuple[str, ...]) -> tuple[str, ...]:
@@ -223,8 +219,7 @@ class Prober(Runner):
         assert step is not None
         for j, d in enumerate(step.during):
             if not d.explored:
-                if d.at == name and d.call is not None:
-                    self._call(d.call, call_id(d, step.index, j), step.index, name, d.mark)
+                self._fixed_entry(step, j, d, name)
                 continue
             slot = self.wanted.get((step.index, j))
             if slot is None:

@@ -323,12 +323,17 @@ class Runner:
         step = self._step
         assert step is not None
         for j, d in enumerate(step.during):
-            if d.at != name or d.explored:  # explored calls: ftscen.emu.explore
-                continue
-            if d.resume is not None:
-                self._resume(d.resume)
-            elif d.call is not None:
-                self._call(d.call, d.id or f"@{step.index}.{j}", step.index, name, d.mark)
+            if not d.explored:  # explored calls: ftscen.emu.explore
+                self._fixed_entry(step, j, d, name)
+
+    def _fixed_entry(self, step: Step, j: int, d: During, name: str) -> None:
+        """``during`` entry ``j`` of ``step`` (not explored), if it is placed at ``name``."""
+        if d.at != name:
+            return
+        if d.resume is not None:
+            self._resume(d.resume)
+        elif d.call is not None:
+            self._call(d.call, call_id(d, step.index, j), step.index, name, d.mark)
 
     def run(self) -> RunResult:
         results: list[StepResult] = []
@@ -420,24 +425,25 @@ def run_scenario(sc: Scenario, profile: KernelProfile, budget: Budget = Budget()
     return Runner(sc, profile, True, budget).run()
 
 
-def call_path(sc: Scenario, profile: KernelProfile, call_id: str) -> tuple[str, ...]:
-    """The instruction boundaries call ``call_id`` passes from its start to its return or
-    stop, in order, by symbol (repeats included). Each is a valid ``stop: {at: ...}``, and
-    entry N is where ``stop: {insns: N}`` stops: the stop points a search over every
-    interleaving of the call would try."""
-    runner = Runner(sc, profile)
-    runner.trace_call = call_id
-    runner.run()
-    return tuple(runner.image.symbols.label_for(a) for a in runner.path)
+def call_id(during: During, step: int, index: int) -> str:
+    """The id of ``during`` entry ``index`` of step ``step``: its own, else ``@STEP.INDEX``."""
+    return during.id or f"@{step}.{index}"
 
 
-def traced_call(
-    sc: Scenario, profile: KernelProfile, call_id: str
-) -> tuple[tuple[int, ...], Image]:
-    """The addresses of the instruction boundaries call ``call_id`` passes (as
+def call_path(sc: Scenario, profile: KernelProfile, cid: str) -> tuple[str, ...]:
+    """The instruction boundaries call ``cid`` passes from its start to its return or
+    stop, in order, by symbol (repeats included). Each is a valid ``stop: {at: ...}`` but
+    those inside an event record, and entry N is where ``stop: {insns: N}`` stops: the stop
+    points a search over every interleaving of the call would try."""
+    path, image = traced_call(sc, profile, cid)
+    return tuple(image.symbols.label_for(a) for a in path)
+
+
+def traced_call(sc: Scenario, profile: KernelProfile, cid: str) -> tuple[tuple[int, ...], Image]:
+    """The addresses of the instruction boundaries call ``cid`` passes (as
     :func:`call_path`) and the image they are in: the stops ``stop: any`` explores."""
     runner = Runner(sc, profile)
-    runner.trace_call = call_id
+    runner.trace_call = cid
     runner.run()
     return runner.path, runner.image
 
