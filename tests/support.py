@@ -3,6 +3,7 @@ running ``ftscen`` in this process (CliRunner) or as a real process."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -54,6 +55,12 @@ def invoke(args: Sequence[str], env: dict[str, str | None] | None = None) -> Res
     """``ftscen ARGS`` in this process (the current directory is the caller's); ``env``
     changes the environment for the call (None: the variable is unset)."""
     return CliRunner().invoke(app, list(args), env=env)
+
+
+def explore_json(path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """``ftscen run PATH --format json ARGS`` in process: the exit code and the document."""
+    res = invoke(["run", str(path), "--format", "json", *args])
+    return res.exit_code, json.loads(res.stdout)
 
 
 def run_ftscen(

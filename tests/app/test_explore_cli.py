@@ -15,14 +15,9 @@ from pathlib import Path
 import pytest
 
 from ftscen.core.errors import ExitCode
-from tests.support import copy_fixture, invoke, write_file
+from tests.support import copy_fixture, explore_json, invoke, write_file
 
 SEED = "explore-seed-window.yaml"
-
-
-def explore_json(path: Path, *args: str) -> tuple[int, dict]:
-    res = invoke(["run", str(path), "--format", "json", *args])
-    return res.exit_code, json.loads(res.stdout)
 
 
 def check(kernel: dict, title: str) -> dict:

@@ -19,14 +19,9 @@ from ftscen.app import pipeline as api
 from ftscen.core.errors import ExitCode
 from ftscen.emu.explore import unstopped
 from ftscen.emu.run import call_path, traced_call
-from tests.support import REPO, copy_fixture, invoke, write_file
+from tests.support import REPO, copy_fixture, explore_json, invoke, write_file
 
 FREED = "explore-stop-trampoline-freed.yaml"
-
-
-def explore_json(path: Path, *args: str) -> tuple[int, dict]:
-    res = invoke(["run", str(path), "--format", "json", *args])
-    return res.exit_code, json.loads(res.stdout)
 
 
 def check(kernel: dict, key: str) -> dict:
